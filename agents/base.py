@@ -1,0 +1,382 @@
+"""The shared on-policy loop: rollout -> bonus hook -> advantages -> ``update()``.
+
+Every agent (PPO, TRPO, ...) subclasses `OnPolicyAgent` and implements `update` only. The
+loop owns the order of operations, so an intrinsic reward always reaches the advantages
+(peers that add it after GAE silently train without it): the `RewardShaper` runs on the raw
+rollout before any return is computed.
+
+Advantages use GAE (Schulman et al. 2016) with terminated and truncated kept apart: a
+terminated episode has no future value, a truncated one bootstraps from V(final obs). With
+``two_value_heads`` the extrinsic and intrinsic returns get their own heads and discounts
+(Burda et al. 2018); a non-episodic bonus's return runs on across episode ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from agents.networks import Distribution, Policy, ValueFunction, encoder
+from bonuses.base import Transitions
+from explore_bench.shaping import RewardShaper
+from explore_bench.tasks import CoverageTracker, step_infos
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OnPolicyConfig:
+    """Settings every on-policy agent shares (defaults: PPO, Schulman et al. 2017)."""
+
+    #: Environment steps per env per rollout (batch = num_steps x num_envs).
+    num_steps: int = 128
+    #: Discount of the extrinsic return.
+    gamma: float = 0.99
+    #: GAE lambda (Schulman et al. 2016).
+    gae_lambda: float = 0.95
+    #: Standardise advantages over the batch.
+    norm_adv: bool = True
+    #: Separate value heads for extrinsic and intrinsic returns (Burda et al. 2018).
+    two_value_heads: bool = False
+    #: Discount of the intrinsic return (two heads only).
+    int_gamma: float = 0.99
+    #: Weight of the extrinsic advantage (two heads only).
+    ext_coef: float = 1.0
+    #: Weight of the intrinsic advantage (two heads only).
+    int_coef: float = 1.0
+    #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
+    reward_clip: float = 0.0
+    #: Policy MLP hidden sizes (after the CNN for images).
+    policy_hidden: tuple[int, ...] = (64, 64)
+    #: Value MLP hidden sizes.
+    value_hidden: tuple[int, ...] = (64, 64)
+    #: Policy activation ("tanh" or "relu").
+    activation: str = "tanh"
+    #: Value activation ("tanh" or "relu").
+    value_activation: str = "tanh"
+    #: CNN for image observations: "nature" (Mnih et al. 2015) or "emi" (Kim et al. 2019).
+    cnn: str = "nature"
+    #: Initial std of the Gaussian policy (state-independent log-std).
+    init_std: float = 1.0
+    #: Evaluate with the policy's mode instead of sampling.
+    eval_deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        if self.num_steps <= 0:
+            raise ValueError(f"agent.num_steps must be positive, got {self.num_steps}")
+        for name in ("gamma", "gae_lambda", "int_gamma"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"agent.{name} must be in [0, 1], got {value}")
+        for name in ("activation", "value_activation"):
+            if getattr(self, name) not in ("tanh", "relu"):
+                raise ValueError(f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}")
+        if self.cnn not in ("nature", "emi"):
+            raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
+        if self.init_std <= 0 or self.reward_clip < 0:
+            raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    dones: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over (T, N) tensors; returns (advantages, returns).
+
+    ``next_values[t]`` is V of the true successor of step t (the final observation at an
+    episode end); ``terminated`` zeroes it, ``dones`` (terminated or truncated) stops the
+    recursion so advantages never leak across episodes.
+    """
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(rewards[0])
+    not_term = 1.0 - terminated.float()
+    not_done = 1.0 - dones.float()
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        delta = rewards[t] + gamma * next_values[t] * not_term[t] - values[t]
+        last = delta + gamma * lam * not_done[t] * last
+        adv[t] = last
+    return adv, adv + values
+
+
+@dataclasses.dataclass
+class UpdateBatch:
+    """Flat (B, ...) tensors handed to ``update``; values/returns are (B, heads)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    values: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+
+class OnPolicyAgent(ABC):
+    """Collects rollouts from a vector env, applies the bonus hook, computes advantages and
+    calls `update`. Subclasses set ``config_cls`` and implement `update` (and optimiser state
+    via `extra_state`/`load_extra_state`)."""
+
+    config_cls: ClassVar[type[OnPolicyConfig]] = OnPolicyConfig
+    description: ClassVar[str] = ""
+    #: Whether policy and value may share a CNN trunk (PPO yes; TRPO's step must not move V).
+    share_cnn_trunk: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        envs: gym.vector.VectorEnv,
+        shaper: RewardShaper,
+        config: OnPolicyConfig,
+        *,
+        seed: int = 0,
+        total_steps: int = 1,
+        coverage: CoverageTracker | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.envs = envs
+        self.shaper = shaper
+        self.bonus = shaper.bonus
+        self.config = config
+        self.device = torch.device(device)
+        self.total_steps = total_steps
+        self.coverage = coverage
+        self.obs_space = envs.single_observation_space
+        self.act_space = envs.single_action_space
+        self.discrete = isinstance(self.act_space, gym.spaces.Discrete)
+        self.heads = 2 if config.two_value_heads else 1
+        self.policy, self.value = self.build_networks()
+        self.env_steps = 0
+        self.iteration = 0
+        n, t = envs.num_envs, config.num_steps
+        self._alloc(t, n)
+        obs, _ = envs.reset(seed=seed)
+        self.next_obs = self.as_obs(obs)
+        self._ep_return = np.zeros(n)
+        self._ep_length = np.zeros(n, dtype=np.int64)
+        self.finished: list[tuple[float, int]] = []
+        self.timers = {"time_rollout_s": 0.0, "time_bonus_s": 0.0, "time_update_s": 0.0}
+        if not self.discrete:
+            self._act_low = torch.as_tensor(self.act_space.low, dtype=torch.float32)
+            self._act_high = torch.as_tensor(self.act_space.high, dtype=torch.float32)
+
+    # networks -------------------------------------------------------------------------
+
+    def build_networks(self) -> tuple[Policy, ValueFunction]:
+        cfg = self.config
+        trunk, dim = None, 0
+        is_image = isinstance(self.obs_space, gym.spaces.Box) and len(self.obs_space.shape) == 3
+        if self.share_cnn_trunk and is_image:
+            trunk, dim = encoder(self.obs_space, cfg.cnn)
+        policy = Policy(
+            self.obs_space, self.act_space, cfg.policy_hidden, cfg.activation, cfg.cnn,
+            cfg.init_std, trunk, dim,
+        )
+        value = ValueFunction(
+            self.obs_space, cfg.value_hidden, cfg.value_activation, self.heads, cfg.cnn, trunk, dim
+        )
+        return policy.to(self.device), value.to(self.device)
+
+    # rollout --------------------------------------------------------------------------
+
+    def _alloc(self, t: int, n: int) -> None:
+        obs_shape = self.obs_space.shape or ()
+        obs_dtype = torch.uint8 if self.obs_space.dtype == np.uint8 else torch.float32
+        if isinstance(self.obs_space, gym.spaces.Discrete):
+            obs_dtype = torch.int64
+        act_shape = () if self.discrete else tuple(self.act_space.shape or ())
+        act_dtype = torch.int64 if self.discrete else torch.float32
+        self.buf_obs = torch.zeros((t, n, *obs_shape), dtype=obs_dtype)
+        self.buf_next_obs = torch.zeros_like(self.buf_obs)
+        self.buf_actions = torch.zeros((t, n, *act_shape), dtype=act_dtype)
+        self.buf_logprobs = torch.zeros((t, n))
+        self.buf_values = torch.zeros((t, n, self.heads))
+        self.buf_rewards = torch.zeros((t, n))
+        self.buf_raw_rewards = torch.zeros((t, n))
+        self.buf_terminated = torch.zeros((t, n), dtype=torch.bool)
+        self.buf_truncated = torch.zeros((t, n), dtype=torch.bool)
+
+    def as_obs(self, obs: np.ndarray) -> torch.Tensor:
+        """Env observations as a tensor of the buffer's dtype (MuJoCo returns float64)."""
+        return torch.as_tensor(obs).to(self.buf_obs.dtype)
+
+    def env_action(self, actions: torch.Tensor) -> np.ndarray:
+        """Policy output -> what the env accepts (Gaussian samples are clipped to bounds; the
+        unclipped sample is kept for the log-probability)."""
+        if self.discrete:
+            return actions.numpy()
+        return torch.maximum(torch.minimum(actions, self._act_high), self._act_low).numpy()
+
+    @torch.no_grad()
+    def collect_rollout(self) -> Transitions:
+        """Step the vector env ``num_steps`` times with the current policy."""
+        start = time.perf_counter()
+        for t in range(self.config.num_steps):
+            obs = self.next_obs
+            self.buf_obs[t] = obs
+            dist = self.policy(obs)
+            actions = dist.sample()
+            self.buf_actions[t] = actions
+            self.buf_logprobs[t] = dist.log_prob(actions)
+            self.buf_values[t] = self.value(obs)
+            next_obs, reward, terminated, truncated, infos = self.envs.step(self.env_action(actions))
+            self.next_obs = self.as_obs(next_obs)
+            true_next = next_obs
+            done = terminated | truncated
+            if done.any():
+                true_next = next_obs.copy()
+                for i in np.flatnonzero(done):
+                    true_next[i] = infos["final_obs"][i]
+            self.buf_next_obs[t] = self.as_obs(true_next)
+            step_info = step_infos(infos) if infos else {}
+            raw = reward
+            if "raw_reward" in step_info:
+                raw = np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
+            self.buf_rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
+            self.buf_raw_rewards[t] = torch.as_tensor(raw, dtype=torch.float32)
+            self.buf_terminated[t] = torch.as_tensor(terminated)
+            self.buf_truncated[t] = torch.as_tensor(truncated)
+            self._track_episodes(raw, done)
+            if self.coverage is not None:
+                self.coverage.update(true_next, step_info)
+        self.env_steps += self.config.num_steps * self.envs.num_envs
+        self.timers["time_rollout_s"] += time.perf_counter() - start
+        return Transitions(
+            obs=self.buf_obs,
+            actions=self.buf_actions,
+            next_obs=self.buf_next_obs,
+            ext_rewards=self.buf_raw_rewards,
+            terminated=self.buf_terminated,
+            truncated=self.buf_truncated,
+        )
+
+    def _track_episodes(self, raw: np.ndarray, done: np.ndarray) -> None:
+        self._ep_return += raw
+        self._ep_length += 1
+        for i in np.flatnonzero(done):
+            self.finished.append((float(self._ep_return[i]), int(self._ep_length[i])))
+            self._ep_return[i] = 0.0
+            self._ep_length[i] = 0
+
+    # advantages -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def compute_advantages(
+        self, batch: Transitions, int_rewards: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(advantages (T, N), returns (T, N, heads)) for the rollout in the buffers."""
+        cfg = self.config
+        values = self.buf_values
+        last_values = self.value(self.next_obs)
+        stream_next = torch.cat([values[1:], last_values.unsqueeze(0)])
+        next_values = stream_next.clone()
+        dones = batch.terminated | batch.truncated
+        if dones.any():
+            next_values[dones] = self.value(batch.next_obs[dones])
+        ext = self.buf_rewards
+        if cfg.reward_clip > 0:
+            ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
+        if self.heads == 1:
+            adv, ret = gae(ext + int_rewards, values[..., 0], next_values[..., 0],
+                           batch.terminated, dones, cfg.gamma, cfg.gae_lambda)
+            return adv, ret.unsqueeze(-1)
+        adv_e, ret_e = gae(ext, values[..., 0], next_values[..., 0], batch.terminated, dones,
+                           cfg.gamma, cfg.gae_lambda)
+        if self.bonus.episodic:
+            int_next, int_term, int_done = next_values[..., 1], batch.terminated, dones
+        else:  # the intrinsic return runs on through episode ends, as one stream per env
+            int_next = stream_next[..., 1]
+            int_term = int_done = torch.zeros_like(dones)
+        adv_i, ret_i = gae(int_rewards, values[..., 1], int_next, int_term, int_done,
+                           cfg.int_gamma, cfg.gae_lambda)
+        return cfg.ext_coef * adv_e + cfg.int_coef * adv_i, torch.stack([ret_e, ret_i], -1)
+
+    # one iteration --------------------------------------------------------------------
+
+    def train_iteration(self) -> dict[str, float]:
+        """Rollout, bonus hook, advantages, update; returns this iteration's metrics."""
+        batch = self.collect_rollout()
+        start = time.perf_counter()
+        int_rewards, metrics = self.shaper.apply(batch, self.progress)
+        self.timers["time_bonus_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        advantages, returns = self.compute_advantages(batch, int_rewards)
+        flat = UpdateBatch(
+            obs=self.buf_obs.flatten(0, 1),
+            actions=self.buf_actions.flatten(0, 1),
+            logprobs=self.buf_logprobs.flatten(0, 1),
+            advantages=advantages.flatten(0, 1),
+            returns=returns.flatten(0, 1),
+            values=self.buf_values.flatten(0, 1),
+        )
+        metrics.update(self.update(flat))
+        self.timers["time_update_s"] += time.perf_counter() - start
+        self.iteration += 1
+        return metrics
+
+    @property
+    def progress(self) -> float:
+        """Share of the step budget used so far, in [0, 1]."""
+        return min(1.0, self.env_steps / max(1, self.total_steps))
+
+    @abstractmethod
+    def update(self, batch: UpdateBatch) -> dict[str, float]:
+        """Improve policy and value on one batch; return metrics (losses, KL, ...)."""
+
+    def normalized_advantages(self, adv: torch.Tensor) -> torch.Tensor:
+        if not self.config.norm_adv or adv.numel() < 2:
+            return adv
+        return (adv - adv.mean()) / (adv.std() + 1e-8)
+
+    # acting and state -----------------------------------------------------------------
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        dist: Distribution = self.policy(self.as_obs(obs))
+        return self.env_action(dist.mode() if deterministic else dist.sample())
+
+    def extra_state(self) -> dict[str, Any]:
+        """Optimiser state and anything else a subclass needs to resume."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.state_dict(),
+            "value": self.value.state_dict(),
+            "bonus": self.bonus.state_dict(),
+            "shaper": self.shaper.state_dict(),
+            "env_steps": self.env_steps,
+            "iteration": self.iteration,
+            "timers": dict(self.timers),
+            "extra": self.extra_state(),
+            "coverage": getattr(self.coverage, "__dict__", None),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.value.load_state_dict(state["value"])
+        self.bonus.load_state_dict(state["bonus"])
+        self.shaper.load_state_dict(state["shaper"])
+        self.env_steps = state["env_steps"]
+        self.iteration = state["iteration"]
+        self.timers.update(state["timers"])
+        self.load_extra_state(state["extra"])
+        if self.coverage is not None and state.get("coverage") is not None:
+            self.coverage.__dict__.update(state["coverage"])
+
+    def parameters(self) -> list[nn.Parameter]:
+        """Policy and value parameters, a shared trunk counted once."""
+        return list(nn.ModuleList([self.policy, self.value]).parameters())

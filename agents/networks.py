@@ -1,0 +1,203 @@
+"""Network builders shared by the agents: encoders, policy heads, value heads.
+
+Vector observations go through an MLP; stacked uint8 frames through a CNN (scaled to [0, 1]
+inside the network); Discrete observations are one-hot encoded. Box actions get a Gaussian
+with a state-independent log-std, Discrete actions a categorical.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2)) -> nn.Module:
+    """Orthogonal weights, zero bias (Engstrom et al. 2020 found it matters for PPO)."""
+    if isinstance(layer, nn.Linear | nn.Conv2d):
+        nn.init.orthogonal_(layer.weight, gain)
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], activation: str) -> tuple[nn.Sequential, int]:
+    """Hidden layers only; returns the module and its output width."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation {activation!r} is not one of {sorted(ACTIVATIONS)}")
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers += [layer_init(nn.Linear(width, h)), ACTIVATIONS[activation]()]
+        width = h
+    return nn.Sequential(*layers), width
+
+
+class OneHot(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(x.long().reshape(x.shape[0]), self.n).float()
+
+
+class ImageScale(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() / 255.0
+
+
+def conv_trunk(obs_shape: tuple[int, ...], arch: str) -> tuple[nn.Sequential, int]:
+    """``nature``: Mnih et al. 2015 (conv32 8/4, conv64 4/2, conv64 3/1, FC512);
+    ``emi``: the EMI/TRPO Atari policy (conv16 8/4, conv32 4/2, FC256; Kim et al. 2019)."""
+    channels = obs_shape[0]
+    if arch == "nature":
+        convs = [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
+        fc = 512
+    elif arch == "emi":
+        convs = [(16, 8, 4), (32, 4, 2)]
+        fc = 256
+    else:
+        raise ValueError(f"cnn architecture {arch!r} is not one of 'nature', 'emi'")
+    layers: list[nn.Module] = [ImageScale()]
+    for out_c, k, s in convs:
+        layers += [layer_init(nn.Conv2d(channels, out_c, k, s)), nn.ReLU()]
+        channels = out_c
+    layers.append(nn.Flatten())
+    body = nn.Sequential(*layers)
+    with torch.no_grad():
+        flat = int(body(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
+    return nn.Sequential(*layers, layer_init(nn.Linear(flat, fc)), nn.ReLU()), fc
+
+
+def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
+    """Observation -> flat features."""
+    if isinstance(space, gym.spaces.Discrete):
+        return OneHot(int(space.n)), int(space.n)
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:
+        return conv_trunk(tuple(space.shape), arch)
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return nn.Flatten(), int(space.shape[0])
+    raise ValueError(f"unsupported observation space {space}: use a flat Box, a CxHxW Box or Discrete")
+
+
+class DiagGaussian:
+    """Independent Gaussians over action dimensions (light: no argument validation)."""
+
+    def __init__(self, mean: torch.Tensor, log_std: torch.Tensor) -> None:
+        self.mean = mean
+        self.log_std = log_std.expand_as(mean)
+
+    def sample(self) -> torch.Tensor:
+        return self.mean + self.log_std.exp() * torch.randn_like(self.mean)
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        z = (actions - self.mean) * torch.exp(-self.log_std)
+        return (-0.5 * z.pow(2) - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return (self.log_std + 0.5 + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def kl(self, other: DiagGaussian) -> torch.Tensor:
+        """KL(self || other) per sample."""
+        var, var_o = (2 * self.log_std).exp(), (2 * other.log_std).exp()
+        return (
+            other.log_std - self.log_std + (var + (self.mean - other.mean).pow(2)) / (2 * var_o) - 0.5
+        ).sum(-1)
+
+    def detach(self) -> DiagGaussian:
+        return DiagGaussian(self.mean.detach(), self.log_std.detach())
+
+
+class Categorical:
+    """A categorical over logits (light: no argument validation)."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self.logits = logits - logits.logsumexp(-1, keepdim=True)
+
+    def sample(self) -> torch.Tensor:
+        return torch.multinomial(self.logits.exp(), 1).squeeze(-1)
+
+    def mode(self) -> torch.Tensor:
+        return self.logits.argmax(-1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.logits.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self) -> torch.Tensor:
+        return -(self.logits.exp() * self.logits).sum(-1)
+
+    def kl(self, other: Categorical) -> torch.Tensor:
+        return (self.logits.exp() * (self.logits - other.logits)).sum(-1)
+
+    def detach(self) -> Categorical:
+        return Categorical(self.logits.detach())
+
+
+Distribution = DiagGaussian | Categorical
+
+
+class Policy(nn.Module):
+    """obs -> action distribution."""
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        act_space: gym.Space,
+        hidden: tuple[int, ...],
+        activation: str,
+        cnn: str = "nature",
+        init_std: float = 1.0,
+        trunk: nn.Module | None = None,
+        trunk_dim: int = 0,
+    ) -> None:
+        super().__init__()
+        if trunk is None:
+            trunk, trunk_dim = encoder(obs_space, cnn)
+        self.trunk = trunk
+        self.body, width = mlp(trunk_dim, hidden, activation)
+        if isinstance(act_space, gym.spaces.Discrete):
+            self.head = layer_init(nn.Linear(width, int(act_space.n)), 0.01)
+            self.log_std = None
+        elif isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+            self.head = layer_init(nn.Linear(width, int(np.prod(act_space.shape))), 0.01)
+            self.log_std = nn.Parameter(torch.full((int(act_space.shape[0]),), math.log(init_std)))
+        else:
+            raise ValueError(f"unsupported action space {act_space}: use a flat Box or Discrete")
+
+    def forward(self, obs: torch.Tensor) -> Distribution:
+        out = self.head(self.body(self.trunk(obs)))
+        if self.log_std is None:
+            return Categorical(out)
+        return DiagGaussian(out, self.log_std)
+
+
+class ValueFunction(nn.Module):
+    """obs -> (B, heads) values; two heads split extrinsic and intrinsic returns."""
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        hidden: tuple[int, ...],
+        activation: str,
+        heads: int = 1,
+        cnn: str = "nature",
+        trunk: nn.Module | None = None,
+        trunk_dim: int = 0,
+    ) -> None:
+        super().__init__()
+        if trunk is None:
+            trunk, trunk_dim = encoder(obs_space, cnn)
+        self.trunk = trunk
+        self.body, width = mlp(trunk_dim, hidden, activation)
+        self.head = layer_init(nn.Linear(width, heads), 1.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.trunk(obs)))

@@ -1,0 +1,208 @@
+"""The bonus contract: every exploration bonus in explore-bench implements `IntrinsicBonus`.
+
+A bonus sees batches of transitions, never an environment. The harness calls, per agent
+iteration and before any return or advantage is computed::
+
+    if bonus.compute_after_update:  metrics = bonus.update(batch); raw = bonus.compute(batch)
+    else:                           raw = bonus.compute(batch);    metrics = bonus.update(batch)
+
+then scales ``raw`` with a normaliser and a coefficient that are the same for every bonus
+(``explore_bench.shaping``). Input normalisation that is part of a method (RND's observation
+statistics) lives inside the bonus; output scaling never does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "BonusConfig",
+    "IntrinsicBonus",
+    "Transitions",
+    "UnsupportedSpaceError",
+    "action_kind",
+    "observation_kind",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Transitions:
+    """A time-major batch of transitions; every tensor is shaped (T, N, ...).
+
+    ``next_obs[t, n]`` is the true successor of ``obs[t, n]``: at an episode end it is the
+    final observation, never the observation the environment was reset to. ``ext_rewards``
+    are the raw environment rewards (clipping for the learner is the agent's concern).
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    next_obs: torch.Tensor
+    ext_rewards: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+
+    @property
+    def num_steps(self) -> int:
+        """T, the number of time steps."""
+        return int(self.obs.shape[0])
+
+    @property
+    def num_envs(self) -> int:
+        """N, the number of parallel environments."""
+        return int(self.obs.shape[1])
+
+    def flat(self) -> Transitions:
+        """The same transitions with (T, N) merged into one leading axis of T * N."""
+
+        def merge(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+        return Transitions(**{f.name: merge(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
+    def to(self, device: torch.device | str) -> Transitions:
+        return Transitions(
+            **{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)}
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BonusConfig:
+    """Base of every bonus configuration: frozen, keyword-only, defaults from the paper.
+
+    Subclasses add fields, each with a one-line doc comment and the paper's default, and
+    validate them in ``__post_init__`` (raise ``ValueError`` naming the field and valid range).
+    """
+
+
+class UnsupportedSpaceError(ValueError):
+    """A bonus was built for an observation or action space it does not declare support for."""
+
+
+def observation_kind(space: gym.Space) -> str:
+    """Classify an observation space: ``vector`` (flat Box), ``image`` (C x H x W Box of
+    stacked frames), or ``discrete``. Anything else is ``unsupported``."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box):
+        if len(space.shape) == 1:
+            return "vector"
+        if len(space.shape) == 3:
+            return "image"
+    return "unsupported"
+
+
+def action_kind(space: gym.Space) -> str:
+    """Classify an action space: ``box`` (flat continuous) or ``discrete``."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return "box"
+    return "unsupported"
+
+
+class IntrinsicBonus(nn.Module, ABC):
+    """An exploration bonus: scores transitions and trains its own model on them.
+
+    Subclasses set the class attributes below and implement `compute` and `update`.
+    Everything needed to resume (weights, optimiser, running statistics, counts) must be in
+    ``state_dict()``: keep tensors as parameters or buffers, and return anything else (an
+    optimiser's state, Python counters) from ``get_extra_state``.
+    """
+
+    #: Frozen dataclass holding the hyper-parameters, with the paper's defaults.
+    config_cls: ClassVar[type[BonusConfig]] = BonusConfig
+    #: Whether the intrinsic return stops at episode ends (RND: False).
+    episodic: ClassVar[bool] = True
+    #: Score the batch after training on it (EMI's diversity bonus) instead of before.
+    compute_after_update: ClassVar[bool] = False
+    #: Name of the output normaliser used unless the run config picks another.
+    default_normalizer: ClassVar[str] = "none"
+    #: Observation kinds this bonus handles (see `observation_kind`).
+    observation_kinds: ClassVar[frozenset[str]] = frozenset({"vector", "image", "discrete"})
+    #: Action kinds this bonus handles (see `action_kind`).
+    action_kinds: ClassVar[frozenset[str]] = frozenset({"box", "discrete"})
+    #: One line for `explore-bench list`.
+    description: ClassVar[str] = ""
+    #: The paper the method comes from.
+    reference: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__()
+        obs_kind, act_kind = observation_kind(observation_space), action_kind(action_space)
+        name = type(self).__name__
+        if obs_kind not in self.observation_kinds:
+            raise UnsupportedSpaceError(
+                f"{name} does not support {obs_kind} observations ({observation_space}); "
+                f"supported: {sorted(self.observation_kinds)}"
+            )
+        if act_kind not in self.action_kinds:
+            raise UnsupportedSpaceError(
+                f"{name} does not support {act_kind} actions ({action_space}); "
+                f"supported: {sorted(self.action_kinds)}"
+            )
+        if config is None:
+            config = self.config_cls()
+        if not isinstance(config, self.config_cls):
+            raise TypeError(
+                f"{name} expects a {self.config_cls.__name__}, got {type(config).__name__}"
+            )
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.obs_kind = obs_kind
+        self.act_kind = act_kind
+        self.config = config
+        self.device = torch.device(device)
+
+    @classmethod
+    def default_config(
+        cls, observation_space: gym.Space, action_space: gym.Space
+    ) -> BonusConfig:
+        """The config used when the user gives none. Override for per-domain defaults
+        (EMI picks MuJoCo or Atari values from the observation space)."""
+        return cls.config_cls()
+
+    @abstractmethod
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        """Raw bonus per transition, shaped (T, N), finite, float32. Must not change state."""
+
+    @abstractmethod
+    def update(self, batch: Transitions) -> dict[str, float]:
+        """Train on the batch (or commit counts); return metrics such as losses."""
+
+    # Helpers shared by bonuses -------------------------------------------------------
+
+    def action_features(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions as float features: one-hot for discrete, clipped to bounds for boxes."""
+        if self.act_kind == "discrete":
+            return nn.functional.one_hot(actions.long(), self.action_dim).float()
+        low = torch.as_tensor(self.action_space.low, dtype=torch.float32, device=actions.device)  # type: ignore[attr-defined]
+        high = torch.as_tensor(self.action_space.high, dtype=torch.float32, device=actions.device)  # type: ignore[attr-defined]
+        finite = torch.isfinite(low) & torch.isfinite(high)
+        clipped = torch.maximum(torch.minimum(actions.float(), high), low)
+        return torch.where(finite, clipped, actions.float())
+
+    @property
+    def action_dim(self) -> int:
+        """Width of `action_features`."""
+        if self.act_kind == "discrete":
+            return int(self.action_space.n)  # type: ignore[attr-defined]
+        return int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
+
+    def get_extra_state(self) -> Any:
+        return {}
+
+    def set_extra_state(self, state: Any) -> None:
+        return None

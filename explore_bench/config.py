@@ -1,0 +1,326 @@
+"""Run configuration: frozen dataclasses, ``--set section.field=value`` overrides, presets.
+
+A run is fully described by a `ResolvedRun`: the run settings, the agent's config, the
+bonus's config, the reward-shaping config and the task's protocol card. It is written to
+config.json and can be rebuilt from it (resume, remote workers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from explore_bench import registry
+
+C = TypeVar("C")
+
+SECTIONS = ("run", "agent", "bonus", "shaping")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value or key; the message names it and the valid choices."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """What to run and how to log it."""
+
+    #: Agent name or import path (see `explore-bench list`).
+    agent: str = "ppo"
+    #: Bonus name or import path.
+    bonus: str = "none"
+    #: Task name or any gymnasium id.
+    task: str = "CartPole-v1"
+    #: Environment-step budget (every step counts, warm-up included).
+    steps: int = 100_000
+    #: Seed for torch, numpy and the environments.
+    seed: int = 0
+    #: Parallel environments in the vector env.
+    num_envs: int = 8
+    #: Vector env kind: "sync" (faster on few cores) or "async" (one process per env).
+    vector: str = "sync"
+    #: Preset applied before overrides (see `explore_bench.presets`), or "".
+    preset: str = ""
+    #: Evaluate every this many env steps (0: ten evaluations over the budget).
+    eval_interval: int = 0
+    #: Episodes per evaluation (raw score, the policy's mode).
+    eval_episodes: int = 5
+    #: Save a resumable checkpoint every this many agent iterations (0: only at the end).
+    checkpoint_interval: int = 10
+    #: torch device.
+    device: str = "cpu"
+    #: torch intra-op threads (1 is fastest for MLPs on small machines).
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0:
+            raise ConfigError(f"run.steps must be a positive integer, got {self.steps}")
+        if self.num_envs <= 0:
+            raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
+        if self.vector not in ("sync", "async"):
+            raise ConfigError(f"run.vector must be 'sync' or 'async', got {self.vector!r}")
+        if self.eval_interval < 0 or self.eval_episodes < 0:
+            raise ConfigError("run.eval_interval and run.eval_episodes must be >= 0")
+        if self.checkpoint_interval < 0:
+            raise ConfigError(f"run.checkpoint_interval must be >= 0, got {self.checkpoint_interval}")
+        if self.torch_threads <= 0:
+            raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
+
+    @property
+    def effective_eval_interval(self) -> int:
+        return self.eval_interval or max(1, self.steps // 10)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ShapingConfig:
+    """How the raw bonus becomes the intrinsic reward: normaliser, then coefficient."""
+
+    #: Normaliser name ("none", "reward_rms", "return_rms", "minmax"); "" = the bonus's default.
+    normalizer: str = ""
+    #: Coefficient the normalised bonus is multiplied by.
+    coef: float = 1.0
+    #: Coefficient schedule over training: "constant", "linear" (to coef_final) or "exponential".
+    schedule: str = "constant"
+    #: Coefficient at the end of training for the linear schedule.
+    coef_final: float = 0.0
+    #: Per-iteration multiplicative decay for the exponential schedule.
+    decay: float = 0.999
+    #: Discount of the return whose running std `return_rms` divides by.
+    return_gamma: float = 0.99
+    #: Running statistics are clipped to this many standard deviations (0 = no clipping).
+    clip: float = 0.0
+
+    def __post_init__(self) -> None:
+        valid = ("", "none", "reward_rms", "return_rms", "minmax")
+        if self.normalizer not in valid:
+            raise ConfigError(
+                f"shaping.normalizer {self.normalizer!r} is not one of {', '.join(valid[1:])}"
+            )
+        if self.schedule not in ("constant", "linear", "exponential"):
+            raise ConfigError(
+                f"shaping.schedule {self.schedule!r} is not one of constant, linear, exponential"
+            )
+        if not 0.0 < self.decay <= 1.0:
+            raise ConfigError(f"shaping.decay must be in (0, 1], got {self.decay}")
+        if not 0.0 <= self.return_gamma <= 1.0:
+            raise ConfigError(f"shaping.return_gamma must be in [0, 1], got {self.return_gamma}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Convert a string (from --set) or a TOML value to the annotated type, or explain."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot parse {value!r}")
+    if origin is tuple:
+        items = value
+        if isinstance(value, str):
+            items = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(items, list | tuple):
+            raise ConfigError(f"{where}: expected a list like 64,64, got {value!r}")
+        inner = args[0] if args else str
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, inner, where) for v in items)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).replace("_", ""))
+        except ValueError:
+            try:
+                as_float = float(str(value))
+            except ValueError:
+                as_float = float("nan")
+            if as_float.is_integer():
+                return int(as_float)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if tp is str:
+        return str(value)
+    return value
+
+
+def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
+    """A copy of the frozen dataclass ``config`` with fields replaced (values coerced)."""
+    if not overrides:
+        return config
+    types_ = _field_types(type(config))
+    changes = {}
+    for key, raw in overrides.items():
+        if key not in types_:
+            close = difflib.get_close_matches(key, list(types_), n=1)
+            hint = f" (did you mean {section}.{close[0]}?)" if close else ""
+            raise ConfigError(
+                f"{section}.{key} is not a field of {type(config).__name__}{hint}; "
+                f"valid fields: {', '.join(sorted(types_))}"
+            )
+        changes[key] = _coerce(raw, types_[key], f"{section}.{key}={raw!r}")
+    try:
+        return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{section}: {exc}") from exc
+
+
+def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
+    """``["agent.lr=3e-4", "bonus.eta=0.1"]`` -> {"agent": {"lr": "3e-4"}, "bonus": {...}}."""
+    out: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, field = key.strip().partition(".")
+        if not sep or not dot or not field:
+            raise ConfigError(
+                f"--set {item!r} is not of the form section.field=value "
+                f"(sections: {', '.join(SECTIONS)})"
+            )
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"--set {item!r}: unknown section {section!r}; valid: {', '.join(SECTIONS)}"
+            )
+        out[section][field] = value.strip()
+    return out
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+    """Rebuild a config dataclass from its ``dataclasses.asdict`` form (lists -> tuples)."""
+    return apply_overrides(cls(), dict(data), cls.__name__)  # type: ignore[call-arg]
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedRun:
+    """Everything one run needs, as plain frozen configs."""
+
+    run: RunSettings
+    agent: Any
+    bonus: Any
+    shaping: ShapingConfig
+    card: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": dataclasses.asdict(self.run),
+            "agent": dataclasses.asdict(self.agent),
+            "bonus": dataclasses.asdict(self.bonus),
+            "shaping": dataclasses.asdict(self.shaping),
+            "task_card": self.card,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedRun:
+        run = config_from_dict(RunSettings, data["run"])
+        agent_cls = registry.agents.load(run.agent)
+        bonus_cls = registry.bonuses.load(run.bonus)
+        return cls(
+            run=run,
+            agent=config_from_dict(agent_cls.config_cls, data["agent"]),
+            bonus=config_from_dict(bonus_cls.config_cls, data["bonus"]),
+            shaping=config_from_dict(ShapingConfig, data["shaping"]),
+            card=dict(data["task_card"]),
+        )
+
+
+def resolve(
+    run_overrides: Mapping[str, Any],
+    sets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ResolvedRun:
+    """Build a `ResolvedRun` from run-level options and per-section overrides.
+
+    Order: defaults -> preset -> overrides. Unknown names, unknown keys and badly typed
+    values raise `ConfigError` or `UnknownNameError` before anything is created on disk.
+    """
+    from explore_bench import presets
+    from explore_bench.tasks import resolve_task
+
+    sets = {s: dict((sets or {}).get(s, {})) for s in SECTIONS}
+    unknown = set((sets or {}).keys()) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown config sections {sorted(unknown)}; valid: {SECTIONS}")
+    base_run = apply_overrides(RunSettings(), dict(run_overrides), "run")
+    preset = presets.get(base_run.preset) if base_run.preset else None
+    if preset is not None:
+        base_run = apply_overrides(RunSettings(), {**preset.run, **run_overrides}, "run")
+    run = apply_overrides(base_run, sets["run"], "run")
+
+    agent_cls = registry.agents.load(run.agent)
+    bonus_cls = registry.bonuses.load(run.bonus)
+    task = resolve_task(run.task)
+
+    agent_cfg = agent_cls.config_cls()
+    shaping = ShapingConfig()
+    bonus_overrides: dict[str, Any] = {}
+    if preset is not None:
+        if preset.agent and preset.agent != run.agent and ":" not in run.agent:
+            raise ConfigError(
+                f"preset {run.preset!r} is for agent {preset.agent!r}, not {run.agent!r}"
+            )
+        agent_cfg = apply_overrides(agent_cfg, preset.agent_overrides, "agent")
+        shaping = apply_overrides(shaping, preset.shaping, "shaping")
+        bonus_overrides.update(preset.bonus)
+    agent_cfg = apply_overrides(agent_cfg, sets["agent"], "agent")
+    shaping = apply_overrides(shaping, sets["shaping"], "shaping")
+
+    from bonuses.base import action_kind, observation_kind
+
+    env = task.make_env()
+    try:
+        obs_kind, act_kind = observation_kind(env.observation_space), action_kind(env.action_space)
+        if obs_kind not in bonus_cls.observation_kinds or act_kind not in bonus_cls.action_kinds:
+            raise ConfigError(
+                f"bonus {run.bonus!r} does not support task {run.task!r} ({obs_kind} observations, "
+                f"{act_kind} actions); it supports observations {sorted(bonus_cls.observation_kinds)} "
+                f"and actions {sorted(bonus_cls.action_kinds)}"
+            )
+        bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
+    finally:
+        env.close()
+    bonus_overrides.update(sets["bonus"])
+    bonus_cfg = apply_overrides(bonus_cfg, bonus_overrides, "bonus")
+    return ResolvedRun(run=run, agent=agent_cfg, bonus=bonus_cfg, shaping=shaping, card=task.card_dict())

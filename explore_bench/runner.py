@@ -1,0 +1,269 @@
+"""One run: a resolved config in, a complete run directory out.
+
+The directory follows DESIGN.md: config.json, provenance.json, metrics.csv, tb/, and DONE
+written last and atomically (FAILED with the traceback instead, when the run raises).
+A resumable checkpoint.pt is saved every ``run.checkpoint_interval`` iterations; a run
+started on a directory that holds one continues from it. Environments cannot be
+checkpointed: a resumed run resets them with a seed derived from the iteration.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from explore_bench import io, registry
+from explore_bench.config import ResolvedRun
+from explore_bench.shaping import RewardShaper
+from explore_bench.tasks import Task, resolve_task
+
+TIMING_COLUMNS = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_update_s")
+PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
+
+
+def safe_name(name: str) -> str:
+    """A task/plugin name as one path component ("/" and ":" are not allowed there)."""
+    return name.replace("/", "__").replace(":", "--")
+
+
+def run_dir_for(root: Path, run: Any) -> Path:
+    """<root>/<task>/<agent>/<bonus>/seed<k>, the layout `report` reads."""
+    return (
+        Path(root) / safe_name(run.task) / safe_name(run.agent) / safe_name(run.bonus)
+        / f"seed{run.seed}"
+    )
+
+
+def make_vector_env(task: Task, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
+    fns = [task.make_env for _ in range(num_envs)]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if kind == "async":
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+
+
+def evaluate(agent: Any, envs: gym.vector.VectorEnv, seed: int, deterministic: bool) -> np.ndarray:
+    """One episode per env of ``envs``; the raw score of each (info["raw_reward"] if given)."""
+    obs, _ = envs.reset(seed=seed)
+    n = envs.num_envs
+    scores, running = np.full(n, np.nan), np.zeros(n)
+    active = np.ones(n, dtype=bool)
+    from explore_bench.tasks import step_infos
+
+    while active.any():
+        obs, reward, terminated, truncated, infos = envs.step(agent.act(obs, deterministic))
+        info = step_infos(infos) if infos else {}
+        raw = np.where(info["_raw_reward"], info["raw_reward"], reward) if "raw_reward" in info else reward
+        running += np.where(active, raw, 0.0)
+        ended = (terminated | truncated) & active
+        scores[ended] = running[ended]
+        active &= ~ended
+    return scores
+
+
+def provenance(resolved: ResolvedRun) -> dict[str, Any]:
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        git = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=5, check=False,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    run = resolved.run
+    return {
+        "packages": versions,
+        "python": sys.version.split()[0],
+        "git_revision": git,
+        "plugins": {
+            "agent": {"name": run.agent, "source": registry.agents.source(run.agent)},
+            "bonus": {"name": run.bonus, "source": registry.bonuses.source(run.bonus)},
+            "task": {"name": run.task, "source": _task_source(run.task)},
+        },
+        "host": {"name": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "start_time": _dt.datetime.now(_dt.UTC).isoformat(),
+    }
+
+
+def _task_source(name: str) -> str:
+    if name in registry.tasks.names():
+        return registry.tasks.source(name)
+    return "gymnasium id"
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain log lines otherwise."""
+
+    def __init__(self, total: int, initial: int, label: str, enabled: bool | None) -> None:
+        self.bar = None
+        self.label = label
+        self.total = total
+        self.quiet = enabled is False
+        self._last_line = 0.0
+        if enabled or (enabled is None and sys.stderr.isatty()):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="step", desc=label, dynamic_ncols=True)
+
+    def update(self, steps: int, done: int, row: dict[str, Any], last_return: float) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+            self.bar.set_postfix(sps=f"{row['sps']:.0f}", ret=f"{last_return:.1f}")
+        elif not self.quiet and (time.time() - self._last_line > 10 or done >= self.total):
+            self._last_line = time.time()
+            print(
+                f"[{self.label}] steps {done}/{self.total} sps {row['sps']:.0f} "
+                f"return {last_return:.2f}" + (f" eval {row['eval_return']:.2f}" if "eval_return" in row else ""),
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(resolved: ResolvedRun, run_dir: Path, *, progress: bool | None = None) -> Path:
+    """Train one (task, agent, bonus, seed) to its step budget in ``run_dir``.
+
+    Returns the directory. Skips a directory that is already DONE. On an exception writes
+    FAILED (with the traceback) and re-raises; on Ctrl-C leaves the last checkpoint.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / "DONE").exists():
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "FAILED").unlink(missing_ok=True)
+    try:
+        _train(resolved, run_dir, progress)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        io.write_text(run_dir / "FAILED", traceback.format_exc())
+        raise
+    return run_dir
+
+
+def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = resolved.run
+    torch.set_num_threads(run.torch_threads)
+    _seed_everything(run.seed)
+    io.write_json(run_dir / "config.json", resolved.to_dict())
+    prov = provenance(resolved)
+    io.write_json(run_dir / "provenance.json", prov)
+
+    task = resolve_task(run.task)
+    agent_cls = registry.agents.load(run.agent)
+    bonus_cls = registry.bonuses.load(run.bonus)
+    envs = make_vector_env(task, run.num_envs, run.vector)
+    eval_envs = make_vector_env(task, run.eval_episodes, "sync") if run.eval_episodes else None
+    bonus = bonus_cls(envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device)
+    shaper = RewardShaper(bonus, resolved.shaping)
+    agent = agent_cls(
+        envs, shaper, resolved.agent, seed=run.seed, total_steps=run.steps,
+        coverage=task.coverage() if task.coverage else None, device=run.device,
+    )
+
+    rows: list[dict[str, Any]] = []
+    wall_offset = 0.0
+    ckpt_path = run_dir / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        agent.load_state_dict(ckpt["agent"])
+        _set_rng_state(ckpt["rng"])
+        wall_offset = ckpt["wall_s"]
+        if (run_dir / "metrics.csv").exists():
+            rows = [r for r in io.read_csv(run_dir / "metrics.csv") if r["iteration"] <= agent.iteration]
+        obs, _ = envs.reset(seed=run.seed + 7919 * agent.iteration)
+        agent.next_obs = agent.as_obs(obs)
+
+    writer = SummaryWriter(str(run_dir / "tb"))
+    bar = _Progress(run.steps, agent.env_steps, f"{run.agent}/{run.bonus}/{run.task}/seed{run.seed}", progress)
+    eval_every = run.effective_eval_interval
+    next_eval = (agent.env_steps // eval_every + 1) * eval_every
+    start = time.perf_counter() - wall_offset
+    last_return = math.nan
+    try:
+        while agent.env_steps < run.steps:
+            t0, steps0 = time.perf_counter(), agent.env_steps
+            metrics = agent.train_iteration()
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"non-finite metrics at iteration {agent.iteration}: {bad}")
+            row: dict[str, Any] = {
+                "env_steps": agent.env_steps,
+                "iteration": agent.iteration,
+                "wall_s": round(time.perf_counter() - start, 3),
+                "sps": (agent.env_steps - steps0) / max(time.perf_counter() - t0, 1e-9),
+            }
+            if agent.finished:
+                returns, lengths = zip(*agent.finished, strict=True)
+                row.update(ext_return=float(np.mean(returns)), episode_length=float(np.mean(lengths)),
+                           episodes=len(returns))
+                last_return = row["ext_return"]
+                agent.finished.clear()
+            finished = agent.env_steps >= run.steps
+            if eval_envs is not None and (agent.env_steps >= next_eval or finished):
+                scores = evaluate(agent, eval_envs, run.seed + 100_003 * agent.iteration,
+                                  resolved.agent.eval_deterministic)
+                row.update(eval_return=float(scores.mean()), eval_return_std=float(scores.std()))
+                next_eval = (agent.env_steps // eval_every + 1) * eval_every
+            row.update(metrics)
+            row.update(agent.timers)
+            if agent.coverage is not None:
+                row.update(agent.coverage.metrics())
+            rows.append(row)
+            for key, value in row.items():
+                if key not in ("env_steps", "iteration"):
+                    writer.add_scalar(key, value, agent.env_steps)
+            io.write_csv(run_dir / "metrics.csv", rows)
+            if finished or (run.checkpoint_interval and agent.iteration % run.checkpoint_interval == 0):
+                io.save_torch(ckpt_path, {"agent": agent.state_dict(), "rng": _rng_state(),
+                                          "wall_s": time.perf_counter() - start})
+            bar.update(agent.env_steps - steps0, agent.env_steps, row, last_return)
+    finally:
+        bar.close()
+        writer.close()
+        envs.close()
+        if eval_envs is not None:
+            eval_envs.close()
+    prov["end_time"] = _dt.datetime.now(_dt.UTC).isoformat()
+    prov["wall_s"] = round(time.perf_counter() - start, 3)
+    io.write_json(run_dir / "provenance.json", prov)
+    io.write_text(run_dir / "DONE", prov["end_time"] + "\n")

@@ -1,0 +1,154 @@
+"""Tasks: a gymnasium environment plus the protocol it is run under.
+
+Every task carries a `ProtocolCard` that is written into each run's config.json, so that a
+result always states how the environment was configured. Any gymnasium id works as a task
+(with a card that says "environment defaults"); the suite's own tasks are registered in
+`explore_bench.registry.tasks` by the modules under ``explore_bench.envs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from explore_bench import registry
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProtocolCard:
+    """How a task's environment is configured; stated in every run and report."""
+
+    #: Environment frames per agent step.
+    frame_skip: int = 1
+    #: Probability that the previous action is repeated (Machado et al. 2018); 0 = none.
+    sticky_actions: float = 0.0
+    #: What the agent observes (preprocessing, stacking).
+    observation: str = "environment default"
+    #: Agent steps after which an episode is truncated; None = the environment's own limit.
+    horizon: int | None = None
+    #: Rewards the learner sees are clipped to [-c, c]; the raw score is still logged.
+    reward_clip: float | None = None
+    #: What ends an episode (and whether a lost life does).
+    termination: str = "environment default"
+    #: Mean score of a uniformly random policy, for normalisation.
+    random_score: float | None = None
+    #: Reference score that maps to 1.0 (a human score for Atari, a stated target otherwise).
+    reference_score: float | None = None
+    #: Where the reference score comes from ("human", "stated target", ...).
+    reference_kind: str = "none"
+    #: Sparse-reward task: reports show a success rate beside IQM.
+    sparse: bool = False
+    #: A score at or above which an episode counts as a success (sparse tasks).
+    success_threshold: float | None = None
+    #: Free-form notes (what differs from the original, and why).
+    notes: str = ""
+
+    def normalize(self, score: float | np.ndarray) -> float | np.ndarray:
+        """(score - random) / (reference - random); raises if the card has no constants."""
+        if self.random_score is None or self.reference_score is None:
+            raise ValueError("this task's card states no random/reference scores")
+        return (score - self.random_score) / (self.reference_score - self.random_score)
+
+
+class CoverageTracker(Protocol):
+    """Counts how much of a task's state space the agent has visited (logged beside return)."""
+
+    def update(self, next_obs: np.ndarray, infos: Mapping[str, Any]) -> None:
+        """Feed one vector-env step: the observations and the info dict of the vector env."""
+
+    def metrics(self) -> dict[str, float]:
+        """Coverage figures so far, e.g. {"coverage_cells": 0.12}."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Task:
+    """A named environment with its protocol card."""
+
+    #: Name used on the command line and in the results tree.
+    name: str
+    #: The gymnasium id that `make_env` builds.
+    env_id: str
+    #: The protocol this task is run under.
+    card: ProtocolCard = ProtocolCard()
+    #: Keyword arguments for `gymnasium.make`.
+    make_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Wrappers applied in order after `gymnasium.make`.
+    wrappers: tuple[Callable[[gym.Env], gym.Env], ...] = ()
+    #: Builds a fresh coverage tracker, or None when the task has no coverage metric.
+    coverage: Callable[[], CoverageTracker] | None = None
+    #: One line for `explore-bench list --tasks`.
+    description: str = ""
+
+    def make_env(self) -> gym.Env:
+        _import_env_backends(self.env_id)
+        env = gym.make(self.env_id, **dict(self.make_kwargs))
+        for wrap in self.wrappers:
+            env = wrap(env)
+        return env
+
+    def card_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "env_id": self.env_id, **dataclasses.asdict(self.card)}
+
+
+def _import_env_backends(env_id: str) -> None:
+    if env_id.startswith("ALE/"):
+        import ale_py
+
+        gym.register_envs(ale_py)
+
+
+def resolve_task(name: str) -> Task:
+    """The registered task ``name``, or a plain task for any gymnasium id."""
+    if name in registry.tasks.names():
+        task = registry.tasks.load(name)
+        if callable(task) and not isinstance(task, Task):
+            task = task()
+        if not isinstance(task, Task):
+            raise TypeError(f"task {name!r} is registered as {task!r}, not a Task")
+        return task
+    _import_env_backends(name)
+    try:
+        gym.spec(name)
+    except Exception as exc:
+        known = registry.tasks.names()
+        import difflib
+
+        candidates = known + [k for k in gym.registry if "/" not in k or k.startswith("ALE/")]
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise registry.UnknownNameError(
+            f"unknown task {name!r}{hint} It is neither a registered task "
+            f"({', '.join(known) or 'none registered'}) nor a gymnasium id "
+            f"(see `explore-bench list --tasks`)."
+        ) from exc
+    return Task(name=name, env_id=name, description="gymnasium id with its default settings")
+
+
+def step_infos(infos: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Per-env info values of the step just taken, from a same-step-autoreset vector env.
+
+    For envs whose episode ended this step, gymnasium moves the step's info into
+    ``infos["final_info"]`` and puts the reset info at the top level; this undoes that, so
+    ``out[key][n]`` is always env n's value for this step (``out["_" + key]`` marks presence).
+    """
+    final = infos.get("final_info", {})
+    ended = infos.get("_final_info")
+    out: dict[str, np.ndarray] = {}
+    keys = {k for k in infos if not k.startswith("_") and k not in ("final_info", "final_obs")}
+    keys |= {k for k in final if not k.startswith("_")}
+    for key in keys:
+        if key in infos and key in final and ended is not None:
+            value = np.where(ended, final[key], infos[key])
+            mask = np.where(ended, final[f"_{key}"], infos[f"_{key}"])
+        elif key in final and ended is not None:
+            value, mask = final[key], final[f"_{key}"] & ended
+        else:
+            mask = infos[f"_{key}"] & (~ended if ended is not None else True)
+            value = infos[key]
+        out[key] = value
+        out[f"_{key}"] = mask
+    return out
