@@ -34,6 +34,10 @@ def write_text(path: Path, text: str) -> None:
     _atomic(Path(path), lambda fh: fh.write(text), "w")
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    _atomic(Path(path), lambda fh: fh.write(data), "wb")
+
+
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 

@@ -128,7 +128,7 @@ class Registry:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{hint} Known {self.kind}s: {', '.join(known)}. "
+                f"unknown {self.kind} {name!r}{hint} Known: {', '.join(known)}. "
                 f"An import path 'module:Class' also works."
             )
         return self._entries[name]

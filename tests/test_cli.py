@@ -1,0 +1,67 @@
+"""The command line in a subprocess: a complete run directory, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "explore_bench.cli"]
+TINY = ["--task", "CartPole-v1", "--steps", "1024", "--num-envs", "2", "--set", "run.eval_episodes=2"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_run_writes_the_complete_directory(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    proc = _run("run", *TINY, "--bonus", "const_bonus:ConstantBonus", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = out / "CartPole-v1" / "ppo" / "const_bonus--ConstantBonus" / "seed0"
+    for name in ("config.json", "provenance.json", "metrics.csv", "DONE"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tb").iterdir())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["run"]["steps"] == 1024 and config["bonus"] == {"value": 0.5}
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["plugins"]["bonus"]["source"] == "import path const_bonus:ConstantBonus"
+    assert prov["packages"]["torch"] and prov["end_time"]
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    assert rows and int(rows[-1]["env_steps"]) >= 1024
+    assert float(rows[-1]["sps"]) > 0 and rows[-1]["eval_return"] != ""
+    assert float(rows[-1]["int_reward_mean"]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--bonus", "nosuch"], ["'nosuch'", "Known:", "none"]),
+        (["--agent", "ppx"], ["'ppx'", "did you mean 'ppo'"]),
+        (["--task", "CartPol-v1"], ["'CartPol-v1'", "did you mean 'CartPole-v1'"]),
+        (["--set", "agent.lrr=0.1"], ["agent.lrr", "agent.lr"]),
+        (["--set", "agent.lr=fast"], ["agent.lr='fast'", "expected a number"]),
+        (["--set", "agent.update_epochs=2.5"], ["agent.update_epochs='2.5'", "integer"]),
+        (["--set", "nosection.x=1"], ["'nosection'", "run, agent, bonus, shaping"]),
+        (["--steps", "0"], ["run.steps", "positive", "0"]),
+        (["--steps", "-3"], ["run.steps", "-3"]),
+    ],
+)
+def test_bad_input_fails_clearly_and_leaves_nothing(tmp_path: Path, args: list[str], expected: list[str]) -> None:
+    out = tmp_path / "res"
+    proc = _run("run", "--steps", "1024", *args, "--out", str(out))
+    assert proc.returncode == 2
+    for text in expected:
+        assert text in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_list_shows_sources() -> None:
+    proc = _run("list", "--bonuses", "--agents")
+    assert proc.returncode == 0, proc.stderr
+    assert "none" in proc.stdout and "(built-in)" in proc.stdout and "ppo" in proc.stdout

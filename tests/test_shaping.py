@@ -1,0 +1,60 @@
+"""Normalisers: pure when called, stateful only in update, filtered along time per env."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explore_bench.config import ShapingConfig
+from explore_bench.shaping import MinMax, ReturnRMS, RewardRMS, coefficient
+
+
+def _filtered(raw: np.ndarray, gamma: float, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out, filt = np.zeros_like(raw), start.copy()
+    for t in range(raw.shape[0]):
+        filt = gamma * filt + raw[t]
+        out[t] = filt
+    return out, filt
+
+
+def test_return_rms_filters_along_time_per_env_across_batches() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.exponential(size=(5, 3)), rng.exponential(size=(4, 3)) * 10
+    norm = ReturnRMS(gamma=0.9)
+    norm.update(torch.tensor(a))
+    norm.update(torch.tensor(b))
+    ra, filt = _filtered(a, 0.9, np.zeros(3))
+    rb, filt = _filtered(b, 0.9, filt)
+    seen = np.concatenate([ra.ravel(), rb.ravel()])
+    assert norm.rms.var == pytest.approx(seen.var(), rel=1e-9)
+    assert norm.filter is not None and np.allclose(norm.filter.numpy(), filt)
+    x = torch.tensor(b, dtype=torch.float32)
+    assert torch.allclose(norm(x), x / np.sqrt(seen.var() + 1e-8), atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: ReturnRMS(0.99), lambda: RewardRMS(), MinMax])
+def test_calling_a_normaliser_does_not_change_it(make) -> None:
+    norm = make()
+    norm.update(torch.rand(8, 4) * 3)
+    before = repr(norm.state_dict())
+    first = norm(torch.rand(8, 4))
+    x = torch.rand(8, 4)
+    assert torch.equal(norm(x), norm(x))
+    assert repr(norm.state_dict()) == before
+    assert first.shape == (8, 4)
+
+
+def test_minmax_uses_running_range_not_the_batch() -> None:
+    norm = MinMax()
+    norm.update(torch.tensor([[0.0, 10.0]]))
+    norm.update(torch.tensor([[2.0, 4.0]]))
+    assert norm(torch.tensor([[2.0, 4.0]]))[0].tolist() == pytest.approx([0.2, 0.4])
+
+
+def test_coefficient_schedules() -> None:
+    lin = ShapingConfig(coef=1.0, schedule="linear", coef_final=0.0)
+    assert coefficient(lin, 0.25, 0) == pytest.approx(0.75)
+    exp = ShapingConfig(coef=2.0, schedule="exponential", decay=0.5)
+    assert coefficient(exp, 0.0, 3) == pytest.approx(0.25)
+    assert coefficient(ShapingConfig(coef=0.3), 0.9, 100) == pytest.approx(0.3)
