@@ -75,7 +75,9 @@ class OnPolicyConfig:
                 raise ValueError(f"agent.{name} must be in [0, 1], got {value}")
         for name in ("activation", "value_activation"):
             if getattr(self, name) not in ("tanh", "relu"):
-                raise ValueError(f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}"
+                )
         if self.cnn not in ("nature", "emi"):
             raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
         if self.init_std <= 0 or self.reward_clip < 0:
@@ -167,6 +169,7 @@ class OnPolicyAgent(ABC):
         self.finished: list[tuple[float, int]] = []
         self.timers = {"time_rollout_s": 0.0, "time_bonus_s": 0.0, "time_update_s": 0.0}
         if not self.discrete:
+            assert isinstance(self.act_space, gym.spaces.Box)
             self._act_low = torch.as_tensor(self.act_space.low, dtype=torch.float32)
             self._act_high = torch.as_tensor(self.act_space.high, dtype=torch.float32)
 
@@ -179,8 +182,14 @@ class OnPolicyAgent(ABC):
         if self.share_cnn_trunk and is_image:
             trunk, dim = encoder(self.obs_space, cfg.cnn)
         policy = Policy(
-            self.obs_space, self.act_space, cfg.policy_hidden, cfg.activation, cfg.cnn,
-            cfg.init_std, trunk, dim,
+            self.obs_space,
+            self.act_space,
+            cfg.policy_hidden,
+            cfg.activation,
+            cfg.cnn,
+            cfg.init_std,
+            trunk,
+            dim,
         )
         value = ValueFunction(
             self.obs_space, cfg.value_hidden, cfg.value_activation, self.heads, cfg.cnn, trunk, dim
@@ -229,7 +238,9 @@ class OnPolicyAgent(ABC):
             self.buf_actions[t] = actions
             self.buf_logprobs[t] = dist.log_prob(actions)
             self.buf_values[t] = self.value(obs)
-            next_obs, reward, terminated, truncated, infos = self.envs.step(self.env_action(actions))
+            next_obs, reward, terminated, truncated, infos = self.envs.step(
+                self.env_action(actions)
+            )
             self.next_obs = self.as_obs(next_obs)
             true_next = next_obs
             done = terminated | truncated
@@ -287,18 +298,33 @@ class OnPolicyAgent(ABC):
         if cfg.reward_clip > 0:
             ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
         if self.heads == 1:
-            adv, ret = gae(ext + int_rewards, values[..., 0], next_values[..., 0],
-                           batch.terminated, dones, cfg.gamma, cfg.gae_lambda)
+            adv, ret = gae(
+                ext + int_rewards,
+                values[..., 0],
+                next_values[..., 0],
+                batch.terminated,
+                dones,
+                cfg.gamma,
+                cfg.gae_lambda,
+            )
             return adv, ret.unsqueeze(-1)
-        adv_e, ret_e = gae(ext, values[..., 0], next_values[..., 0], batch.terminated, dones,
-                           cfg.gamma, cfg.gae_lambda)
+        adv_e, ret_e = gae(
+            ext,
+            values[..., 0],
+            next_values[..., 0],
+            batch.terminated,
+            dones,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
         if self.bonus.episodic:
             int_next, int_term, int_done = next_values[..., 1], batch.terminated, dones
         else:  # the intrinsic return runs on through episode ends, as one stream per env
             int_next = stream_next[..., 1]
             int_term = int_done = torch.zeros_like(dones)
-        adv_i, ret_i = gae(int_rewards, values[..., 1], int_next, int_term, int_done,
-                           cfg.int_gamma, cfg.gae_lambda)
+        adv_i, ret_i = gae(
+            int_rewards, values[..., 1], int_next, int_term, int_done, cfg.int_gamma, cfg.gae_lambda
+        )
         return cfg.ext_coef * adv_e + cfg.int_coef * adv_i, torch.stack([ret_e, ret_i], -1)
 
     # one iteration --------------------------------------------------------------------

@@ -21,7 +21,8 @@ def layer_init(layer: nn.Module, gain: float = math.sqrt(2)) -> nn.Module:
     """Orthogonal weights, zero bias (Engstrom et al. 2020 found it matters for PPO)."""
     if isinstance(layer, nn.Linear | nn.Conv2d):
         nn.init.orthogonal_(layer.weight, gain)
-        nn.init.zeros_(layer.bias)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
     return layer
 
 
@@ -82,7 +83,9 @@ def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
         return conv_trunk(tuple(space.shape), arch)
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
         return nn.Flatten(), int(space.shape[0])
-    raise ValueError(f"unsupported observation space {space}: use a flat Box, a CxHxW Box or Discrete")
+    raise ValueError(
+        f"unsupported observation space {space}: use a flat Box, a CxHxW Box or Discrete"
+    )
 
 
 class DiagGaussian:
@@ -109,7 +112,10 @@ class DiagGaussian:
         """KL(self || other) per sample."""
         var, var_o = (2 * self.log_std).exp(), (2 * other.log_std).exp()
         return (
-            other.log_std - self.log_std + (var + (self.mean - other.mean).pow(2)) / (2 * var_o) - 0.5
+            other.log_std
+            - self.log_std
+            + (var + (self.mean - other.mean).pow(2)) / (2 * var_o)
+            - 0.5
         ).sum(-1)
 
     def detach(self) -> DiagGaussian:

@@ -66,7 +66,9 @@ class PPO(OnPolicyAgent):
                 group["lr"] = cfg.lr * max(0.0, 1.0 - self.progress)
         n = len(batch)
         mb = min(cfg.minibatch_size, n)
-        stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")}
+        stats: dict[str, list[float]] = {
+            k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
+        }
         params = self.parameters()
         stop = False
         for _ in range(cfg.update_epochs):
@@ -86,7 +88,10 @@ class PPO(OnPolicyAgent):
                 if cfg.clip_vloss:
                     old = batch.values[idx]
                     clipped = old + (values - old).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = 0.5 * torch.max((values - returns) ** 2, (clipped - returns) ** 2).mean(0).sum()
+                    v_loss = (
+                        0.5
+                        * torch.max((values - returns) ** 2, (clipped - returns) ** 2).mean(0).sum()
+                    )
                 else:
                     v_loss = 0.5 * ((values - returns) ** 2).mean(0).sum()
                 entropy = dist.entropy().mean()
@@ -98,7 +103,9 @@ class PPO(OnPolicyAgent):
                 with torch.no_grad():
                     approx_kl = ((ratio - 1) - log_ratio).mean().item()
                     stats["approx_kl"].append(approx_kl)
-                    stats["clipfrac"].append(((ratio - 1).abs() > cfg.clip_coef).float().mean().item())
+                    stats["clipfrac"].append(
+                        ((ratio - 1).abs() > cfg.clip_coef).float().mean().item()
+                    )
                 stats["policy_loss"].append(pg_loss.item())
                 stats["value_loss"].append(v_loss.item())
                 stats["entropy"].append(entropy.item())

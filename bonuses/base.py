@@ -64,7 +64,9 @@ class Transitions:
         def merge(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
-        return Transitions(**{f.name: merge(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        return Transitions(
+            **{f.name: merge(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        )
 
     def to(self, device: torch.device | str) -> Transitions:
         return Transitions(
@@ -167,9 +169,7 @@ class IntrinsicBonus(nn.Module, ABC):
         self.device = torch.device(device)
 
     @classmethod
-    def default_config(
-        cls, observation_space: gym.Space, action_space: gym.Space
-    ) -> BonusConfig:
+    def default_config(cls, observation_space: gym.Space, action_space: gym.Space) -> BonusConfig:
         """The config used when the user gives none. Override for per-domain defaults
         (EMI picks MuJoCo or Atari values from the observation space)."""
         return cls.config_cls()

@@ -20,10 +20,19 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-envs", type=int, default=None, help="parallel environments")
     p.add_argument("--preset", default=None, help="named settings, e.g. emi-mujoco")
-    p.add_argument("--out", default="results/runs",
-                   help="results root; the run goes to OUT/<task>/<agent>/<bonus>/seed<k>")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a config field (sections: run, agent, bonus, shaping)")
+    p.add_argument(
+        "--out",
+        default="results/runs",
+        help="results root; the run goes to OUT/<task>/<agent>/<bonus>/seed<k>",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a config field (sections: run, agent, bonus, shaping)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -32,8 +41,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench.runner import run, run_dir_for
 
     run_opts = {"agent": args.agent, "bonus": args.bonus, "task": args.task}
-    for key, value in (("steps", args.steps), ("seed", args.seed), ("num_envs", args.num_envs),
-                       ("preset", args.preset)):
+    for key, value in (
+        ("steps", args.steps),
+        ("seed", args.seed),
+        ("num_envs", args.num_envs),
+        ("preset", args.preset),
+    ):
         if value is not None:
             run_opts[key] = value
     resolved = resolve(run_opts, parse_sets(args.sets))  # every check happens before any file
@@ -111,8 +124,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from explore_bench.report import main_report
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    main_report(Path(args.dir), Path(args.out) if args.out else None, baseline=args.baseline,
-                reps=args.reps, final_window=args.final_window, formats=formats)
+    main_report(
+        Path(args.dir),
+        Path(args.out) if args.out else None,
+        baseline=args.baseline,
+        reps=args.reps,
+        final_window=args.final_window,
+        formats=formats,
+    )
     return 0
 
 
@@ -132,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--workers", type=int, default=None, help="parallel runs (default: cores)")
     p.add_argument("--ray-address", default=None, help="existing Ray cluster (default: start one)")
+    p.add_argument(
+        "--ray-shared-fs",
+        action="store_true",
+        help="--out is on a filesystem all Ray nodes mount at the same path",
+    )
     p.add_argument("--out", default=None, help="results root (default: results/<matrix name>)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the cells only")
     p.add_argument("--report", action="store_true", help="write the leaderboard afterwards")
@@ -143,14 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default: DIR/report")
     p.add_argument("--baseline", default="none", help="bonus every other is compared against")
     p.add_argument("--reps", type=int, default=50_000, help="bootstrap replications")
-    p.add_argument("--final-window", type=float, default=0.1,
-                   help="final score = mean eval score over this last share of training")
+    p.add_argument(
+        "--final-window",
+        type=float,
+        default=0.1,
+        help="final score = mean eval score over this last share of training",
+    )
     p.add_argument("--format", default="md,html,csv")
     return parser
 
 
-COMMANDS = {"run": _cmd_run, "list": _cmd_list, "matrix": _cmd_matrix, "status": _cmd_status,
-            "report": _cmd_report}
+COMMANDS = {
+    "run": _cmd_run,
+    "list": _cmd_list,
+    "matrix": _cmd_matrix,
+    "status": _cmd_status,
+    "report": _cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

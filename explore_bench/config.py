@@ -67,7 +67,9 @@ class RunSettings:
         if self.eval_interval < 0 or self.eval_episodes < 0:
             raise ConfigError("run.eval_interval and run.eval_episodes must be >= 0")
         if self.checkpoint_interval < 0:
-            raise ConfigError(f"run.checkpoint_interval must be >= 0, got {self.checkpoint_interval}")
+            raise ConfigError(
+                f"run.checkpoint_interval must be >= 0, got {self.checkpoint_interval}"
+            )
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
 
@@ -124,9 +126,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
+        is_null = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if is_null and type(None) in args:
+            return None
         errors = []
         for arg in args:
             if arg is type(None):
@@ -225,7 +227,7 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
 
 def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
     """Rebuild a config dataclass from its ``dataclasses.asdict`` form (lists -> tuples)."""
-    return apply_overrides(cls(), dict(data), cls.__name__)  # type: ignore[call-arg]
+    return apply_overrides(cls(), dict(data), cls.__name__)
 
 
 # --------------------------------------------------------------------------- resolution
@@ -315,12 +317,15 @@ def resolve(
         if obs_kind not in bonus_cls.observation_kinds or act_kind not in bonus_cls.action_kinds:
             raise ConfigError(
                 f"bonus {run.bonus!r} does not support task {run.task!r} ({obs_kind} observations, "
-                f"{act_kind} actions); it supports observations {sorted(bonus_cls.observation_kinds)} "
-                f"and actions {sorted(bonus_cls.action_kinds)}"
+                f"{act_kind} actions); it supports observations "
+                f"{sorted(bonus_cls.observation_kinds)} and actions "
+                f"{sorted(bonus_cls.action_kinds)}"
             )
         bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
     finally:
         env.close()
     bonus_overrides.update(sets["bonus"])
     bonus_cfg = apply_overrides(bonus_cfg, bonus_overrides, "bonus")
-    return ResolvedRun(run=run, agent=agent_cfg, bonus=bonus_cfg, shaping=shaping, card=task.card_dict())
+    return ResolvedRun(
+        run=run, agent=agent_cfg, bonus=bonus_cfg, shaping=shaping, card=task.card_dict()
+    )

@@ -42,3 +42,68 @@ def get(name: str) -> Preset:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint}; valid: {', '.join(sorted(PRESETS))}")
     return PRESETS[name]
+
+
+# The EMI paper's TRPO settings (Kim et al. 2019, from the released rllab scripts; see
+# shared/reference/emi.md). Batch = run.num_envs x agent.num_steps: 10 x 5,000 = 50k steps
+# (MuJoCo) and 10 x 10,000 = 100k steps (Atari) per TRPO iteration.
+_EMI_TRPO = {
+    "gamma": 0.995,
+    "gae_lambda": 1.0,
+    "norm_adv": True,
+    "max_kl": 0.01,
+    "cg_iters": 10,
+    "cg_damping": 1e-5,
+    "backtrack_coef": 0.8,
+    "max_backtracks": 15,
+    "vf_lr": 1e-3,
+}
+PRESETS["emi-mujoco"] = Preset(
+    agent="trpo",
+    description="EMI paper's TRPO for MuJoCo (Kim et al. 2019): 50k-step batches, max KL 0.01",
+    run={"num_envs": 10},
+    agent_overrides={
+        **_EMI_TRPO,
+        "num_steps": 5000,
+        "policy_hidden": (64, 32),
+        "activation": "tanh",
+        "init_std": 1.0,
+        "value_hidden": (32,),
+        "value_activation": "relu",
+        "vf_epochs": 5,
+        "vf_minibatch_size": 64,
+    },
+)
+PRESETS["emi-atari"] = Preset(
+    agent="trpo",
+    description="EMI paper's TRPO for Atari (Kim et al. 2019): 100k-step batches, EMI conv net",
+    run={"num_envs": 10},
+    agent_overrides={
+        **_EMI_TRPO,
+        "num_steps": 10000,
+        "cnn": "emi",
+        "policy_hidden": (),  # the 'emi' conv trunk already ends in FC256
+        "value_hidden": (),  # the value net has its own conv trunk + FC256
+        "value_activation": "relu",
+        "vf_epochs": 3,
+        "vf_minibatch_size": 512,
+        "reward_clip": 1.0,
+    },
+)
+
+# RND's recipe (Burda et al. 2018): two value heads, a non-episodic intrinsic return with its
+# own discount, extrinsic advantages weighted 2:1, the bonus divided by the running std of
+# its discounted return. Usable with any bonus; the paper pairs it with `--bonus rnd`.
+PRESETS["rnd"] = Preset(
+    agent="ppo",
+    description="RND's PPO recipe (Burda et al. 2018): two value heads, gamma 0.999/0.99, "
+    "ext_coef 2, int_coef 1, return-std normalisation",
+    agent_overrides={
+        "two_value_heads": True,
+        "gamma": 0.999,
+        "int_gamma": 0.99,
+        "ext_coef": 2.0,
+        "int_coef": 1.0,
+    },
+    shaping={"normalizer": "return_rms", "return_gamma": 0.99},
+)

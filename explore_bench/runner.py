@@ -43,7 +43,10 @@ def safe_name(name: str) -> str:
 def run_dir_for(root: Path, run: Any) -> Path:
     """<root>/<task>/<agent>/<bonus>/seed<k>, the layout `report` reads."""
     return (
-        Path(root) / safe_name(run.task) / safe_name(run.agent) / safe_name(run.bonus)
+        Path(root)
+        / safe_name(run.task)
+        / safe_name(run.agent)
+        / safe_name(run.bonus)
         / f"seed{run.seed}"
     )
 
@@ -67,7 +70,11 @@ def evaluate(agent: Any, envs: gym.vector.VectorEnv, seed: int, deterministic: b
     while active.any():
         obs, reward, terminated, truncated, infos = envs.step(agent.act(obs, deterministic))
         info = step_infos(infos) if infos else {}
-        raw = np.where(info["_raw_reward"], info["raw_reward"], reward) if "raw_reward" in info else reward
+        raw = (
+            np.where(info["_raw_reward"], info["raw_reward"], reward)
+            if "raw_reward" in info
+            else reward
+        )
         running += np.where(active, raw, 0.0)
         ended = (terminated | truncated) & active
         scores[ended] = running[ended]
@@ -76,17 +83,24 @@ def evaluate(agent: Any, envs: gym.vector.VectorEnv, seed: int, deterministic: b
 
 
 def provenance(resolved: ResolvedRun) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in PACKAGES:
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
     try:
-        git = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=5, check=False,
-        ).stdout.strip() or None
+        git = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         git = None
     run = resolved.run
@@ -117,7 +131,11 @@ def _seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
@@ -138,7 +156,9 @@ class _Progress:
         if enabled or (enabled is None and sys.stderr.isatty()):
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, unit="step", desc=label, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, initial=initial, unit="step", desc=label, dynamic_ncols=True
+            )
 
     def update(self, steps: int, done: int, row: dict[str, Any], last_return: float) -> None:
         if self.bar is not None:
@@ -148,7 +168,8 @@ class _Progress:
             self._last_line = time.time()
             print(
                 f"[{self.label}] steps {done}/{self.total} sps {row['sps']:.0f} "
-                f"return {last_return:.2f}" + (f" eval {row['eval_return']:.2f}" if "eval_return" in row else ""),
+                f"return {last_return:.2f}"
+                + (f" eval {row['eval_return']:.2f}" if "eval_return" in row else ""),
                 flush=True,
             )
 
@@ -193,11 +214,18 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     bonus_cls = registry.bonuses.load(run.bonus)
     envs = make_vector_env(task, run.num_envs, run.vector)
     eval_envs = make_vector_env(task, run.eval_episodes, "sync") if run.eval_episodes else None
-    bonus = bonus_cls(envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device)
+    bonus = bonus_cls(
+        envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device
+    )
     shaper = RewardShaper(bonus, resolved.shaping)
     agent = agent_cls(
-        envs, shaper, resolved.agent, seed=run.seed, total_steps=run.steps,
-        coverage=task.coverage() if task.coverage else None, device=run.device,
+        envs,
+        shaper,
+        resolved.agent,
+        seed=run.seed,
+        total_steps=run.steps,
+        coverage=task.coverage() if task.coverage else None,
+        device=run.device,
     )
 
     rows: list[dict[str, Any]] = []
@@ -209,12 +237,16 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
         _set_rng_state(ckpt["rng"])
         wall_offset = ckpt["wall_s"]
         if (run_dir / "metrics.csv").exists():
-            rows = [r for r in io.read_csv(run_dir / "metrics.csv") if r["iteration"] <= agent.iteration]
+            rows = [
+                r for r in io.read_csv(run_dir / "metrics.csv") if r["iteration"] <= agent.iteration
+            ]
         obs, _ = envs.reset(seed=run.seed + 7919 * agent.iteration)
         agent.next_obs = agent.as_obs(obs)
 
     writer = SummaryWriter(str(run_dir / "tb"))
-    bar = _Progress(run.steps, agent.env_steps, f"{run.agent}/{run.bonus}/{run.task}/seed{run.seed}", progress)
+    bar = _Progress(
+        run.steps, agent.env_steps, f"{run.agent}/{run.bonus}/{run.task}/seed{run.seed}", progress
+    )
     eval_every = run.effective_eval_interval
     next_eval = (agent.env_steps // eval_every + 1) * eval_every
     start = time.perf_counter() - wall_offset
@@ -225,7 +257,9 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
             metrics = agent.train_iteration()
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
             if bad:
-                raise FloatingPointError(f"non-finite metrics at iteration {agent.iteration}: {bad}")
+                raise FloatingPointError(
+                    f"non-finite metrics at iteration {agent.iteration}: {bad}"
+                )
             row: dict[str, Any] = {
                 "env_steps": agent.env_steps,
                 "iteration": agent.iteration,
@@ -234,14 +268,21 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
             }
             if agent.finished:
                 returns, lengths = zip(*agent.finished, strict=True)
-                row.update(ext_return=float(np.mean(returns)), episode_length=float(np.mean(lengths)),
-                           episodes=len(returns))
+                row.update(
+                    ext_return=float(np.mean(returns)),
+                    episode_length=float(np.mean(lengths)),
+                    episodes=len(returns),
+                )
                 last_return = row["ext_return"]
                 agent.finished.clear()
             finished = agent.env_steps >= run.steps
             if eval_envs is not None and (agent.env_steps >= next_eval or finished):
-                scores = evaluate(agent, eval_envs, run.seed + 100_003 * agent.iteration,
-                                  resolved.agent.eval_deterministic)
+                scores = evaluate(
+                    agent,
+                    eval_envs,
+                    run.seed + 100_003 * agent.iteration,
+                    resolved.agent.eval_deterministic,
+                )
                 row.update(eval_return=float(scores.mean()), eval_return_std=float(scores.std()))
                 next_eval = (agent.env_steps // eval_every + 1) * eval_every
             row.update(metrics)
@@ -253,9 +294,17 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
                 if key not in ("env_steps", "iteration"):
                     writer.add_scalar(key, value, agent.env_steps)
             io.write_csv(run_dir / "metrics.csv", rows)
-            if finished or (run.checkpoint_interval and agent.iteration % run.checkpoint_interval == 0):
-                io.save_torch(ckpt_path, {"agent": agent.state_dict(), "rng": _rng_state(),
-                                          "wall_s": time.perf_counter() - start})
+            if finished or (
+                run.checkpoint_interval and agent.iteration % run.checkpoint_interval == 0
+            ):
+                io.save_torch(
+                    ckpt_path,
+                    {
+                        "agent": agent.state_dict(),
+                        "rng": _rng_state(),
+                        "wall_s": time.perf_counter() - start,
+                    },
+                )
             bar.update(agent.env_steps - steps0, agent.env_steps, row, last_return)
     finally:
         bar.close()

@@ -106,7 +106,9 @@ class ReturnRMS(RewardRMS):
         self.filter: torch.Tensor | None = None
 
     def update(self, raw: torch.Tensor) -> None:
-        filt = torch.zeros(raw.shape[1], dtype=torch.float64) if self.filter is None else self.filter
+        filt = (
+            torch.zeros(raw.shape[1], dtype=torch.float64) if self.filter is None else self.filter
+        )
         returns = torch.empty(raw.shape, dtype=torch.float64)
         for t in range(raw.shape[0]):
             filt = filt * self.gamma + raw[t].double()

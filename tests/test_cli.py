@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 CLI = [sys.executable, "-m", "explore_bench.cli"]
-TINY = ["--task", "CartPole-v1", "--steps", "1024", "--num-envs", "2", "--set", "run.eval_episodes=2"]
+TINY = [
+    "--task",
+    "CartPole-v1",
+    "--steps",
+    "1024",
+    "--num-envs",
+    "2",
+    "--set",
+    "run.eval_episodes=2",
+]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +60,9 @@ def test_run_writes_the_complete_directory(tmp_path: Path) -> None:
         (["--steps", "-3"], ["run.steps", "-3"]),
     ],
 )
-def test_bad_input_fails_clearly_and_leaves_nothing(tmp_path: Path, args: list[str], expected: list[str]) -> None:
+def test_bad_input_fails_clearly_and_leaves_nothing(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
     out = tmp_path / "res"
     proc = _run("run", "--steps", "1024", *args, "--out", str(out))
     assert proc.returncode == 2

@@ -15,7 +15,10 @@ def _metrics(out: Path, seed: int) -> list[dict]:
         {"bonus": {}, "agent": {"num_steps": 256}},
     )
     run_dir = run(resolved, out, progress=False)
-    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in read_csv(run_dir / "metrics.csv")]
+    return [
+        {k: v for k, v in row.items() if k not in TIMING_COLUMNS}
+        for row in read_csv(run_dir / "metrics.csv")
+    ]
 
 
 def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:

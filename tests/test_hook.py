@@ -14,7 +14,9 @@ from explore_bench.config import ShapingConfig
 from explore_bench.shaping import RewardShaper
 
 
-def _captured_batch(bonus_cls: type, config: PPOConfig, value: float = 0.5) -> tuple[UpdateBatch, PPO]:
+def _captured_batch(
+    bonus_cls: type, config: PPOConfig, value: float = 0.5
+) -> tuple[UpdateBatch, PPO]:
     torch.manual_seed(3)
     envs = gym.vector.SyncVectorEnv(
         [lambda: gym.make("CartPole-v1") for _ in range(2)],
@@ -38,16 +40,27 @@ def test_constant_bonus_shifts_single_head_advantages_exactly(value: float) -> N
     dones = agent.buf_terminated | agent.buf_truncated
     assert dones.any(), "the rollout should contain episode ends"
     zeros = torch.zeros(64, 2)
-    expected, _ = gae(torch.full((64, 2), value), zeros, zeros, agent.buf_terminated, dones, 0.97, 0.9)
+    expected, _ = gae(
+        torch.full((64, 2), value), zeros, zeros, agent.buf_terminated, dones, 0.97, 0.9
+    )
     assert torch.allclose(shifted.advantages - base.advantages, expected.flatten(0, 1), atol=1e-5)
-    assert torch.allclose(shifted.returns - base.returns, expected.flatten(0, 1)[:, None], atol=1e-5)
+    assert torch.allclose(
+        shifted.returns - base.returns, expected.flatten(0, 1)[:, None], atol=1e-5
+    )
     assert not torch.allclose(shifted.advantages, base.advantages)
 
 
 @pytest.mark.parametrize("bonus_cls", [ConstantBonus, NonEpisodicConstant])
 def test_constant_bonus_shifts_intrinsic_head_only(bonus_cls: type) -> None:
-    cfg = PPOConfig(num_steps=64, two_value_heads=True, gamma=0.999, int_gamma=0.9,
-                    gae_lambda=0.95, ext_coef=2.0, int_coef=0.5)
+    cfg = PPOConfig(
+        num_steps=64,
+        two_value_heads=True,
+        gamma=0.999,
+        int_gamma=0.9,
+        gae_lambda=0.95,
+        ext_coef=2.0,
+        int_coef=0.5,
+    )
     base, agent = _captured_batch(bonus_cls, cfg, 0.0)  # same episodic-ness, zero bonus
     shifted, _ = _captured_batch(bonus_cls, cfg, 1.0)
     if bonus_cls.episodic:
@@ -56,6 +69,10 @@ def test_constant_bonus_shifts_intrinsic_head_only(bonus_cls: type) -> None:
         term = dones = torch.zeros(64, 2, dtype=torch.bool)
     zeros = torch.zeros(64, 2)
     int_shift, _ = gae(torch.ones(64, 2), zeros, zeros, term, dones, 0.9, 0.95)
-    assert torch.allclose(shifted.advantages - base.advantages, 0.5 * int_shift.flatten(0, 1), atol=1e-5)
+    assert torch.allclose(
+        shifted.advantages - base.advantages, 0.5 * int_shift.flatten(0, 1), atol=1e-5
+    )
     assert torch.allclose(shifted.returns[:, 0], base.returns[:, 0])
-    assert torch.allclose(shifted.returns[:, 1] - base.returns[:, 1], int_shift.flatten(0, 1), atol=1e-5)
+    assert torch.allclose(
+        shifted.returns[:, 1] - base.returns[:, 1], int_shift.flatten(0, 1), atol=1e-5
+    )

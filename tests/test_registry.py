@@ -51,7 +51,9 @@ def _install_test_distribution(root: Path, entry_points: str) -> None:
     (info / "entry_points.txt").write_text(entry_points)
 
 
-def test_entry_point_discovery_and_broken_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_discovery_and_broken_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _install_test_distribution(
         tmp_path,
         "[explore_bench.bonuses]\n"
@@ -70,7 +72,9 @@ def test_entry_point_discovery_and_broken_plugin(tmp_path: Path, monkeypatch: py
     assert status["constplug"] is None and "module_that_does_not_exist" in status["brokenplug"]
 
 
-def test_file_dropped_into_bonuses_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_dropped_into_bonuses_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "dropin_bonus.py").write_text(
         "import torch\n"
         "from bonuses.base import IntrinsicBonus\n"
