@@ -1,0 +1,171 @@
+"""Random Network Distillation (Burda et al. 2018, "Exploration by Random Network
+Distillation", ICLR 2019).
+
+A fixed, randomly initialised target network f embeds the next observation; a predictor
+f_hat is trained to match it. The bonus is the prediction error on s_{t+1}, computed (as in
+the released code) as the mean over the output features of (f_hat(x) - f(x))^2, where x is
+the observation normalised by running per-element mean and std and clipped to [-5, 5].
+
+- Observation statistics change only in `update` (`compute` is pure), so a rollout is scored
+  with the statistics from before it, as in the released code.
+- Warm-up: the paper initialises the statistics by stepping a random agent before training.
+  A bonus never steps an environment, so here the first ``warmup_updates`` calls to
+  `update` only fit the statistics and `compute` returns zeros until they end. The batches
+  seen then are the agent's real rollout steps, so the warm-up is counted in the step budget.
+- Each transition trains the predictor with probability ``update_proportion`` (the paper's
+  predictor update proportion, 0.25), over ``epochs`` x ``num_minibatches`` Adam steps.
+- Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
+  Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
+- ``episodic = False``: the intrinsic return runs across episode ends, and the default
+  normaliser divides by the running std of the intrinsic return ("return_rms").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from bonuses._encoders import (
+    RND_CONV,
+    RunningMeanStd,
+    conv_trunk,
+    minibatches,
+    mlp,
+    observation_features,
+    orthogonal_init,
+)
+from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RNDConfig(BonusConfig):
+    """RND hyper-parameters; defaults from Burda et al. 2018 (their Atari settings)."""
+
+    #: Adam learning rate of the predictor (paper: 1e-4).
+    learning_rate: float = 1e-4
+    #: Fraction of transitions that train the predictor (paper: 0.25).
+    update_proportion: float = 0.25
+    #: Width of the target's and predictor's output embedding (paper: 512).
+    feature_dim: int = 512
+    #: Hidden widths of the MLP trunk for vector/discrete observations (not in the paper).
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Normalised observations are clipped to [-obs_clip, obs_clip] (paper: 5).
+    obs_clip: float = 5.0
+    #: Initial updates that only fit observation statistics (their steps count in the budget).
+    warmup_updates: int = 1
+    #: Passes over each rollout per update (paper: 4, shared with PPO).
+    epochs: int = 4
+    #: Minibatches per pass (paper: 4).
+    num_minibatches: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "num_minibatches"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"rnd.{name} must be > 0, got {value!r}")
+        if not 0.0 < self.update_proportion <= 1.0:
+            raise ValueError(
+                f"rnd.update_proportion must be in (0, 1], got {self.update_proportion!r}"
+            )
+        if self.warmup_updates < 0:
+            raise ValueError(f"rnd.warmup_updates must be >= 0, got {self.warmup_updates!r}")
+        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
+            raise ValueError(f"rnd.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
+
+
+class RND(IntrinsicBonus):
+    """Novelty as the error of a predictor distilling a fixed random network."""
+
+    config_cls = RNDConfig
+    episodic = False
+    default_normalizer = "return_rms"
+    description = "RND: error of a predictor distilling a fixed random network on s'."
+    reference = "Burda et al. 2018, Exploration by Random Network Distillation"
+
+    config: RNDConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        self._num_states = int(getattr(observation_space, "n", 0))
+        feat = cfg.feature_dim
+        if self.obs_kind == "image":
+            shape = (1, *observation_space.shape[1:])  # type: ignore[index]
+            target_trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
+            pred_trunk, _ = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
+            self.target = nn.Sequential(target_trunk, nn.Linear(width, feat))
+            self.predictor = nn.Sequential(pred_trunk, mlp(width, (feat, feat), feat))
+        else:
+            shape = (self._num_states or int(observation_space.shape[0]),)  # type: ignore[index]
+            hidden = cfg.hidden_sizes
+            self.target = mlp(shape[0], hidden, feat, nn.LeakyReLU)
+            self.predictor = mlp(shape[0], (*hidden, feat, feat), feat, nn.LeakyReLU)
+        orthogonal_init(self.target)
+        orthogonal_init(self.predictor)
+        self.target.requires_grad_(False)
+        self.obs_rms = RunningMeanStd(shape)
+        self.num_updates = 0
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(self.predictor.parameters(), lr=cfg.learning_rate)
+
+    @property
+    def warming_up(self) -> bool:
+        """True while updates only fit the observation statistics."""
+        return self.num_updates < self.config.warmup_updates
+
+    def _inputs(self, next_obs: torch.Tensor) -> torch.Tensor:
+        """Flat-batch observations as the networks' normalised, clipped input."""
+        if self.obs_kind == "image":
+            next_obs = next_obs[:, -1:]  # the newest frame only
+        x = observation_features(next_obs, self.obs_kind, self._num_states)
+        return self.obs_rms.normalize(x, self.config.obs_clip)
+
+    def _error(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.predictor(x) - self.target(x)).pow(2).mean(-1)
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        if self.warming_up:
+            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
+        flat = batch.flat().to(self.device)
+        bonus = self._error(self._inputs(flat.next_obs))
+        return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        next_obs = batch.flat().next_obs.to(self.device)
+        raw = next_obs[:, -1:] if self.obs_kind == "image" else next_obs
+        self.obs_rms.update(observation_features(raw, self.obs_kind, self._num_states))
+        warm = self.warming_up
+        self.num_updates += 1
+        if warm:
+            return {"warmup": 1.0, "predictor_loss": 0.0}
+        x = self._inputs(next_obs)
+        total, steps = 0.0, 0
+        for _ in range(self.config.epochs):
+            for idx in minibatches(x.shape[0], self.config.num_minibatches, self.device):
+                error = self._error(x[idx])
+                mask = torch.rand(error.shape, device=self.device) < self.config.update_proportion
+                loss = (error * mask).sum() / mask.sum().clamp(min=1)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                total += error.mean().item()
+                steps += 1
+        return {"warmup": 0.0, "predictor_loss": total / steps}
+
+    def get_extra_state(self) -> Any:
+        return {"optimizer": self.optimizer.state_dict(), "num_updates": self.num_updates}
+
+    def set_extra_state(self, state: Any) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
