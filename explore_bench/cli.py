@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -123,14 +124,28 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from explore_bench.report import main_report
 
+    from explore_bench.report.load import ReportError
+
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    main_report(
-        Path(args.dir),
-        Path(args.out) if args.out else None,
-        baseline=args.baseline,
-        reps=args.reps,
-        final_window=args.final_window,
-        formats=formats,
+    try:
+        with warnings.catch_warnings():  # each caveat is printed once below and in the report
+            warnings.simplefilter("ignore")
+            summary = main_report(
+                Path(args.dir),
+                Path(args.out) if args.out else None,
+                baseline=args.baseline,
+                reps=args.reps,
+                final_window=args.final_window,
+                formats=formats,
+            )
+    except ReportError as exc:
+        print(f"explore-bench: error: {exc}", file=sys.stderr)
+        return 2
+    for caveat in summary.warnings:
+        print(f"note: {caveat}")
+    print(
+        f"report: {summary.out_dir}  ({summary.runs_finished} finished, {summary.runs_failed} "
+        f"failed, {summary.runs_unfinished} unfinished, {summary.runs_missing} missing runs)"
     )
     return 0
 

@@ -1,0 +1,250 @@
+"""Read a results tree into tidy tables: one row per log point, one row per run.
+
+Layout (DESIGN.md): ``<root>/<matrix>/<task>/<agent>/<bonus>/seed<k>/`` with config.json,
+metrics.csv and DONE (finished) or FAILED (traceback). A run's identity comes from its
+config.json; the path is only a fallback for runs that died before writing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+KEYS = ("task", "agent", "bonus", "seed")
+_MARKERS = frozenset({"config.json", "metrics.csv", "DONE", "FAILED"})
+
+
+class ReportError(ValueError):
+    """The results directory cannot be reported on (missing, or holds no runs)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Tables:
+    """What the loader found: per-run rows, per-log-point rows, and notes for the reader."""
+
+    #: One row per run directory (finished or not): keys, status, final score, cost.
+    runs: pd.DataFrame
+    #: One row per metrics.csv row of every run, with the run's keys prepended.
+    curves: pd.DataFrame
+    #: task name -> protocol card (from the first config.json seen for the task).
+    cards: dict[str, dict[str, Any]]
+    #: task name -> run settings of one of its runs (budget, eval protocol).
+    settings: dict[str, dict[str, Any]]
+    #: Things the reader must know (fallbacks, unreadable runs).
+    warnings: list[str]
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every directory under ``root`` (itself included) that looks like one run."""
+    found = []
+    for here, dirs, files in os.walk(root):
+        if _MARKERS & set(files):
+            found.append(Path(here))
+            dirs[:] = []  # a run's tb/ and checkpoints hold no further runs
+        else:
+            dirs.sort()
+    return sorted(found)
+
+
+def normalisation(card: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(random, reference) from a protocol card, or None when it states no usable pair."""
+    rnd, ref = card.get("random_score"), card.get("reference_score")
+    if rnd is None or ref is None or not float(ref) > float(rnd):
+        return None
+    return float(rnd), float(ref)
+
+
+def normalise(score: float | np.ndarray, card: Mapping[str, Any]) -> float | np.ndarray:
+    """(score - random) / (reference - random); NaN when the card has no constants."""
+    pair = normalisation(card)
+    if pair is None:
+        return score * np.nan
+    rnd, ref = pair
+    return (score - rnd) / (ref - rnd)
+
+
+def success_threshold(card: Mapping[str, Any]) -> float | None:
+    """Raw final score a run must reach to count as a success on a sparse task.
+
+    The card's ``success_threshold`` (inclusive) if stated, else anything strictly above
+    the random-policy score; None for dense tasks or cards that state neither.
+    """
+    if not card.get("sparse"):
+        return None
+    if card.get("success_threshold") is not None:
+        return float(card["success_threshold"])
+    if card.get("random_score") is not None:
+        return float(np.nextafter(float(card["random_score"]), math.inf))
+    return None
+
+
+def final_score(metrics: pd.DataFrame, window: float) -> tuple[float, str]:
+    """Mean evaluation score over the last ``window`` share of training, and its source.
+
+    Falls back to training-episode returns (``ext_return``) when a run logged no
+    evaluation; the source column says so and the report warns.
+    """
+    if metrics.empty or "env_steps" not in metrics:
+        return math.nan, "none"
+    for col in ("eval_return", "ext_return"):
+        if col not in metrics:
+            continue
+        rows = metrics[metrics[col].notna()]
+        if rows.empty:
+            continue
+        last = float(metrics["env_steps"].max())
+        tail = rows[rows["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
+        if tail.empty:
+            tail = rows.tail(1)
+        return float(tail[col].mean()), col
+    return math.nan, "none"
+
+
+def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    run = config.get("run", {})
+    parts = path.relative_to(root).parts if path != root else ()
+    ident: dict[str, Any] = {}
+    if len(parts) >= 4 and parts[-1].startswith("seed") and parts[-1][4:].isdigit():
+        ident = {
+            "task": parts[-4].replace("__", "/"),
+            "agent": parts[-3],
+            "bonus": parts[-2],
+            "seed": int(parts[-1][4:]),
+        }
+    for key in KEYS:
+        if key in run:
+            ident[key] = run[key]
+    if any(key not in ident for key in KEYS):
+        return None
+    ident["seed"] = int(ident["seed"])
+    ident["matrix"] = "/".join(parts[:-4]) if len(parts) >= 4 else ""
+    return ident
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+
+
+def _last(metrics: pd.DataFrame, col: str) -> float:
+    if col not in metrics:
+        return math.nan
+    values = metrics[col].dropna()
+    return float(values.iloc[-1]) if len(values) else math.nan
+
+
+def _run_row(
+    path: Path, ident: dict[str, Any], config: dict[str, Any], m: pd.DataFrame, window: float
+) -> dict[str, Any]:
+    card = config.get("task_card", {})
+    status = (
+        "done"
+        if (path / "DONE").exists()
+        else "failed"
+        if (path / "FAILED").exists()
+        else "unfinished"
+    )
+    error = ""
+    if status == "failed":
+        lines = (path / "FAILED").read_text(errors="replace").strip().splitlines()
+        error = lines[-1] if lines else ""
+    raw, source = final_score(m, window)
+    wall = _last(m, "wall_s")
+    steps = _last(m, "env_steps")
+    thr = success_threshold(card)
+    return {
+        **ident,
+        "status": status,
+        "error": error,
+        "path": str(path),
+        "budget": config.get("run", {}).get("steps", math.nan),
+        "env_steps": steps,
+        "final_raw": raw,
+        "final_source": source,
+        "final_norm": float(normalise(raw, card)),
+        "sparse": bool(card.get("sparse", False)),
+        "success": math.nan if thr is None or math.isnan(raw) else float(raw >= thr),
+        "wall_s": wall,
+        "sps": steps / wall if wall and wall > 0 else _last(m, "sps"),
+        "bonus_share": _last(m, "time_bonus_s") / wall if wall and wall > 0 else math.nan,
+        **{c: _last(m, c) for c in m.columns if str(c).startswith("coverage_")},
+    }
+
+
+def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tables:
+    """Load every run under ``root``; raises `ReportError` when there is none."""
+    if not 0.0 < final_window <= 1.0:
+        raise ValueError(f"final_window must be in (0, 1], got {final_window}")
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"results directory {str(root)!r} does not exist")
+    notes: list[str] = []
+    rows, curves = [], []
+    cards: dict[str, dict[str, Any]] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[Any, ...], str] = {}
+    for path in find_run_dirs(root):
+        config = _read_json(path / "config.json")
+        ident = _identity(path, root, config)
+        if ident is None:
+            notes.append(f"skipped {path}: neither config.json nor the path names the run")
+            continue
+        key = tuple(ident[k] for k in KEYS)
+        if key in seen:
+            notes.append(f"duplicate run {_fmt_key(key)} at {path} (kept {seen[key]})")
+            continue
+        seen[key] = str(path)
+        if "task_card" in config:
+            cards.setdefault(ident["task"], config["task_card"])
+            settings.setdefault(ident["task"], config.get("run", {}))
+        metrics = _read_metrics(path / "metrics.csv")
+        row = _run_row(path, ident, config, metrics, final_window)
+        rows.append(row)
+        if row["status"] == "done" and metrics.empty:
+            notes.append(f"finished run {_fmt_key(key)} has no metrics.csv rows: excluded")
+        if row["status"] == "done" and row["final_source"] == "ext_return":
+            notes.append(
+                f"run {_fmt_key(key)} logged no eval_return: its final score uses training "
+                "episode returns (ext_return)"
+            )
+        if not metrics.empty:
+            curves.append(metrics.assign(**{k: ident[k] for k in KEYS}))
+    if not rows:
+        raise ReportError(
+            f"no runs found in {str(root)!r}: expected run directories "
+            "<task>/<agent>/<bonus>/seed<k>/ holding config.json, metrics.csv and DONE"
+        )
+    runs = pd.DataFrame(rows).sort_values(list(KEYS), kind="stable").reset_index(drop=True)
+    runs["finished"] = (runs["status"] == "done") & runs["final_raw"].notna()
+    curve_table = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=[*KEYS, "env_steps"])
+    )
+    curve_table = curve_table[[*KEYS, *[c for c in curve_table.columns if c not in KEYS]]]
+    for task in runs["task"].unique():
+        cards.setdefault(task, {"name": task})
+        settings.setdefault(task, {})
+    return Tables(runs=runs, curves=curve_table, cards=cards, settings=settings, warnings=notes)
+
+
+def _fmt_key(key: tuple[Any, ...]) -> str:
+    task, agent, bonus, seed = key
+    return f"{task}/{agent}/{bonus}/seed{seed}"

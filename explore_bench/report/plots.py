@@ -1,0 +1,189 @@
+"""Leaderboard figures (PNG + SVG): rliable's interval, profile, curve and improvement charts,
+and seaborn per-task learning curves. Every function returns a figure; `save` writes it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are written headless; no window ever opens
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from rliable import plot_utils
+
+from explore_bench.report.stats import Estimate
+
+Color = tuple[float, float, float]
+
+# Deterministic SVG ids and no timestamps, so two reports of the same data are identical.
+_RC: dict[str, Any] = {"svg.hashsalt": "explore-bench", "svg.fonttype": "none"}
+
+
+def palette(names: Sequence[str]) -> dict[str, Color]:
+    colors = sns.color_palette("colorblind", n_colors=max(len(names), 1))
+    return {n: tuple(c) for n, c in zip(names, colors)}
+
+
+def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
+    """Write ``stem``.png and ``stem``.svg and close the figure."""
+    paths = []
+    with plt.rc_context(_RC):  # type: ignore[arg-type]
+        for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+            path = out_dir / f"{stem}.{ext}"
+            fig.savefig(path, dpi=110, bbox_inches="tight", metadata=meta)
+            paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def interval_chart(
+    estimates: Mapping[str, Mapping[str, Estimate]],
+    metrics: Sequence[str],
+    xlabel: str,
+    title: str,
+    colors: Mapping[str, Color],
+) -> Figure:
+    """The four-panel chart: one panel per metric, one bar (95% CI) and tick per entry."""
+    names = list(estimates)
+    points = {n: np.array([estimates[n][m].point for m in metrics]) for n in names}
+    cis = {
+        n: np.array([[estimates[n][m].lo for m in metrics], [estimates[n][m].hi for m in metrics]])
+        for n in names
+    }
+    height = 1.3 + 0.45 * len(names)  # inches: room for the titles above the bars
+    fig, _ = plot_utils.plot_interval_estimates(
+        points,
+        cis,
+        metric_names=list(metrics),
+        algorithms=names,
+        colors=dict(colors),
+        xlabel=xlabel,
+        subfigure_width=3.4,
+        row_height=height / len(names),
+        xlabel_y_coordinate=0.02,
+    )
+    fig.subplots_adjust(top=1 - 0.8 / height, bottom=0.75 / height)
+    fig.suptitle(title, y=1 - 0.08 / height, fontsize="x-large")
+    return fig
+
+
+def profile_chart(
+    profiles: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    tau: np.ndarray,
+    xlabel: str,
+    title: str,
+    colors: Mapping[str, Color],
+) -> Figure:
+    """Performance profiles (fraction of runs scoring above tau) with 95% bands."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plot_utils.plot_performance_profiles(
+        {n: p for n, (p, _) in profiles.items()},
+        tau,
+        performance_profile_cis={n: c for n, (_, c) in profiles.items()},
+        colors=dict(colors),
+        xlabel=rf"{xlabel} ($\tau$)",
+        ax=ax,
+        labelsize="large",
+        ticklabelsize="large",
+        legend=True,
+        legendsize="medium",
+    )
+    ax.set_title(title)
+    return fig
+
+
+def iqm_curve_chart(
+    grid: np.ndarray,
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    colors: Mapping[str, Color],
+) -> Figure:
+    """Aggregate IQM at each evaluation point, with 95% bands."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plot_utils.plot_sample_efficiency_curve(
+        grid,
+        {n: p for n, (p, _) in curves.items()},
+        {n: c for n, (_, c) in curves.items()},
+        algorithms=list(curves),
+        colors=dict(colors),
+        xlabel=xlabel,
+        ylabel=f"IQM {ylabel}",
+        ax=ax,
+        labelsize="large",
+        ticklabelsize="large",
+        legend=True,
+        legendsize="medium",
+    )
+    ax.set_title(title)
+    return fig
+
+
+def poi_chart(
+    pois: Mapping[str, Estimate], baseline: str, title: str, colors: Mapping[str, Color]
+) -> Figure:
+    """P(bonus > baseline) with 95% intervals, one bar per bonus."""
+    names = list(pois)
+    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.55 * len(names)))
+    plot_utils.plot_probability_of_improvement(
+        {f"{n},{baseline}": np.array([pois[n].point]) for n in names},
+        {f"{n},{baseline}": np.array([pois[n].lo, pois[n].hi]) for n in names},
+        ax=ax,
+        colors=[colors[n] for n in names],
+        xticks=[0.0, 0.25, 0.5, 0.75, 1.0],
+        left_ylabel="Bonus X",
+        right_ylabel="Baseline Y",
+        xlabel=f"P(X > {baseline})",
+        ticklabelsize="large",
+        labelsize="large",
+    )
+    ax.set_xlim(-0.02, 1.02)
+    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+    ax.set_title(title, pad=28)
+    return fig
+
+
+def learning_curves(
+    points: pd.DataFrame, title: str, colors: Mapping[str, Color], seed: int
+) -> Figure:
+    """Per-task raw evaluation score over env steps: mean and 95% bootstrap CI over seeds.
+
+    ``points``: columns task, bonus, seed, env_steps, score (already on a common grid per
+    task, so seeds line up at every x).
+    """
+    tasks = sorted(points["task"].unique(), key=str)
+    ncols = min(3, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        sub = points[points["task"] == task]
+        sns.lineplot(
+            data=sub,
+            x="env_steps",
+            y="score",
+            hue="bonus",
+            palette=dict(colors),
+            errorbar=("ci", 95),
+            n_boot=1000,
+            seed=seed,
+            ax=ax,
+            marker="o",
+            markersize=4,
+        )
+        ax.set_title(task)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("evaluation score (raw)")
+        ax.grid(alpha=0.25)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
