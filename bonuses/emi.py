@@ -1,0 +1,306 @@
+"""EMI: Exploration with Mutual Information (Kim, Kim, Jeong, Levine, Song; ICML 2019,
+arXiv 1810.01176), checked against the authors' released code (github snu-mllab/EMI).
+
+EMI learns a state embedding phi and an action embedding psi with linear dynamics,
+phi(s') ~= phi(s) + psi(a) + e(s, a), where the error model e is kept small by a heavy
+penalty, while both embeddings maximise I([phi(s), psi(a)]; phi(s')) and
+I([phi(s), phi(s')]; psi(a)) (Jensen-Shannon estimators). Everything is trained jointly by
+one Adam on the current rollout only.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from bonuses._emi_networks import (
+    ErrorModel,
+    critic,
+    gaussian_kl_to_standard,
+    image_scale,
+    jsd_mi_loss,
+    kernel_similarity,
+    mlp,
+    self_similarity,
+    state_embedding,
+    xavier_,
+)
+from bonuses.base import (
+    BonusConfig,
+    IntrinsicBonus,
+    Transitions,
+    UnsupportedSpaceError,
+    observation_kind,
+)
+
+VARIANTS = ("residual", "diversity")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EMIConfig(BonusConfig):
+    """EMI hyper-parameters; the class defaults are the MuJoCo ones.
+
+    `EMI.default_config` picks the Atari values (lambda_err 1e2, mi_weight 0.1, kl_weight
+    0.5, reward "residual") for image observations. From the paper text: d = 2, Adam 1e-3,
+    the residual reward. From the released code rather than the paper text: lambda_err,
+    mi_weight, kl_weight, 3 epochs of 512-sample minibatches, and the ``diversity`` reward
+    (bandwidth 5, coefficient 0.1) that the released MuJoCo scripts use instead of the
+    residual reward. Batches smaller than ``minibatch_size`` train on one minibatch of the
+    whole batch per epoch rather than on nothing (not covered by the released code).
+    """
+
+    #: Embedding dimension d of phi and psi (paper: 2 on every task).
+    embedding_dim: int = 2
+    #: Adam learning rate over all EMI networks (paper: 1e-3).
+    lr: float = 1e-3
+    #: Passes over the current rollout per iteration (released code: 3).
+    epochs: int = 3
+    #: Minibatch size; the last partial minibatch is dropped (released code: 512).
+    minibatch_size: int = 512
+    #: Weight of the error penalty mean ||e||^2 (released code: 1e4 MuJoCo, 1e2 Atari).
+    lambda_err: float = 1e4
+    #: Weight of each JSD mutual-information loss (released code: 0.05 MuJoCo, 0.1 Atari).
+    mi_weight: float = 0.05
+    #: Weight of KL(batch Gaussian of psi || N(0, I)) (released code: 0.1 MuJoCo, 0.5 Atari).
+    kl_weight: float = 0.1
+    #: Intrinsic reward: "residual" (paper, Atari) or "diversity" (released MuJoCo code).
+    reward: str = "diversity"
+    #: Scale eta of the residual reward eta * ||phi(s') - phi(s) - psi(a) - e||^2 (1e-3).
+    eta: float = 1e-3
+    #: Coefficient of the diversity reward, which then lies in [-coef, coef] (0.1).
+    diversity_coef: float = 0.1
+    #: Gaussian kernel bandwidth h, k = exp(-||x - y||^2 / (2 h^2)) (released code: 5).
+    bandwidth: float = 5.0
+    #: Rows per forward / kernel chunk when scoring; bounds memory, not the result.
+    eval_chunk_size: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "epochs", "minibatch_size", "eval_chunk_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"bonus.{name} must be >= 1, got {getattr(self, name)}")
+        if self.minibatch_size < 2:
+            raise ValueError(f"bonus.minibatch_size must be >= 2, got {self.minibatch_size}")
+        for name in ("lr", "eta", "diversity_coef", "bandwidth"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"bonus.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("lambda_err", "mi_weight", "kl_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"bonus.{name} must be >= 0, got {getattr(self, name)}")
+        if self.reward not in VARIANTS:
+            raise ValueError(f"bonus.reward must be one of {VARIANTS}, got {self.reward!r}")
+
+
+ATARI = {"lambda_err": 1e2, "mi_weight": 0.1, "kl_weight": 0.5, "reward": "residual"}
+
+
+class EMI(IntrinsicBonus):
+    """EMI (Kim et al. 2019): prediction error, or embedding diversity, in a learned linear
+    representation space. Image stacks are embedded from the newest frame only."""
+
+    config_cls = EMIConfig
+    description = "EMI: state/action embeddings with linear dynamics and MI objectives."
+    reference = "Kim et al., EMI: Exploration with Mutual Information, ICML 2019"
+    config: EMIConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: EMIConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        d, shape = self.config.embedding_dim, self._input_shape()
+        if self.obs_kind == "image":
+            box: Any = observation_space
+            if min(box.shape[1:]) < 20:  # smaller frames leave nothing for conv 8x8/4 + 4x4/2
+                raise UnsupportedSpaceError(
+                    f"EMI expects channel-first frame stacks (C, H, W) with H, W >= 20, got "
+                    f"{box.shape}; wrap raw (H, W, RGB) Atari envs with the Atari wrappers"
+                )
+            self._scale = image_scale(float(np.min(box.low)), float(np.max(box.high)))
+        self.phi = state_embedding(self.obs_kind, shape, d)
+        self.psi = xavier_(mlp(self.action_dim, 64, d))
+        self.error = ErrorModel(self.obs_kind, shape, self.action_dim, d)
+        self.critic_action = critic(d)  # T_a([psi, phi(s'), phi(s)])
+        self.critic_state = critic(d)  # T_s([phi(s'), phi(s), psi])
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr)
+
+    @classmethod
+    def default_config(cls, observation_space: gym.Space, action_space: gym.Space) -> EMIConfig:
+        if observation_kind(observation_space) == "image":
+            return EMIConfig(**ATARI)  # type: ignore[arg-type]
+        return EMIConfig()
+
+    @property
+    def compute_after_update(self) -> bool:  # type: ignore[override]
+        # The diversity reward scores with the updated model; the residual one before.
+        return self.config.reward == "diversity"
+
+    # inputs ---------------------------------------------------------------------------
+
+    def _input_shape(self) -> tuple[int, ...]:
+        space: Any = self.observation_space
+        if self.obs_kind == "discrete":
+            return (int(space.n),)
+        if self.obs_kind == "image":
+            return (1, *space.shape[1:])
+        return tuple(space.shape)
+
+    def _compact(self, obs: torch.Tensor) -> torch.Tensor:
+        """The part of an observation EMI sees, still in its storage dtype (newest frame)."""
+        return obs[:, -1:] if self.obs_kind == "image" else obs
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        if self.obs_kind == "discrete":
+            return F.one_hot(x.long().reshape(-1), self._input_shape()[0]).float()
+        if self.obs_kind == "image":
+            return x.float() * self._scale[0] + self._scale[1]
+        return x.float()
+
+    def _embed(
+        self, s: torch.Tensor, a: torch.Tensor, s2: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        s, s2, a = self._features(s), self._features(s2), a.to(self.device)
+        phi_s, phi_s2, psi, e = self.phi(s), self.phi(s2), self.psi(a), self.error(s, a)
+        return phi_s, phi_s2, psi, e, phi_s2 - phi_s - psi - e
+
+    # contract -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        if self.config.reward == "residual":
+            return (
+                self._residual_errors(batch.flat())
+                .mul(self.config.eta)
+                .reshape(batch.ext_rewards.shape)
+            )
+        return self._diversity(batch)
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        """3 epochs of Adam on the joint loss over this rollout. Metrics: each unweighted loss
+        term and mean embedding norms over the last epoch; ``bonus_mean`` (residual variant:
+        the mean reward, scored before training; the diversity mean is the harness's
+        ``int_reward_raw_mean``, not recomputed here because the kernel is quadratic)."""
+        flat = batch.flat()
+        n, cfg = flat.obs.shape[0], self.config
+        if n < 2:
+            raise ValueError(f"EMI needs at least 2 transitions per update, got {n}")
+        res_before = self._residual_errors(flat).mean() if cfg.reward == "residual" else None
+        s, s2, a = (
+            self._compact(flat.obs),
+            self._compact(flat.next_obs),
+            self.action_features(flat.actions),
+        )
+        size = min(cfg.minibatch_size, n)  # small batches: one minibatch of everything
+        sums: dict[str, float] = {}
+        for _ in range(cfg.epochs):
+            sums = {}  # report the last epoch, i.e. the model after (almost) all steps
+            perm = torch.randperm(n)
+            for start in range(0, n - size + 1, size):
+                idx = perm[start : start + size]
+                terms = self._loss_terms(s[idx], a[idx], s2[idx])
+                self.optimizer.zero_grad(set_to_none=True)
+                terms["loss_total"].backward()
+                self.optimizer.step()
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+        steps = n // size
+        metrics = {key: value / steps for key, value in sums.items()}
+        if res_before is not None:
+            metrics["bonus_mean"] = float(res_before) * cfg.eta
+        return metrics
+
+    def _loss_terms(self, s: torch.Tensor, a: torch.Tensor, s2: torch.Tensor) -> dict[str, Any]:
+        cfg = self.config
+        phi_s, phi_s2, psi, e, residual = self._embed(s, a, s2)
+        half = s.shape[0] // 2
+        j, m = slice(0, half), slice(half, 2 * half)  # joint half, marginal half
+        mi_action = jsd_mi_loss(
+            self.critic_action,
+            torch.cat([psi[j], phi_s2[j], phi_s[j]], 1),
+            torch.cat([psi[m], phi_s2[j], phi_s[j]], 1),
+        )
+        mi_state = jsd_mi_loss(
+            self.critic_state,
+            torch.cat([phi_s2[j], phi_s[j], psi[j]], 1),
+            torch.cat([phi_s2[m], phi_s[j], psi[j]], 1),
+        )
+        res = residual.square().sum(1).mean()
+        err = e.square().sum(1).mean()
+        kl = gaussian_kl_to_standard(psi)
+        loss = (
+            res + cfg.lambda_err * err + cfg.mi_weight * (mi_action + mi_state) + cfg.kl_weight * kl
+        )
+        return {
+            "loss_total": loss,
+            "loss_residual": res.detach(),
+            "loss_error": err.detach(),
+            "loss_mi_action": mi_action.detach(),
+            "loss_mi_state": mi_state.detach(),
+            "loss_kl": kl.detach(),
+            "phi_norm": phi_s.detach().norm(dim=1).mean(),
+            "psi_norm": psi.detach().norm(dim=1).mean(),
+            "error_norm": e.detach().norm(dim=1).mean(),
+        }
+
+    # rewards --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _residual_errors(self, flat: Transitions) -> torch.Tensor:
+        """||phi(s') - phi(s) - psi(a) - e(s, a)||^2 per transition, in chunks."""
+        s, s2 = self._compact(flat.obs), self._compact(flat.next_obs)
+        a, step = self.action_features(flat.actions), self.config.eval_chunk_size
+        out = [
+            self._embed(s[i : i + step], a[i : i + step], s2[i : i + step])[-1].square().sum(1)
+            for i in range(0, s.shape[0], step)
+        ]
+        return torch.cat(out).float().cpu()
+
+    @torch.no_grad()
+    def _phi(self, x: torch.Tensor) -> torch.Tensor:
+        step = self.config.eval_chunk_size
+        return torch.cat(
+            [self.phi(self._features(x[i : i + step])) for i in range(0, len(x), step)]
+        )
+
+    @torch.no_grad()
+    def _diversity(self, batch: Transitions) -> torch.Tensor:
+        """coef * [K(phi(s_t)) - K(phi(s_t+1))], K(x) = mean kernel to phi of every batch obs.
+
+        next_obs[t] is usually obs[t + 1] (same env, no episode end): those rows reuse
+        K(obs[t + 1]), which halves the quadratic kernel cost and changes nothing.
+        """
+        t_len, n_env = batch.ext_rewards.shape
+        obs = self._compact(batch.obs.reshape(t_len * n_env, *batch.obs.shape[2:]))
+        nxt = self._compact(batch.next_obs.reshape(t_len * n_env, *batch.next_obs.shape[2:]))
+        pool = self._phi(obs)
+        k_obs = self_similarity(pool, self.config.bandwidth, self.config.eval_chunk_size)
+        shifted = torch.zeros(t_len * n_env, dtype=torch.bool)
+        same = (nxt[:-n_env] == obs[n_env:]).reshape(len(obs) - n_env, -1).all(1)
+        shifted[: len(obs) - n_env] = same
+        same, shifted = same.to(k_obs.device), shifted.to(k_obs.device)
+        k_next = torch.empty_like(k_obs)
+        k_next[: len(obs) - n_env][same] = k_obs[n_env:][same]
+        fresh = self._phi(nxt[~shifted])
+        k_next[~shifted] = kernel_similarity(
+            fresh, pool, self.config.bandwidth, self.config.eval_chunk_size
+        )
+        out = self.config.diversity_coef * (k_obs - k_next)
+        return out.reshape(t_len, n_env).float().cpu()
+
+    # state ------------------------------------------------------------------------------
+
+    def get_extra_state(self) -> Any:
+        return {"optimizer": copy.deepcopy(self.optimizer.state_dict())}
+
+    def set_extra_state(self, state: Any) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
