@@ -19,18 +19,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from bonuses._emi_networks import (
-    ErrorModel,
-    critic,
-    gaussian_kl_to_standard,
-    image_scale,
-    jsd_mi_loss,
-    kernel_similarity,
-    mlp,
-    self_similarity,
-    state_embedding,
-    xavier_,
-)
+from bonuses._emi_losses import diversity_reward, emi_loss_terms
+from bonuses._emi_networks import ErrorModel, critic, image_scale, mlp, state_embedding, xavier_
 from bonuses.base import (
     BonusConfig,
     IntrinsicBonus,
@@ -177,13 +167,20 @@ class EMI(IntrinsicBonus):
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        if self.config.reward == "residual":
-            return (
-                self._residual_errors(batch.flat())
-                .mul(self.config.eta)
-                .reshape(batch.ext_rewards.shape)
-            )
-        return self._diversity(batch)
+        cfg, shape = self.config, batch.ext_rewards.shape
+        if cfg.reward == "residual":
+            return self._residual_errors(batch.flat()).mul(cfg.eta).reshape(shape)
+        obs, nxt = (self._compact(x.reshape(-1, *x.shape[2:])) for x in (batch.obs, batch.next_obs))
+        reward = diversity_reward(
+            obs,
+            nxt,
+            shape[1],
+            self._phi,
+            bandwidth=cfg.bandwidth,
+            coef=cfg.diversity_coef,
+            chunk=cfg.eval_chunk_size,
+        )
+        return reward.reshape(shape).float().cpu()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         """3 epochs of Adam on the joint loss over this rollout. Metrics: each unweighted loss
@@ -207,7 +204,14 @@ class EMI(IntrinsicBonus):
             perm = torch.randperm(n)
             for start in range(0, n - size + 1, size):
                 idx = perm[start : start + size]
-                terms = self._loss_terms(s[idx], a[idx], s2[idx])
+                terms = emi_loss_terms(
+                    self.critic_action,
+                    self.critic_state,
+                    *self._embed(s[idx], a[idx], s2[idx]),
+                    lambda_err=cfg.lambda_err,
+                    mi_weight=cfg.mi_weight,
+                    kl_weight=cfg.kl_weight,
+                )
                 self.optimizer.zero_grad(set_to_none=True)
                 terms["loss_total"].backward()
                 self.optimizer.step()
@@ -218,39 +222,6 @@ class EMI(IntrinsicBonus):
         if res_before is not None:
             metrics["bonus_mean"] = float(res_before) * cfg.eta
         return metrics
-
-    def _loss_terms(self, s: torch.Tensor, a: torch.Tensor, s2: torch.Tensor) -> dict[str, Any]:
-        cfg = self.config
-        phi_s, phi_s2, psi, e, residual = self._embed(s, a, s2)
-        half = s.shape[0] // 2
-        j, m = slice(0, half), slice(half, 2 * half)  # joint half, marginal half
-        mi_action = jsd_mi_loss(
-            self.critic_action,
-            torch.cat([psi[j], phi_s2[j], phi_s[j]], 1),
-            torch.cat([psi[m], phi_s2[j], phi_s[j]], 1),
-        )
-        mi_state = jsd_mi_loss(
-            self.critic_state,
-            torch.cat([phi_s2[j], phi_s[j], psi[j]], 1),
-            torch.cat([phi_s2[m], phi_s[j], psi[j]], 1),
-        )
-        res = residual.square().sum(1).mean()
-        err = e.square().sum(1).mean()
-        kl = gaussian_kl_to_standard(psi)
-        loss = (
-            res + cfg.lambda_err * err + cfg.mi_weight * (mi_action + mi_state) + cfg.kl_weight * kl
-        )
-        return {
-            "loss_total": loss,
-            "loss_residual": res.detach(),
-            "loss_error": err.detach(),
-            "loss_mi_action": mi_action.detach(),
-            "loss_mi_state": mi_state.detach(),
-            "loss_kl": kl.detach(),
-            "phi_norm": phi_s.detach().norm(dim=1).mean(),
-            "psi_norm": psi.detach().norm(dim=1).mean(),
-            "error_norm": e.detach().norm(dim=1).mean(),
-        }
 
     # rewards --------------------------------------------------------------------------
 
@@ -271,31 +242,6 @@ class EMI(IntrinsicBonus):
         return torch.cat(
             [self.phi(self._features(x[i : i + step])) for i in range(0, len(x), step)]
         )
-
-    @torch.no_grad()
-    def _diversity(self, batch: Transitions) -> torch.Tensor:
-        """coef * [K(phi(s_t)) - K(phi(s_t+1))], K(x) = mean kernel to phi of every batch obs.
-
-        next_obs[t] is usually obs[t + 1] (same env, no episode end): those rows reuse
-        K(obs[t + 1]), which halves the quadratic kernel cost and changes nothing.
-        """
-        t_len, n_env = batch.ext_rewards.shape
-        obs = self._compact(batch.obs.reshape(t_len * n_env, *batch.obs.shape[2:]))
-        nxt = self._compact(batch.next_obs.reshape(t_len * n_env, *batch.next_obs.shape[2:]))
-        pool = self._phi(obs)
-        k_obs = self_similarity(pool, self.config.bandwidth, self.config.eval_chunk_size)
-        shifted = torch.zeros(t_len * n_env, dtype=torch.bool)
-        same = (nxt[:-n_env] == obs[n_env:]).reshape(len(obs) - n_env, -1).all(1)
-        shifted[: len(obs) - n_env] = same
-        same, shifted = same.to(k_obs.device), shifted.to(k_obs.device)
-        k_next = torch.empty_like(k_obs)
-        k_next[: len(obs) - n_env][same] = k_obs[n_env:][same]
-        fresh = self._phi(nxt[~shifted])
-        k_next[~shifted] = kernel_similarity(
-            fresh, pool, self.config.bandwidth, self.config.eval_chunk_size
-        )
-        out = self.config.diversity_coef * (k_obs - k_next)
-        return out.reshape(t_len, n_env).float().cpu()
 
     # state ------------------------------------------------------------------------------
 
