@@ -249,7 +249,7 @@ def _mini_specs() -> list[TaskSpec]:
             success_threshold=1.0,
             notes=f"four rooms of {rooms} x {rooms} cells ({cells} free cells), start "
             "top-left, goal bottom-right; reward 1 at the goal. A random policy reached it "
-            "in 0 of 3,000 episodes. Coverage: share of the {cells} free cells.",
+            f"in 0 of 3,000 episodes. Coverage: share of the {cells} free cells.",
         ),
         coverage=functools.partial(StateCoverage, cells),
         description="four-rooms grid world, reward only in the far corner",
