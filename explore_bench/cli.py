@@ -123,7 +123,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from explore_bench.report import main_report
-
     from explore_bench.report.load import ReportError
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
