@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from explore_bench import cli, matrix
+from explore_bench import cli
+from explore_bench import spec as specs
 from explore_bench.config import ConfigError
 
 BASE: dict[str, Any] = {
@@ -30,9 +31,9 @@ def spec(**changes: Any) -> dict[str, Any]:
 
 def error(data: dict[str, Any], resolve: bool = False) -> str:
     with pytest.raises(ConfigError) as info:
-        m = matrix.plan(data, Path("out"), "t.toml")
+        m = specs.plan(data, Path("out"), "t.toml")
         if resolve:
-            matrix.resolve_cells(m)
+            specs.resolve_cells(m)
     return str(info.value)
 
 
@@ -45,8 +46,8 @@ def test_expansion_is_the_full_product_with_overrides_where_they_belong() -> Non
         bonus={"count": {"beta": 0.5}},
         shaping={"coef": 0.2, "count": {"coef": 0.05}},
     )
-    m = matrix.plan(data, Path("res"), "t.toml")
-    configs = matrix.resolve_cells(m)
+    m = specs.plan(data, Path("res"), "t.toml")
+    configs = specs.resolve_cells(m)
     assert len(m.cells) == 2 * 2 * 2 * 2
     keys = {(c.task, c.agent, c.bonus, c.seed) for c in m.cells}
     assert len(keys) == 16 and {c.seed for c in m.cells} == {3, 7}
@@ -71,7 +72,7 @@ def test_expansion_is_the_full_product_with_overrides_where_they_belong() -> Non
 
 
 def test_task_names_with_slashes_map_to_one_path_component() -> None:
-    m = matrix.plan(spec(tasks=["ALE/Pong-v5"]), Path("r"), "t.toml")
+    m = specs.plan(spec(tasks=["ALE/Pong-v5"]), Path("r"), "t.toml")
     assert m.cells[0].run_dir.parts[1] == "ALE__Pong-v5"
 
 
@@ -152,11 +153,11 @@ def test_dry_run_lists_cells_and_writes_nothing(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.parametrize("name", ["smoke", "mini", "paper-mujoco", "paper-atari"])
 def test_shipped_specs_are_valid(name: str) -> None:
-    path = matrix.find_spec(name)
-    m = matrix.plan(matrix.load_spec(path), Path("r"), str(path))
+    path = specs.find_spec(name)
+    m = specs.plan(specs.load_spec(path), Path("r"), str(path))
     assert m.cells and m.name == name
     if name != "paper-atari":  # resolving it builds 60 Atari envs: slow
-        configs = matrix.resolve_cells(m)
+        configs = specs.resolve_cells(m)
         assert {c.run.agent for c in configs} >= {"ppo"}
 
 
@@ -165,14 +166,14 @@ def test_a_suite_supplies_tasks_budgets_seeds_and_its_agents_preset() -> None:
 
     suite = suites.get("paper-mujoco")
     data = {"suite": "paper-mujoco", "agents": ["trpo", "ppo"], "bonuses": ["none"]}
-    m = matrix.plan(data, Path("r"), "p.toml")
-    configs = matrix.resolve_cells(m)
+    m = specs.plan(data, Path("r"), "p.toml")
+    configs = specs.resolve_cells(m)
     assert len(m.cells) == len(suite.tasks) * 2 * suite.seeds
     for cell, cfg in zip(m.cells, configs, strict=True):
         assert cfg.run.steps == suite.budget(cell.task)
         assert cfg.run.preset == (suite.preset if cell.agent == suite.agent else "")
     assert {c.seed for c in m.cells} == set(range(suite.seeds))
-    only = matrix.plan(
+    only = specs.plan(
         {"suite": "mini", "bonuses": ["none"], "seeds": 1, "steps": 5000}, Path("r"), "m.toml"
     )
     assert {c.agent for c in only.cells} == {suites.get("mini").agent}
@@ -181,28 +182,28 @@ def test_a_suite_supplies_tasks_budgets_seeds_and_its_agents_preset() -> None:
 
 
 def test_smoke_spec_is_the_main_job() -> None:
-    data = tomllib.loads(matrix.find_spec("smoke").read_text())
+    data = tomllib.loads(specs.find_spec("smoke").read_text())
     assert set(data["agents"]) == {"ppo", "trpo"}
     assert {"none", "count", "rnd"} <= set(data["bonuses"])
     assert data.get("report")
 
 
 def test_a_changed_config_never_resumes_from_an_old_checkpoint(tmp_path: Path) -> None:
-    m = matrix.plan(
+    m = specs.plan(
         spec(seeds=1, bonuses=["none"], agents=["ppo"], tasks=["CartPole-v1"]), tmp_path, "t.toml"
     )
-    configs = matrix.resolve_cells(m)
+    configs = specs.resolve_cells(m)
     cell = m.cells[0]
     cell.run_dir.mkdir(parents=True)
     old = configs[0].to_dict()
     old["run"]["steps"] = 999
     (cell.run_dir / "config.json").write_text(json.dumps(old))
-    assert matrix.check_existing(m.cells, configs) == []  # no checkpoint: it just restarts
+    assert specs.check_existing(m.cells, configs) == []  # no checkpoint: it just restarts
     (cell.run_dir / "checkpoint.pt").write_bytes(b"x")
     with pytest.raises(ConfigError, match=r"different config \(run.steps: 999 -> 2048"):
-        matrix.check_existing(m.cells, configs)
+        specs.check_existing(m.cells, configs)
     (cell.run_dir / "DONE").write_text("")
-    assert len(matrix.check_existing(m.cells, configs)) == 1  # DONE: kept, listed
+    assert len(specs.check_existing(m.cells, configs)) == 1  # DONE: kept, listed
 
 
 def _fake_run(root: Path, task: str, bonus: str, state: str) -> None:

@@ -1,0 +1,383 @@
+"""Matrix specs: a TOML file -> validated, resolved cells (nothing runs here).
+
+A spec (see ``explore_bench/configs/*.toml``)::
+
+    name = "smoke"                    # results go to results/<name> unless --out
+    agents = ["ppo", "trpo"]
+    bonuses = ["none", "rnd"]
+    tasks = ["CartPole-v1"]           # or: suite = "mini" (tasks, budgets, presets)
+    seeds = 3                         # a count (0..2) or a list [0, 5, 7]
+    steps = 20_000                    # or a table per task: [steps] "CartPole-v1" = 20_000
+    num_envs = 4
+    preset = ""                       # or a table per agent: [preset] trpo = "emi-mujoco"
+    report = false                    # write the leaderboard after the runs
+    [run]                             # RunSettings fields for every cell
+    [agent.ppo]                       # the agent's config fields
+    [bonus.rnd]                       # the bonus's config fields
+    [shaping]                         # ShapingConfig fields; a sub-table [shaping.rnd]
+                                      # holds one bonus's own (e.g. its coefficient)
+
+Every cell is resolved with `explore_bench.config.resolve` before the first run starts,
+so unknown keys, names or badly typed values fail at once, with the valid choices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from explore_bench import registry
+from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, resolve
+from explore_bench.runner import run_dir_for
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+SPEC_COPY = "matrix.toml"
+#: Top-level keys of a spec, with what each one holds (the message for an unknown key).
+SPEC_KEYS = {
+    "name": "matrix name (results/<name>)",
+    "description": "free text",
+    "agents": "list of agent names",
+    "bonuses": "list of bonus names",
+    "tasks": "list of task names",
+    "suite": "a suite name instead of tasks (its budgets, agent, preset and seeds are defaults)",
+    "seeds": "count or list of seeds",
+    "steps": "step budget, or a table task -> budget",
+    "num_envs": "parallel environments per run",
+    "preset": "preset name, or a table agent -> preset",
+    "report": "true, or a table of `explore-bench report` options (reps, baseline, ...)",
+    "run": "table of run settings",
+    "agent": "tables [agent.<name>]",
+    "bonus": "tables [bonus.<name>]",
+    "shaping": "table of shaping settings, [shaping.<bonus>] per bonus",
+}
+#: Run settings a cell takes from the spec's own keys, never from [run].
+CELL_KEYS = ("agent", "bonus", "task", "seed", "steps", "preset", "num_envs")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One (task, agent, bonus, seed) of a matrix: how to resolve it and where it lives."""
+
+    task: str
+    agent: str
+    bonus: str
+    seed: int
+    run_opts: Mapping[str, Any]
+    sets: Mapping[str, Mapping[str, Any]]
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.task} {self.agent} {self.bonus} seed{self.seed}"
+
+    def state(self) -> str:
+        if (self.run_dir / "DONE").exists():
+            return "done"
+        if (self.run_dir / "FAILED").exists():
+            return "failed"
+        return "unfinished" if self.run_dir.exists() else "missing"
+
+
+@dataclasses.dataclass(frozen=True)
+class Matrix:
+    """An expanded spec: its cells in run order and where their results go."""
+
+    name: str
+    out: Path
+    cells: tuple[Cell, ...]
+    #: Write the leaderboard afterwards: False, True, or options for `main_report`.
+    report: bool | Mapping[str, Any]
+    source: str
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def find_spec(spec: str) -> Path:
+    """A TOML file path, or the name of a spec shipped in explore_bench/configs."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / f"{spec}.toml"
+    if "/" not in spec and shipped.is_file():
+        return shipped
+    names = shipped_specs()
+    close = difflib.get_close_matches(spec, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"no spec file {spec!r}{hint}; shipped specs: {', '.join(names)}")
+
+
+def shipped_specs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _names(spec: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = spec.get(key)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a non-empty list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: '{key}' lists a name twice: {value}")
+    return value
+
+
+def _check_names(kind: str, names: Sequence[str], reg: registry.Registry, where: str) -> None:
+    for name in names:
+        if name not in reg:  # import paths "module:Class" are checked when resolved
+            known = reg.names()
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{where}: unknown {kind} {name!r}{hint}; valid: {', '.join(known)} "
+                f"(or an import path 'module:Class')"
+            )
+
+
+def _table(spec: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = spec.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a table ([{key}]), got {value!r}")
+    return value
+
+
+def _per_name(
+    spec: Mapping[str, Any], key: str, names: Sequence[str], listed_as: str, where: str
+) -> dict[str, dict[str, Any]]:
+    """[agent.<name>] / [bonus.<name>] tables; a name that is not in the matrix is an error."""
+    tables = _table(spec, key, where)
+    for name, value in tables.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{where}: '{key}.{name} = {value!r}': fields go in per-{key} tables, "
+                f"e.g. [{key}.{names[0]}] {name} = {value!r}"
+            )
+        if name not in names:
+            raise ConfigError(
+                f"{where}: [{key}.{name}] names a {key} that is not in {listed_as} = {list(names)}"
+            )
+    return tables
+
+
+def _seeds(spec: Mapping[str, Any], where: str) -> list[int]:
+    seeds = spec.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
+        return list(range(seeds))
+    if (
+        isinstance(seeds, list)
+        and seeds
+        and len(set(seeds)) == len(seeds)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    ):
+        return seeds
+    raise ConfigError(
+        f"{where}: 'seeds' must be a positive count or a list of distinct seeds >= 0, got {seeds!r}"
+    )
+
+
+def _suite(name: Any, where: str) -> Any:
+    """The named suite of `explore_bench.suites` (its tasks, budgets, agent, preset, seeds)."""
+    from explore_bench import suites
+
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: 'suite' must be a suite name, got {name!r}")
+    try:
+        return suites.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: {exc}; valid: {', '.join(suites.names())}") from exc
+
+
+def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") -> Matrix:
+    """The cells of a spec, with names and keys checked but nothing resolved yet."""
+    unknown = [k for k in spec if k not in SPEC_KEYS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, list(SPEC_KEYS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        valid = "; ".join(f"{k}: {v}" for k, v in SPEC_KEYS.items())
+        raise ConfigError(f"{where}: unknown key {key!r}{hint}. Valid keys: {valid}")
+    name = spec.get("name") or Path(where).stem
+    if not isinstance(name, str) or "/" in name:
+        raise ConfigError(f"{where}: 'name' must be a plain name, got {name!r}")
+    if ("tasks" in spec) == ("suite" in spec):
+        raise ConfigError(f"{where}: give exactly one of 'tasks' (a list) or 'suite' (a name)")
+    suite_steps: dict[str, int] = {}
+    suite_presets: dict[str, str] = {}
+    defaults: dict[str, Any] = {}
+    if "suite" in spec:  # the suite's tasks, budgets, agent (with its preset) and seeds
+        suite = _suite(spec["suite"], where)
+        tasks = list(suite.task_names)
+        suite_steps = {t.task: t.steps for t in suite.tasks}
+        suite_presets = {suite.agent: suite.preset} if suite.preset else {}
+        defaults = {"agents": [suite.agent], "seeds": suite.seeds}
+    else:
+        tasks = _names(spec, "tasks", where)
+    spec = {**defaults, **spec}
+    agents = _names(spec, "agents", where)
+    bonuses = _names(spec, "bonuses", where)
+    _check_names("agent", agents, registry.agents, where)
+    _check_names("bonus", bonuses, registry.bonuses, where)
+    seeds = _seeds(spec, where)
+
+    steps = spec.get("steps")
+    if isinstance(steps, dict):
+        extra = [t for t in steps if t not in tasks]
+        if extra:
+            raise ConfigError(f"{where}: [steps] names tasks not in the matrix: {extra}")
+        steps_for = {**suite_steps, **steps}
+    elif steps is None:
+        steps_for = suite_steps
+    else:
+        steps_for = dict.fromkeys(tasks, steps)
+    missing = [t for t in tasks if t not in steps_for]
+    if missing:
+        raise ConfigError(f"{where}: no step budget for {missing}; set 'steps'")
+
+    preset = spec.get("preset", {})
+    presets = {
+        **suite_presets,
+        **(preset if isinstance(preset, dict) else dict.fromkeys(agents, preset)),
+    }
+
+    run_table = _table(spec, "run", where)
+    clash = [k for k in run_table if k in CELL_KEYS]
+    if clash:
+        raise ConfigError(
+            f"{where}: [run] {clash[0]} is set by the spec's top-level keys "
+            "(agents, bonuses, tasks, seeds, steps, num_envs, preset), not in [run]"
+        )
+    agent_sets = _per_name(spec, "agent", agents, "agents", where)
+    bonus_sets = _per_name(spec, "bonus", bonuses, "bonuses", where)
+    shaping = _table(spec, "shaping", where)
+    shaping_global = {k: v for k, v in shaping.items() if not isinstance(v, dict)}
+    shaping_per = {k: v for k, v in shaping.items() if isinstance(v, dict)}
+    for bonus in shaping_per:
+        if bonus not in bonuses:
+            raise ConfigError(
+                f"{where}: [shaping.{bonus}] names a bonus that is not in bonuses = {bonuses}"
+            )
+    report = spec.get("report", False)
+    if isinstance(report, dict):
+        _check_report_options(report, where)
+    elif not isinstance(report, bool):
+        raise ConfigError(f"{where}: 'report' must be true, false or a table, got {report!r}")
+
+    root = Path(out) if out is not None else Path("results") / name
+    cells = []
+    for task in tasks:
+        for agent in agents:
+            for bonus in bonuses:
+                for seed in seeds:
+                    run_opts: dict[str, Any] = {
+                        "agent": agent,
+                        "bonus": bonus,
+                        "task": task,
+                        "seed": seed,
+                        "steps": steps_for[task],
+                    }
+                    if "num_envs" in spec:
+                        run_opts["num_envs"] = spec["num_envs"]
+                    if presets.get(agent):
+                        run_opts["preset"] = presets[agent]
+                    sets = {
+                        "run": run_table,
+                        "agent": agent_sets.get(agent, {}),
+                        "bonus": bonus_sets.get(bonus, {}),
+                        "shaping": {**shaping_global, **shaping_per.get(bonus, {})},
+                    }
+                    path = run_dir_for(root, argparse.Namespace(**run_opts))
+                    cells.append(Cell(task, agent, bonus, seed, run_opts, sets, path))
+    return Matrix(name, root, tuple(cells), report, where)
+
+
+def _check_report_options(options: Mapping[str, Any], where: str) -> None:
+    import inspect
+
+    from explore_bench.report import main_report
+
+    valid = [
+        p for p in inspect.signature(main_report).parameters if p not in ("results_dir", "out_dir")
+    ]
+    bad = [k for k in options if k not in valid]
+    if bad:
+        raise ConfigError(
+            f"{where}: [report] {bad[0]} is not a report option; valid: {', '.join(valid)}"
+        )
+
+
+def resolve_cells(matrix: Matrix) -> list[ResolvedRun]:
+    """Resolve every cell (one resolve per task/agent/bonus; seeds only change run.seed)."""
+    resolved: list[ResolvedRun] = []
+    cache: dict[tuple[str, str, str], ResolvedRun] = {}
+    for cell in matrix.cells:
+        key = (cell.task, cell.agent, cell.bonus)
+        if key not in cache:
+            try:
+                cache[key] = resolve(cell.run_opts, {s: cell.sets.get(s, {}) for s in SECTIONS})
+            except (ConfigError, registry.UnknownNameError, registry.PluginLoadError) as exc:
+                raise ConfigError(f"{matrix.source}: cell {cell.label}: {exc}") from exc
+        base = cache[key]
+        resolved.append(
+            dataclasses.replace(base, run=dataclasses.replace(base.run, seed=cell.seed))
+        )
+    return resolved
+
+
+def load_matrix(spec: str, out: str | Path | None = None) -> tuple[Matrix, list[ResolvedRun], str]:
+    """Find, parse, expand and resolve a spec; returns the matrix, its configs and the text."""
+    path = find_spec(spec)
+    text = path.read_text()
+    matrix = plan(load_spec(path), Path(out) if out else None, str(path))
+    return matrix, resolve_cells(matrix), text
+
+
+def _as_json(data: Any) -> Any:
+    return json.loads(json.dumps(data, default=str))
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> list[str]:
+    """Refuse to resume a cell whose config.json differs from the spec; list changed DONE ones."""
+    stale = []
+    for cell, cfg in zip(cells, configs, strict=True):
+        path = cell.run_dir / "config.json"
+        if not path.exists():
+            continue
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        changes = _diff(old, _as_json(cfg.to_dict()))
+        if not changes:
+            continue
+        if cell.state() == "done":
+            stale.append(f"{cell.label} ({'; '.join(changes[:3])})")
+        elif (cell.run_dir / "checkpoint.pt").exists():
+            raise ConfigError(
+                f"{cell.run_dir} holds a checkpoint of a different config "
+                f"({'; '.join(changes[:3])}); delete it or choose another --out"
+            )
+    return stale
