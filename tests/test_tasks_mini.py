@@ -96,11 +96,13 @@ def test_four_rooms_walls_block_and_horizon():
 
 def test_sparse_mountain_car_pays_only_at_the_flag():
     env = gym.make("explore_bench/SparseMountainCar-v0")
-    env.reset(seed=0)
-    _, reward, terminated, *_ = env.step(np.array([1.0], dtype=np.float32))
-    assert reward == 0.0 and not terminated  # no action cost either
-    env.unwrapped.state = np.array([0.44, 0.05])
-    _, reward, terminated, _, info = env.step(np.array([1.0], dtype=np.float32))
-    assert reward == 1.0 and terminated and info["position"] >= 0.45
-    assert gym.spec("explore_bench/SparseMountainCar-v0").max_episode_steps == 999
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and obs[1] == 0.0  # starts at rest
+    obs, reward, terminated, _, info = env.step(2)
+    assert reward == 0.0 and not terminated
+    assert obs[1] == pytest.approx(info["velocity"] / 0.07, abs=1e-6)  # scaled to [-1, 1]
+    env.unwrapped.state = np.array([0.49, 0.05])
+    _, reward, terminated, _, info = env.step(2)
+    assert reward == 1.0 and terminated and info["position"] >= 0.5
+    assert gym.spec("explore_bench/SparseMountainCar-v0").max_episode_steps == 200
     assert isinstance(env.unwrapped, SparseMountainCarEnv)

@@ -4,8 +4,8 @@ Each is cheap to simulate, gives reward only at a hard-to-reach goal (so an agen
 exploration bonus rarely sees any), and reports a state index or position in ``info`` for
 coverage metrics. Observations are float32 vectors, so MLP agents and bonuses handle them.
 
-- `SparseMountainCarEnv`: continuous MountainCar (Moore, 1990; gymnasium's
-  MountainCarContinuous) with reward 1 only on reaching the flag, no action cost.
+- `SparseMountainCarEnv`: discrete MountainCar (Moore, 1990; gymnasium's MountainCar-v0)
+  with reward 1 only on reaching the flag (as in Tang et al., 2017), observation in [-1, 1].
 - `DeepSeaEnv`: the deterministic DeepSea of bsuite (Osband et al., ICLR 2020), an N x N
   "go right every step" chain with a per-cell random action mapping and a small move cost.
 - `FourRoomsEnv`: a sparse four-rooms grid world (Sutton, Precup & Singh, 1999) with the goal
@@ -19,24 +19,38 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
+from gymnasium.envs.classic_control.mountain_car import MountainCarEnv
 
 
-class SparseMountainCarEnv(Continuous_MountainCarEnv):
-    """Continuous MountainCar paying 1.0 when the car reaches the flag and 0.0 otherwise.
+class SparseMountainCarEnv(MountainCarEnv):
+    """Discrete MountainCar (gymnasium's MountainCar-v0) paying 1.0 at the flag, else 0.0.
 
-    gymnasium's version also pays 100 at the goal but charges 0.1 * a^2 per step, which
-    teaches a non-exploring agent to stand still; without it the reward is purely sparse.
+    The sparse variant used by Tang et al. (NeurIPS 2017). gymnasium's -1 per step is
+    replaced by 1 at the flag so a score is a success rate. The observation is (position,
+    velocity) mapped linearly onto [-1, 1]: raw velocity spans +-0.07 against position's
+    1.8, so a network, a random projection (SimHash) or a freshly started running
+    normaliser (RND) would all but ignore velocity, the dimension that matters. ``info``
+    keeps the raw position and velocity (for coverage).
     """
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def __init__(self, render_mode: str | None = None, goal_velocity: float = 0.0) -> None:
+        super().__init__(render_mode=render_mode, goal_velocity=goal_velocity)
+        self._low = np.array([self.min_position, -self.max_speed], dtype=np.float32)
+        self._high = np.array([self.max_position, self.max_speed], dtype=np.float32)
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+
+    def _scaled(self, obs: np.ndarray) -> np.ndarray:
+        return (2.0 * (obs - self._low) / (self._high - self._low) - 1.0).astype(np.float32)
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, _, terminated, truncated, info = super().step(action)
         info = {**info, "position": float(obs[0]), "velocity": float(obs[1])}
-        return obs, 1.0 if terminated else 0.0, terminated, truncated, info
+        return self._scaled(obs), 1.0 if terminated else 0.0, terminated, truncated, info
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = super().reset(**kwargs)
-        return obs, {**info, "position": float(obs[0]), "velocity": float(obs[1])}
+        info = {**info, "position": float(obs[0]), "velocity": float(obs[1])}
+        return self._scaled(obs), info
 
 
 class DeepSeaEnv(gym.Env):
