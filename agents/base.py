@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.networks import Distribution, Policy, ValueFunction, encoder
+from agents.networks import Distribution, Policy, ValueFunction, encoder, run_layers
 from bonuses.base import Transitions
 from explore_bench.shaping import RewardShaper
 from explore_bench.tasks import CoverageTracker, step_infos
@@ -84,6 +84,15 @@ class OnPolicyConfig:
             raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
 
 
+#: Rows per batched forward pass over a rollout, as input elements (about 32 MB of float32).
+EVAL_CHUNK_ELEMENTS = 1 << 23
+
+
+def _has_raw_reward(infos: dict[str, Any]) -> bool:
+    """Whether any env reported info["raw_reward"] this step (top level or in final_info)."""
+    return "raw_reward" in infos or "raw_reward" in infos.get("final_info", ())
+
+
 def gae(
     rewards: torch.Tensor,
     values: torch.Tensor,
@@ -99,15 +108,23 @@ def gae(
     episode end); ``terminated`` zeroes it, ``dones`` (terminated or truncated) stops the
     recursion so advantages never leak across episodes.
     """
-    adv = torch.zeros_like(rewards)
-    last = torch.zeros_like(rewards[0])
-    not_term = 1.0 - terminated.float()
-    not_done = 1.0 - dones.float()
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        delta = rewards[t] + gamma * next_values[t] * not_term[t] - values[t]
-        last = delta + gamma * lam * not_done[t] * last
+    # The recursion runs on NumPy views: the same float32 operations in the same order as on
+    # tensors, at a fraction of the per-operation overhead (T small ops per rollout).
+    dtype = torch.promote_types(rewards.dtype, values.dtype)
+    r = rewards.detach().to(dtype).numpy()
+    v = values.detach().to(dtype).numpy()
+    nv = next_values.detach().to(dtype).numpy()
+    not_term = (1.0 - terminated.to(dtype)).numpy()
+    not_done = (1.0 - dones.to(dtype)).numpy()
+    adv = np.zeros_like(r)
+    last = np.zeros_like(r[0])
+    gl = gamma * lam
+    for t in range(r.shape[0] - 1, -1, -1):
+        delta = r[t] + gamma * nv[t] * not_term[t] - v[t]
+        last = delta + gl * not_done[t] * last
         adv[t] = last
-    return adv, adv + values
+    advantages = torch.from_numpy(adv)
+    return advantages, advantages + values
 
 
 @dataclasses.dataclass
@@ -158,6 +175,11 @@ class OnPolicyAgent(ABC):
         self.discrete = isinstance(self.act_space, gym.spaces.Discrete)
         self.heads = 2 if config.two_value_heads else 1
         self.policy, self.value = self.build_networks()
+        #: Policy and value share a (CNN) trunk: run it once for both.
+        self.shared_trunk = self.policy.trunk is self.value.trunk
+        # Recomputing log-probabilities after the rollout costs a second policy pass: cheap
+        # for an MLP, not for a CNN, where the per-step distribution is used instead.
+        self._batched_logprobs = not (self.shared_trunk or len(self.obs_space.shape or ()) == 3)
         self.env_steps = 0
         self.iteration = 0
         n, t = envs.num_envs, config.num_steps
@@ -214,6 +236,15 @@ class OnPolicyAgent(ABC):
         self.buf_raw_rewards = torch.zeros((t, n))
         self.buf_terminated = torch.zeros((t, n), dtype=torch.bool)
         self.buf_truncated = torch.zeros((t, n), dtype=torch.bool)
+        # NumPy views sharing the buffers' memory: the env's arrays are written straight in,
+        # with no tensor built per step (the conversion is the same cast as `as_obs`).
+        self._np_obs = self.buf_obs.numpy()
+        self._np_next_obs = self.buf_next_obs.numpy()
+        self._np_rewards = self.buf_rewards.numpy()
+        self._np_raw_rewards = self.buf_raw_rewards.numpy()
+        self._np_terminated = self.buf_terminated.numpy()
+        self._np_truncated = self.buf_truncated.numpy()
+        self._last_obs = torch.zeros((n, *obs_shape), dtype=obs_dtype)
 
     def as_obs(self, obs: np.ndarray) -> torch.Tensor:
         """Env observations as a tensor of the buffer's dtype (MuJoCo returns float64)."""
@@ -224,43 +255,72 @@ class OnPolicyAgent(ABC):
         unclipped sample is kept for the log-probability)."""
         if self.discrete:
             return actions.numpy()
-        return torch.maximum(torch.minimum(actions, self._act_high), self._act_low).numpy()
+        return torch.clamp(actions, self._act_low, self._act_high).numpy()
 
     @torch.no_grad()
     def collect_rollout(self) -> Transitions:
-        """Step the vector env ``num_steps`` times with the current policy."""
+        """Step the vector env ``num_steps`` times with the current policy.
+
+        Per step only what acting needs runs: the policy's forward pass and the sample (with
+        a shared CNN trunk also the value head and the log-probability, which then come for
+        free). Observations go straight from the env into the buffers; what the steps left
+        out (MLP log-probabilities, values of a separate value net) is computed afterwards in
+        batched passes: the networks do not change during a rollout, so the numbers are the
+        same.
+        """
         start = time.perf_counter()
-        for t in range(self.config.num_steps):
-            obs = self.next_obs
-            self.buf_obs[t] = obs
-            dist = self.policy(obs)
+        num_steps = self.config.num_steps
+        np_obs, np_next = self._np_obs, self._np_next_obs
+        self.buf_obs[0] = self.next_obs
+        finals: list[tuple[int, int, Any]] = []
+        for t in range(num_steps):
+            if self.shared_trunk:
+                dist, self.buf_values[t] = self.dist_and_value(self.buf_obs[t])
+            else:
+                dist = self.policy.forward(self.buf_obs[t])  # no hooks: skip __call__
             actions = dist.sample()
             self.buf_actions[t] = actions
-            self.buf_logprobs[t] = dist.log_prob(actions)
-            self.buf_values[t] = self.value(obs)
+            if not self._batched_logprobs:
+                self.buf_logprobs[t] = dist.log_prob(actions)
             next_obs, reward, terminated, truncated, infos = self.envs.step(
                 self.env_action(actions)
             )
-            self.next_obs = self.as_obs(next_obs)
-            true_next = next_obs
+            # The next step's input goes straight into the buffer row it is read from.
+            if t + 1 < num_steps:
+                np_obs[t + 1] = next_obs
+            else:
+                self._last_obs.numpy()[:] = next_obs
             done = terminated | truncated
-            if done.any():
-                true_next = next_obs.copy()
-                for i in np.flatnonzero(done):
-                    true_next[i] = infos["final_obs"][i]
-            self.buf_next_obs[t] = self.as_obs(true_next)
-            step_info = step_infos(infos) if infos else {}
+            any_done = done.any()
+            if any_done:
+                final_obs = infos["final_obs"]
+                finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
             raw = reward
-            if "raw_reward" in step_info:
-                raw = np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
-            self.buf_rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
-            self.buf_raw_rewards[t] = torch.as_tensor(raw, dtype=torch.float32)
-            self.buf_terminated[t] = torch.as_tensor(terminated)
-            self.buf_truncated[t] = torch.as_tensor(truncated)
-            self._track_episodes(raw, done)
+            step_info: dict[str, np.ndarray] | None = None
+            if self.coverage is not None or _has_raw_reward(infos):
+                step_info = step_infos(infos)
+                if "raw_reward" in step_info:
+                    raw = np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
+            self._np_rewards[t] = reward
+            self._np_raw_rewards[t] = raw
+            self._np_terminated[t] = terminated
+            self._np_truncated[t] = truncated
+            self._track_episodes(raw, done, any_done)
             if self.coverage is not None:
-                self.coverage.update(true_next, step_info)
-        self.env_steps += self.config.num_steps * self.envs.num_envs
+                true_next = next_obs
+                if any_done:
+                    true_next = next_obs.copy()
+                    for i in np.flatnonzero(done):
+                        true_next[i] = infos["final_obs"][i]
+                self.coverage.update(true_next, step_info or {})
+        # next_obs[t] is obs[t + 1], except at episode ends: there the true final observation.
+        np_next[:-1] = np_obs[1:]
+        self.buf_next_obs[-1] = self._last_obs
+        for step, env, final in finals:
+            np_next[step, env] = final
+        self.next_obs = self._last_obs  # copied into buf_obs[0] before it is overwritten
+        self._evaluate_rollout()
+        self.env_steps += num_steps * self.envs.num_envs
         self.timers["time_rollout_s"] += time.perf_counter() - start
         return Transitions(
             obs=self.buf_obs,
@@ -271,9 +331,34 @@ class OnPolicyAgent(ABC):
             truncated=self.buf_truncated,
         )
 
-    def _track_episodes(self, raw: np.ndarray, done: np.ndarray) -> None:
+    def _evaluate_rollout(self) -> None:
+        """Fill what the steps left out of ``buf_logprobs`` and ``buf_values`` with batched
+        passes over the rollout."""
+        if self.shared_trunk and not self._batched_logprobs:
+            return
+        obs, actions = self.buf_obs.flatten(0, 1), self.buf_actions.flatten(0, 1)
+        logprobs, values = self.buf_logprobs.view(-1), self.buf_values.view(-1, self.heads)
+        per_row = max(1, obs[0].numel())
+        chunk = max(1, EVAL_CHUNK_ELEMENTS // per_row)
+        for lo in range(0, obs.shape[0], chunk):
+            hi = lo + chunk
+            if self._batched_logprobs:
+                logprobs[lo:hi] = self.policy(obs[lo:hi]).log_prob(actions[lo:hi])
+            if not self.shared_trunk:
+                values[lo:hi] = self.value(obs[lo:hi])
+
+    def dist_and_value(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        """Policy distribution and values, the shared trunk (if any) run once."""
+        if self.shared_trunk:
+            features = run_layers(self.policy.trunk, obs)
+            return self.policy.from_features(features), self.value.from_features(features)
+        return self.policy(obs), self.value(obs)
+
+    def _track_episodes(self, raw: np.ndarray, done: np.ndarray, any_done: bool) -> None:
         self._ep_return += raw
         self._ep_length += 1
+        if not any_done:
+            return
         for i in np.flatnonzero(done):
             self.finished.append((float(self._ep_return[i]), int(self._ep_length[i])))
             self._ep_return[i] = 0.0

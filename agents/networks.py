@@ -38,6 +38,16 @@ def mlp(in_dim: int, hidden: tuple[int, ...], activation: str) -> tuple[nn.Seque
     return nn.Sequential(*layers), width
 
 
+def run_layers(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` without ``nn.Module.__call__``'s hook machinery per layer (a third of the
+    cost of a small MLP's forward pass at batch size 1). These networks register no hooks."""
+    if isinstance(module, nn.Sequential):
+        for layer in module:
+            x = run_layers(layer, x)
+        return x
+    return module.forward(x)
+
+
 class OneHot(nn.Module):
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -48,8 +58,12 @@ class OneHot(nn.Module):
 
 
 class ImageScale(nn.Module):
+    """uint8 frames -> floats in [0, 1], channels-last in memory (the logical NCHW shape is
+    unchanged): oneDNN's convolutions run about 1.6x faster on that layout on CPU."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float() / 255.0
+        layout = torch.channels_last if x.dim() == 4 else torch.preserve_format
+        return x.to(torch.float32, memory_format=layout).div_(255.0)  # in place: a fresh copy
 
 
 def conv_trunk(obs_shape: tuple[int, ...], arch: str) -> tuple[nn.Sequential, int]:
@@ -72,7 +86,9 @@ def conv_trunk(obs_shape: tuple[int, ...], arch: str) -> tuple[nn.Sequential, in
     body = nn.Sequential(*layers)
     with torch.no_grad():
         flat = int(body(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
-    return nn.Sequential(*layers, layer_init(nn.Linear(flat, fc)), nn.ReLU()), fc
+    trunk = nn.Sequential(*layers, layer_init(nn.Linear(flat, fc)), nn.ReLU())
+    # Conv weights channels-last too (see ImageScale); the stubs lack this overload of to().
+    return trunk.to(memory_format=torch.channels_last), fc  # type: ignore[call-overload]
 
 
 def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
@@ -82,7 +98,7 @@ def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:
         return conv_trunk(tuple(space.shape), arch)
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return nn.Flatten(), int(space.shape[0])
+        return nn.Identity(), int(space.shape[0])  # already (B, D): nothing to flatten
     raise ValueError(
         f"unsupported observation space {space}: use a flat Box, a CxHxW Box or Discrete"
     )
@@ -119,7 +135,8 @@ class DiagGaussian:
         ).sum(-1)
 
     def detach(self) -> DiagGaussian:
-        return DiagGaussian(self.mean.detach(), self.log_std.detach())
+        # clone: log_std is a view of the live parameter, which an optimiser changes in place
+        return DiagGaussian(self.mean.detach(), self.log_std.detach().clone())
 
 
 class Categorical:
@@ -179,7 +196,12 @@ class Policy(nn.Module):
             raise ValueError(f"unsupported action space {act_space}: use a flat Box or Discrete")
 
     def forward(self, obs: torch.Tensor) -> Distribution:
-        out = self.head(self.body(self.trunk(obs)))
+        return self.from_features(run_layers(self.trunk, obs))
+
+    def from_features(self, features: torch.Tensor) -> Distribution:
+        """The distribution given the trunk's output (a trunk shared with the value function
+        then runs once for both)."""
+        out = self.head.forward(run_layers(self.body, features))
         if self.log_std is None:
             return Categorical(out)
         return DiagGaussian(out, self.log_std)
@@ -206,4 +228,7 @@ class ValueFunction(nn.Module):
         self.head = layer_init(nn.Linear(width, heads), 1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(self.trunk(obs)))
+        return self.from_features(run_layers(self.trunk, obs))
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head.forward(run_layers(self.body, features))

@@ -31,6 +31,8 @@ from explore_bench.config import ResolvedRun
 from explore_bench.shaping import RewardShaper
 from explore_bench.tasks import Task, resolve_task
 
+#: Longest time metrics.csv may lag behind the run between checkpoints (seconds).
+METRICS_FLUSH_S = 10.0
 TIMING_COLUMNS = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_update_s")
 PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
 
@@ -49,6 +51,19 @@ def run_dir_for(root: Path, run: Any) -> Path:
         / safe_name(run.bonus)
         / f"seed{run.seed}"
     )
+
+
+def _add_scalars(writer: Any, row: dict[str, Any], step: int) -> None:
+    """All of a metrics row as one TensorBoard event (``add_scalar`` per column costs an
+    event, a protobuf and a queue put each); readers see the same scalars per tag."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    values = [
+        Summary.Value(tag=key, simple_value=float(value))
+        for key, value in row.items()
+        if key not in ("env_steps", "iteration")
+    ]
+    writer._get_file_writer().add_summary(Summary(value=values), step)
 
 
 def make_vector_env(task: Task, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
@@ -250,6 +265,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     eval_every = run.effective_eval_interval
     next_eval = (agent.env_steps // eval_every + 1) * eval_every
     start = time.perf_counter() - wall_offset
+    last_flush, flushed = time.perf_counter(), len(rows)
     last_return = math.nan
     try:
         while agent.env_steps < run.steps:
@@ -290,13 +306,17 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
             if agent.coverage is not None:
                 row.update(agent.coverage.metrics())
             rows.append(row)
-            for key, value in row.items():
-                if key not in ("env_steps", "iteration"):
-                    writer.add_scalar(key, value, agent.env_steps)
-            io.write_csv(run_dir / "metrics.csv", rows)
-            if finished or (
+            _add_scalars(writer, row, agent.env_steps)
+            checkpoint = finished or (
                 run.checkpoint_interval and agent.iteration % run.checkpoint_interval == 0
-            ):
+            )
+            # metrics.csv is rewritten whole (atomically), so not after every iteration: at
+            # each checkpoint (before it, so a resume never lacks rows), at the end, and at
+            # least every METRICS_FLUSH_S seconds for anyone watching.
+            if checkpoint or time.perf_counter() - last_flush >= METRICS_FLUSH_S:
+                io.write_csv(run_dir / "metrics.csv", rows)
+                last_flush, flushed = time.perf_counter(), len(rows)
+            if checkpoint:
                 io.save_torch(
                     ckpt_path,
                     {
@@ -307,6 +327,8 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
                 )
             bar.update(agent.env_steps - steps0, agent.env_steps, row, last_return)
     finally:
+        if len(rows) > flushed:  # rows past the last checkpoint help to debug a failure
+            io.write_csv(run_dir / "metrics.csv", rows)
         bar.close()
         writer.close()
         envs.close()

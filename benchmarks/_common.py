@@ -1,0 +1,86 @@
+"""What the measurement functions share: warm-up of lazy imports and our training runs."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def warm_up() -> None:
+    """Pay one-off import costs outside the timed region, the same for every side (the first
+    Adam builds import torch._dynamo; TensorBoard's writer imports tensorboard)."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    import gymnasium  # noqa: F401
+    from torch.utils import tensorboard  # noqa: F401
+
+
+def ours_train(
+    *,
+    agent: str,
+    bonus: str,
+    task: str,
+    steps: int,
+    num_envs: int,
+    agent_set: dict[str, Any] | None = None,
+    run_set: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """One run of ours through the runner, as a user runs it (metrics.csv, TensorBoard,
+    final checkpoint); evaluation off, so both sides do the same environment steps."""
+    from explore_bench.config import resolve
+    from explore_bench.runner import run
+
+    warm_up()
+    run_opts = {
+        "agent": agent,
+        "bonus": bonus,
+        "task": task,
+        "steps": steps,
+        "num_envs": num_envs,
+        "seed": seed,
+        "eval_episodes": 0,
+        "checkpoint_interval": 0,
+        **(run_set or {}),
+    }
+    resolved = resolve(run_opts, {"agent": {k: str(v) for k, v in (agent_set or {}).items()}})
+    with tempfile.TemporaryDirectory(prefix="eb-run-") as tmp:
+        start, cpu = time.perf_counter(), time.process_time()
+        run_dir = run(resolved, Path(tmp) / "run", progress=False)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        from explore_bench.io import read_csv
+
+        rows = read_csv(run_dir / "metrics.csv")
+    done = int(rows[-1]["env_steps"])
+    last = rows[-1]
+    return {
+        "sps": done / wall,
+        "sps_cpu": done / cpu,
+        "steps": done,
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "rollout_s": round(float(last.get("time_rollout_s", 0.0)), 3),
+        "bonus_s": round(float(last.get("time_bonus_s", 0.0)), 3),
+        "update_s": round(float(last.get("time_update_s", 0.0)), 3),
+    }
+
+
+def sb3_train(build: Any, steps: int) -> dict[str, Any]:
+    """Time ``build()`` (vector env and model) plus ``model.learn``: the same span as ours,
+    which builds envs and networks inside `run`."""
+    warm_up()
+    start, cpu = time.perf_counter(), time.process_time()
+    model = build()
+    model.learn(total_timesteps=steps)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    model.get_env().close()
+    return {
+        "sps": model.num_timesteps / wall,
+        "sps_cpu": model.num_timesteps / cpu,
+        "steps": int(model.num_timesteps),
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+    }
