@@ -100,7 +100,7 @@ class ICM(IntrinsicBonus):
         self.inverse = mlp(2 * feat, (cfg.hidden_dim,), self.action_dim)
         self.forward_model = mlp(feat + self.action_dim, (cfg.hidden_dim,), feat)
         self.to(self.device)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)
 
     def _features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.encoder(observation_features(obs, self.obs_kind, self._num_states))
