@@ -48,9 +48,10 @@ def matrix(workers: int, steps: int) -> dict[str, Any]:
 
 
 def pairs(quick: bool) -> list[Pair]:
-    # Cells long enough that each worker's start-up (a spawned interpreter importing torch,
+    # Cells long enough (about 15 s each, still far shorter than a real cell) that each
+    # worker's start-up (a spawned interpreter importing torch,
     # gymnasium and MuJoCo: 2-3 s here) is not what is measured.
-    steps = 2048 if quick else 32768
+    steps = 2048 if quick else 98304
     return [
         Pair(
             key="matrix-2v1",
