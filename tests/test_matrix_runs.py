@@ -152,7 +152,8 @@ def _ray_processes() -> set[int]:
 
 
 def test_ray_executor_runs_cells_to_done_and_leaves_no_process(tmp_path: Path, capsys) -> None:
-    ray = pytest.importorskip("ray")
+    # The Ray extra is installed by the README's set-up and by .ci/run: in CI it must run.
+    ray = __import__("ray") if os.environ.get("CI") else pytest.importorskip("ray")
     before = _ray_processes()
     spec = write_spec(tmp_path / "ray.toml", ["none"], 2, 1024)
     out = tmp_path / "res"
