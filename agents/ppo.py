@@ -17,14 +17,19 @@ from agents.base import OnPolicyAgent, OnPolicyConfig, UpdateBatch
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PPOConfig(OnPolicyConfig):
-    """PPO settings; defaults follow Schulman et al. 2017 (MuJoCo table) where they apply."""
+    """PPO settings (Schulman et al. 2017). The batch layout follows the paper's Atari table
+    (8 envs x 128 steps, minibatches of 256) and the optimiser its MuJoCo table (Adam 3e-4,
+    no entropy bonus); the paper uses 3 epochs for Atari and 10 for MuJoCo. The default of 4
+    is CleanRL's: with 10 epochs on these small batches CartPole's evaluation swung between
+    300 and 500 (final 407, 322, 500 over seeds 0-2 at 100k steps), with 4 it ended at
+    493, 493, 478."""
 
     #: Adam learning rate.
     lr: float = 3e-4
     #: Linearly anneal the learning rate to 0 over the step budget.
     anneal_lr: bool = True
-    #: Passes over each rollout.
-    update_epochs: int = 10
+    #: Passes over each rollout (4, CleanRL; see the class docstring).
+    update_epochs: int = 4
     #: Transitions per minibatch.
     minibatch_size: int = 256
     #: Surrogate clipping range epsilon.
