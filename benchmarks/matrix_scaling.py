@@ -1,4 +1,5 @@
-"""(6) Matrix scaling: a 4-cell matrix (PPO, none, HalfCheetah-v5, seeds 0-3) run with
+"""(6) Matrix scaling: a 4-cell matrix (PPO with 10 epochs, none, HalfCheetah-v5, seeds
+0-3) run with
 ``explore-bench matrix SPEC --workers 2`` against ``--workers 1``: cell steps per second of
 wall-clock time, end to end (process pool start-up included)."""
 
@@ -26,6 +27,9 @@ num_envs = 8
 [run]
 eval_episodes = 0
 checkpoint_interval = 0
+
+[agent.ppo]
+update_epochs = 10
 """
 CELLS = 4
 
