@@ -26,7 +26,7 @@ from torch import nn
 from agents.networks import Distribution, Policy, ValueFunction, encoder, run_layers
 from bonuses.base import Transitions
 from explore_bench.shaping import RewardShaper
-from explore_bench.tasks import CoverageTracker, step_infos
+from explore_bench.tasks import CoverageTracker, raw_rewards, step_infos
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -299,8 +299,7 @@ class OnPolicyAgent(ABC):
             step_info: dict[str, np.ndarray] | None = None
             if self.coverage is not None or _has_raw_reward(infos):
                 step_info = step_infos(infos)
-                if "raw_reward" in step_info:
-                    raw = np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
+                raw = raw_rewards(reward, step_info)
             self._np_rewards[t] = reward
             self._np_raw_rewards[t] = raw
             self._np_terminated[t] = terminated
@@ -382,17 +381,8 @@ class OnPolicyAgent(ABC):
         ext = self.buf_rewards
         if cfg.reward_clip > 0:
             ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
-        if self.heads == 1:
-            adv, ret = gae(
-                ext + int_rewards,
-                values[..., 0],
-                next_values[..., 0],
-                batch.terminated,
-                dones,
-                cfg.gamma,
-                cfg.gae_lambda,
-            )
-            return adv, ret.unsqueeze(-1)
+        if self.heads == 1:  # one return of extrinsic plus intrinsic reward (EMI/TRPO setup)
+            ext = ext + int_rewards
         adv_e, ret_e = gae(
             ext,
             values[..., 0],
@@ -402,6 +392,8 @@ class OnPolicyAgent(ABC):
             cfg.gamma,
             cfg.gae_lambda,
         )
+        if self.heads == 1:
+            return adv_e, ret_e.unsqueeze(-1)
         if self.bonus.episodic:
             int_next, int_term, int_done = next_values[..., 1], batch.terminated, dones
         else:  # the intrinsic return runs on through episode ends, as one stream per env
@@ -445,9 +437,10 @@ class OnPolicyAgent(ABC):
         """Improve policy and value on one batch; return metrics (losses, KL, ...)."""
 
     def normalized_advantages(self, adv: torch.Tensor) -> torch.Tensor:
-        if not self.config.norm_adv or adv.numel() < 2:
+        """Standardised along the last axis (the batch, or each row of minibatches)."""
+        if not self.config.norm_adv or adv.shape[-1] < 2:
             return adv
-        return (adv - adv.mean()) / (adv.std() + 1e-8)
+        return (adv - adv.mean(-1, keepdim=True)) / (adv.std(-1, keepdim=True) + 1e-8)
 
     # acting and state -----------------------------------------------------------------
 

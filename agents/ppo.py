@@ -92,7 +92,7 @@ class PPO(OnPolicyAgent):
             obs_e, act_e = batch.obs[idx], batch.actions[idx]
             old_logp_e, ret_e = batch.logprobs[idx], batch.returns[idx]
             old_v_e = batch.values[idx] if cfg.clip_vloss else None
-            adv_e = self._normalized_rows(batch.advantages[idx].view(num_mb, mb))
+            adv_e = self.normalized_advantages(batch.advantages[idx].view(num_mb, mb))
             for k in range(num_mb):
                 sl = slice(k * mb, (k + 1) * mb)
                 obs = obs_e[sl]
@@ -185,12 +185,6 @@ class PPO(OnPolicyAgent):
                 [s["exp_avg_sq"] for s in states],
                 [s["step"] for s in states],
             )
-
-    def _normalized_rows(self, adv: torch.Tensor) -> torch.Tensor:
-        """`normalized_advantages` applied to each row (minibatch) of ``adv`` at once."""
-        if not self.config.norm_adv or adv.shape[1] < 2:
-            return adv
-        return (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True) + 1e-8)
 
     def extra_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}

@@ -29,7 +29,7 @@ import torch
 from explore_bench import io, registry
 from explore_bench.config import ResolvedRun
 from explore_bench.shaping import RewardShaper
-from explore_bench.tasks import Task, resolve_task
+from explore_bench.tasks import Task, raw_rewards, resolve_task, step_infos
 
 #: Longest time metrics.csv may lag behind the run between checkpoints (seconds).
 METRICS_FLUSH_S = 10.0
@@ -80,16 +80,9 @@ def evaluate(agent: Any, envs: gym.vector.VectorEnv, seed: int, deterministic: b
     n = envs.num_envs
     scores, running = np.full(n, np.nan), np.zeros(n)
     active = np.ones(n, dtype=bool)
-    from explore_bench.tasks import step_infos
-
     while active.any():
         obs, reward, terminated, truncated, infos = envs.step(agent.act(obs, deterministic))
-        info = step_infos(infos) if infos else {}
-        raw = (
-            np.where(info["_raw_reward"], info["raw_reward"], reward)
-            if "raw_reward" in info
-            else reward
-        )
+        raw = raw_rewards(reward, step_infos(infos) if infos else {})
         running += np.where(active, raw, 0.0)
         ended = (terminated | truncated) & active
         scores[ended] = running[ended]
@@ -214,6 +207,48 @@ def run(resolved: ResolvedRun, run_dir: Path, *, progress: bool | None = None) -
     return run_dir
 
 
+def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) -> Any:
+    """The run's agent, with its bonus and reward shaper, on ``envs``."""
+    run = resolved.run
+    bonus_cls = registry.bonuses.load(run.bonus)
+    bonus = bonus_cls(
+        envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device
+    )
+    return registry.agents.load(run.agent)(
+        envs,
+        RewardShaper(bonus, resolved.shaping),
+        resolved.agent,
+        seed=run.seed,
+        total_steps=run.steps,
+        coverage=task.coverage() if task.coverage else None,
+        device=run.device,
+    )
+
+
+def _resume(agent: Any, run_dir: Path, seed: int) -> tuple[list[dict[str, Any]], float]:
+    """Load checkpoint.pt into ``agent``; return the metrics rows it covers and its wall_s.
+
+    Environments cannot be checkpointed: they restart with a seed derived from the iteration.
+    """
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    agent.load_state_dict(ckpt["agent"])
+    _set_rng_state(ckpt["rng"])
+    metrics = run_dir / "metrics.csv"
+    rows = (
+        [r for r in io.read_csv(metrics) if r["iteration"] <= agent.iteration]
+        if metrics.exists()
+        else []
+    )
+    obs, _ = agent.envs.reset(seed=seed + 7919 * agent.iteration)
+    agent.next_obs = agent.as_obs(obs)
+    return rows, ckpt["wall_s"]
+
+
+def _next_multiple(steps: int, every: int) -> int:
+    """The first multiple of ``every`` above ``steps`` (when the next evaluation is due)."""
+    return (steps // every + 1) * every
+
+
 def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
@@ -225,45 +260,18 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     io.write_json(run_dir / "provenance.json", prov)
 
     task = resolve_task(run.task)
-    agent_cls = registry.agents.load(run.agent)
-    bonus_cls = registry.bonuses.load(run.bonus)
     envs = make_vector_env(task, run.num_envs, run.vector)
     eval_envs = make_vector_env(task, run.eval_episodes, "sync") if run.eval_episodes else None
-    bonus = bonus_cls(
-        envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device
-    )
-    shaper = RewardShaper(bonus, resolved.shaping)
-    agent = agent_cls(
-        envs,
-        shaper,
-        resolved.agent,
-        seed=run.seed,
-        total_steps=run.steps,
-        coverage=task.coverage() if task.coverage else None,
-        device=run.device,
-    )
-
-    rows: list[dict[str, Any]] = []
-    wall_offset = 0.0
+    agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        agent.load_state_dict(ckpt["agent"])
-        _set_rng_state(ckpt["rng"])
-        wall_offset = ckpt["wall_s"]
-        if (run_dir / "metrics.csv").exists():
-            rows = [
-                r for r in io.read_csv(run_dir / "metrics.csv") if r["iteration"] <= agent.iteration
-            ]
-        obs, _ = envs.reset(seed=run.seed + 7919 * agent.iteration)
-        agent.next_obs = agent.as_obs(obs)
+    rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)
 
     writer = SummaryWriter(str(run_dir / "tb"))
     bar = _Progress(
         run.steps, agent.env_steps, f"{run.agent}/{run.bonus}/{run.task}/seed{run.seed}", progress
     )
     eval_every = run.effective_eval_interval
-    next_eval = (agent.env_steps // eval_every + 1) * eval_every
+    next_eval = _next_multiple(agent.env_steps, eval_every)
     start = time.perf_counter() - wall_offset
     last_flush, flushed = time.perf_counter(), len(rows)
     last_return = math.nan
@@ -300,7 +308,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
                     resolved.agent.eval_deterministic,
                 )
                 row.update(eval_return=float(scores.mean()), eval_return_std=float(scores.std()))
-                next_eval = (agent.env_steps // eval_every + 1) * eval_every
+                next_eval = _next_multiple(agent.env_steps, eval_every)
             row.update(metrics)
             row.update(agent.timers)
             if agent.coverage is not None:

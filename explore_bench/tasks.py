@@ -152,3 +152,12 @@ def step_infos(infos: Mapping[str, Any]) -> dict[str, np.ndarray]:
         out[key] = value
         out[f"_{key}"] = mask
     return out
+
+
+def raw_rewards(reward: np.ndarray, step_info: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Each env's game score for this step: ``info["raw_reward"]`` where a wrapper set it
+    (the learner's reward is clipped there), else the reward itself. ``step_info`` is the
+    output of `step_infos`."""
+    if "raw_reward" not in step_info:
+        return reward
+    return np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
