@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from agents.base import OnPolicyAgent, OnPolicyConfig, UpdateBatch
-from agents.networks import Categorical, DiagGaussian, Distribution
+from agents.networks import Distribution
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -91,21 +91,11 @@ def conjugate_gradient(
     return x
 
 
-def frozen(dist: Distribution) -> Distribution:
-    """A detached copy that owns its tensors. ``Distribution.detach`` alone is not enough:
-    the Gaussian's log-std is a view of the parameter, which the line search overwrites."""
-    if isinstance(dist, Categorical):
-        return Categorical(dist.logits.detach().clone())
-    return DiagGaussian(dist.mean.detach().clone(), dist.log_std.detach().clone())
-
-
 def mean_kl(old: Distribution, new: Distribution) -> torch.Tensor:
     """Mean over the batch of KL(old || new)."""
-    if isinstance(old, Categorical) and isinstance(new, Categorical):
-        return old.kl(new).mean()
-    if isinstance(old, DiagGaussian) and isinstance(new, DiagGaussian):
-        return old.kl(new).mean()
-    raise TypeError(f"cannot compare {type(old).__name__} with {type(new).__name__}")
+    if type(old) is not type(new):
+        raise TypeError(f"cannot compare {type(old).__name__} with {type(new).__name__}")
+    return old.kl(new).mean()  # type: ignore[arg-type]
 
 
 def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -168,18 +158,21 @@ class TRPO(OnPolicyAgent):
         cfg = self.config
         params = [p for p in self.policy.parameters() if p.requires_grad]
         adv = self.normalized_advantages(batch.advantages)
-        with torch.no_grad():
-            old = frozen(self.policy(batch.obs))
-            old_logp = old.log_prob(batch.actions)
-            entropy = old.entropy().mean().item()
+        # One forward pass at the old parameters serves the surrogate's gradient and the KL
+        # whose Hessian gives the Fisher-vector products. ``detach`` copies the log-std, which
+        # the line search overwrites in place.
+        current = self.policy(batch.obs)
+        old = current.detach()
+        old_logp = old.log_prob(batch.actions)
+        entropy = old.entropy().mean().item()
 
-        def surrogate() -> torch.Tensor:
+        def surrogate(dist: Distribution) -> torch.Tensor:
             # Importance-weighted advantage; equals the policy gradient objective at old.
-            ratio = torch.exp(self.policy(batch.obs).log_prob(batch.actions) - old_logp)
-            return (ratio * adv).mean()
+            return (torch.exp(dist.log_prob(batch.actions) - old_logp) * adv).mean()
 
-        surr = surrogate()
-        grad = torch.cat([g.reshape(-1) for g in torch.autograd.grad(surr, params)])
+        surr = surrogate(current)
+        grads = torch.autograd.grad(surr, params, retain_graph=True)
+        grad = torch.cat([g.reshape(-1) for g in grads])
         out = {
             "entropy": entropy,
             "surrogate": surr.item(),
@@ -192,7 +185,7 @@ class TRPO(OnPolicyAgent):
         }
         if not torch.isfinite(grad).all() or grad.norm() == 0:
             return out  # nothing to improve on this batch; the policy stays as it was
-        fvp = fisher_vector_product(mean_kl(old, self.policy(batch.obs)), params, cfg.cg_damping)
+        fvp = fisher_vector_product(mean_kl(old, current), params, cfg.cg_damping)
         direction = conjugate_gradient(fvp, grad, cfg.cg_iters)
         quad = direction.dot(fvp(direction)).item()  # x^T F x; 0.5 * s^T F s = max_kl below
         if not math.isfinite(quad) or quad <= 0:
@@ -205,8 +198,9 @@ class TRPO(OnPolicyAgent):
         with torch.no_grad():
             for i in range(cfg.max_backtracks):
                 _assign(params, old_flat + cfg.backtrack_coef**i * full_step)
-                kl = mean_kl(old, self.policy(batch.obs)).item()
-                improvement = surrogate().item() - surr_old
+                candidate = self.policy(batch.obs)  # one pass for both acceptance tests
+                kl = mean_kl(old, candidate).item()
+                improvement = surrogate(candidate).item() - surr_old
                 out["line_search_steps"] = float(i + 1)
                 if math.isfinite(kl) and kl <= cfg.max_kl and improvement > 0:
                     out.update(accepted=1.0, kl=kl, surrogate_improvement=improvement)
