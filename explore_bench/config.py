@@ -281,10 +281,10 @@ def resolve(
     from explore_bench import presets
     from explore_bench.tasks import resolve_task
 
-    sets = {s: dict((sets or {}).get(s, {})) for s in SECTIONS}
-    unknown = set((sets or {}).keys()) - set(SECTIONS)
+    unknown = set(sets or {}) - set(SECTIONS)  # checked before the sections are filled in
     if unknown:
         raise ConfigError(f"unknown config sections {sorted(unknown)}; valid: {SECTIONS}")
+    sets = {s: dict((sets or {}).get(s, {})) for s in SECTIONS}
     base_run = apply_overrides(RunSettings(), dict(run_overrides), "run")
     preset = presets.get(base_run.preset) if base_run.preset else None
     if preset is not None:

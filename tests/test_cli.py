@@ -76,3 +76,10 @@ def test_list_shows_sources() -> None:
     proc = _run("list", "--bonuses", "--agents")
     assert proc.returncode == 0, proc.stderr
     assert "none" in proc.stdout and "(built-in)" in proc.stdout and "ppo" in proc.stdout
+
+
+def test_resolve_rejects_an_unknown_section() -> None:
+    from explore_bench.config import ConfigError, resolve
+
+    with pytest.raises(ConfigError, match="unknown config sections \\['agnet'\\]"):
+        resolve({"task": "CartPole-v1"}, {"agnet": {"lr": 0.1}})
