@@ -7,12 +7,16 @@ Xavier-uniform with zero biases, as in rllab's TF layers the released code build
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from bonuses._encoders import ConvSpec, conv_trunk, mlp
+
+#: The released code's Atari state branch: conv 16 8x8/4 then 32 4x4/2, VALID padding.
+EMI_CONV: tuple[ConvSpec, ...] = ((16, 8, 4, 0), (32, 4, 2, 0))
 
 
 def xavier_(module: nn.Module) -> nn.Module:
@@ -25,16 +29,6 @@ def xavier_(module: nn.Module) -> nn.Module:
     return module
 
 
-def mlp(*sizes: int) -> nn.Sequential:
-    """Linear layers with ReLU between them and a linear output."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        if i:
-            layers.append(nn.ReLU())
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
 def state_trunk(kind: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, int]:
     """The state branch shared in shape (not in weights) by phi and the error model.
 
@@ -42,16 +36,7 @@ def state_trunk(kind: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, int
     conv16 8x8/4 -> conv32 4x4/2, ReLU, VALID padding, flattened. Returns (module, width).
     """
     if kind == "image":
-        trunk: nn.Module = nn.Sequential(
-            nn.Conv2d(1, 16, 8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 4, stride=2),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            width = int(trunk(torch.zeros(1, *input_shape)).shape[1])
-        return trunk, width
+        return conv_trunk(input_shape, EMI_CONV)
     trunk = nn.Sequential(nn.Linear(input_shape[0], 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU())
     return trunk, 32
 
@@ -59,7 +44,7 @@ def state_trunk(kind: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, int
 def state_embedding(kind: str, input_shape: tuple[int, ...], dim: int) -> nn.Module:
     """phi(s): vector obs -> 64 -> 32 -> d; image -> conv trunk -> FC256 -> d (linear out)."""
     trunk, width = state_trunk(kind, input_shape)
-    head = mlp(width, 256, dim) if kind == "image" else nn.Linear(width, dim)
+    head = mlp(width, (256,), dim) if kind == "image" else nn.Linear(width, dim)
     return xavier_(nn.Sequential(trunk, head))
 
 
@@ -70,7 +55,7 @@ class ErrorModel(nn.Module):
         super().__init__()
         self.state, width = state_trunk(kind, input_shape)
         self.action = nn.Linear(action_dim, action_dim)
-        self.head = mlp(width + action_dim, 256, dim)
+        self.head = mlp(width + action_dim, (256,), dim)
         xavier_(self)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -79,7 +64,7 @@ class ErrorModel(nn.Module):
 
 def critic(dim: int) -> nn.Module:
     """An MI critic T: three concatenated embeddings (3d) -> 64 -> 64 -> 1."""
-    return xavier_(mlp(3 * dim, 64, 64, 1))
+    return xavier_(mlp(3 * dim, (64, 64), 1))
 
 
 def jsd_mi_loss(net: nn.Module, joint: torch.Tensor, marginal: torch.Tensor) -> torch.Tensor:

@@ -114,16 +114,18 @@ class IntrinsicBonus(nn.Module, ABC):
 
     Subclasses set the class attributes below and implement `compute` and `update`.
     Everything needed to resume (weights, optimiser, running statistics, counts) must be in
-    ``state_dict()``: keep tensors as parameters or buffers, and return anything else (an
-    optimiser's state, Python counters) from ``get_extra_state``.
+    ``state_dict()``: keep tensors as parameters or buffers, and return anything else (Python
+    counters) from ``get_extra_state``. An optimiser stored as ``self.optimizer`` is saved
+    and restored by the base class.
     """
 
     #: Frozen dataclass holding the hyper-parameters, with the paper's defaults.
     config_cls: ClassVar[type[BonusConfig]] = BonusConfig
     #: Whether the intrinsic return stops at episode ends (RND: False).
     episodic: ClassVar[bool] = True
-    #: Score the batch after training on it (EMI's diversity bonus) instead of before.
-    compute_after_update: ClassVar[bool] = False
+    #: Score the batch after training on it (EMI's diversity bonus) instead of before. Read
+    #: from the instance: a bonus whose order depends on its config sets it in ``__init__``.
+    compute_after_update: bool = False
     #: Name of the output normaliser used unless the run config picks another.
     default_normalizer: ClassVar[str] = "none"
     #: Observation kinds this bonus handles (see `observation_kind`).
@@ -134,6 +136,9 @@ class IntrinsicBonus(nn.Module, ABC):
     description: ClassVar[str] = ""
     #: The paper the method comes from.
     reference: ClassVar[str] = ""
+
+    #: Set by learned bonuses; its state is then saved with ``state_dict()``.
+    optimizer: torch.optim.Optimizer
 
     def __init__(
         self,
@@ -167,6 +172,8 @@ class IntrinsicBonus(nn.Module, ABC):
         self.act_kind = act_kind
         self.config = config
         self.device = torch.device(device)
+        #: Number of states of a Discrete observation space (width of its one-hot), else 0.
+        self.num_states = int(getattr(observation_space, "n", 0))
 
     @classmethod
     def default_config(cls, observation_space: gym.Space, action_space: gym.Space) -> BonusConfig:
@@ -202,7 +209,9 @@ class IntrinsicBonus(nn.Module, ABC):
         return int(np.prod(self.action_space.shape))  # type: ignore[arg-type]
 
     def get_extra_state(self) -> Any:
-        return {}
+        optimizer = getattr(self, "optimizer", None)
+        return {} if optimizer is None else {"optimizer": optimizer.state_dict()}
 
     def set_extra_state(self, state: Any) -> None:
-        return None
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])

@@ -10,7 +10,6 @@ one Adam on the current rollout only.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
 
@@ -20,7 +19,8 @@ import torch
 from torch.nn import functional as F
 
 from bonuses._emi_losses import diversity_reward, emi_loss_terms
-from bonuses._emi_networks import ErrorModel, critic, image_scale, mlp, state_embedding, xavier_
+from bonuses._emi_networks import ErrorModel, critic, image_scale, state_embedding, xavier_
+from bonuses._encoders import mlp
 from bonuses.base import (
     BonusConfig,
     IntrinsicBonus,
@@ -106,6 +106,8 @@ class EMI(IntrinsicBonus):
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
+        # The diversity reward scores with the updated model; the residual one before.
+        self.compute_after_update = self.config.reward == "diversity"
         d, shape = self.config.embedding_dim, self._input_shape()
         if self.obs_kind == "image":
             box: Any = observation_space
@@ -116,7 +118,7 @@ class EMI(IntrinsicBonus):
                 )
             self._scale = image_scale(float(np.min(box.low)), float(np.max(box.high)))
         self.phi = state_embedding(self.obs_kind, shape, d)
-        self.psi = xavier_(mlp(self.action_dim, 64, d))
+        self.psi = xavier_(mlp(self.action_dim, (64,), d))
         self.error = ErrorModel(self.obs_kind, shape, self.action_dim, d)
         self.critic_action = critic(d)  # T_a([psi, phi(s'), phi(s)])
         self.critic_state = critic(d)  # T_s([phi(s'), phi(s), psi])
@@ -129,17 +131,12 @@ class EMI(IntrinsicBonus):
             return EMIConfig(**ATARI)  # type: ignore[arg-type]
         return EMIConfig()
 
-    @property
-    def compute_after_update(self) -> bool:  # type: ignore[override]
-        # The diversity reward scores with the updated model; the residual one before.
-        return self.config.reward == "diversity"
-
     # inputs ---------------------------------------------------------------------------
 
     def _input_shape(self) -> tuple[int, ...]:
         space: Any = self.observation_space
         if self.obs_kind == "discrete":
-            return (int(space.n),)
+            return (self.num_states,)
         if self.obs_kind == "image":
             return (1, *space.shape[1:])
         return tuple(space.shape)
@@ -151,7 +148,7 @@ class EMI(IntrinsicBonus):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device)
         if self.obs_kind == "discrete":
-            return F.one_hot(x.long().reshape(-1), self._input_shape()[0]).float()
+            return F.one_hot(x.long().reshape(-1), self.num_states).float()
         if self.obs_kind == "image":
             return x.float() * self._scale[0] + self._scale[1]
         return x.float()
@@ -198,9 +195,9 @@ class EMI(IntrinsicBonus):
             self.action_features(flat.actions),
         )
         size = min(cfg.minibatch_size, n)  # small batches: one minibatch of everything
-        sums: dict[str, float] = {}
+        logged: dict[str, list[torch.Tensor]] = {}
         for _ in range(cfg.epochs):
-            sums = {}  # report the last epoch, i.e. the model after (almost) all steps
+            logged = {}  # report the last epoch, i.e. the model after (almost) all steps
             perm = torch.randperm(n)
             for start in range(0, n - size + 1, size):
                 idx = perm[start : start + size]
@@ -216,9 +213,11 @@ class EMI(IntrinsicBonus):
                 terms["loss_total"].backward()
                 self.optimizer.step()
                 for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                    logged.setdefault(key, []).append(value.detach())
+        # One device transfer per update, not one per term and minibatch; the Python-float
+        # sums run in the same order as the per-step ones did.
         steps = n // size
-        metrics = {key: value / steps for key, value in sums.items()}
+        metrics = {key: sum(torch.stack(v).tolist()) / steps for key, v in logged.items()}
         if res_before is not None:
             metrics["bonus_mean"] = float(res_before) * cfg.eta
         return metrics
@@ -242,11 +241,3 @@ class EMI(IntrinsicBonus):
         return torch.cat(
             [self.phi(self._features(x[i : i + step])) for i in range(0, len(x), step)]
         )
-
-    # state ------------------------------------------------------------------------------
-
-    def get_extra_state(self) -> Any:
-        return {"optimizer": copy.deepcopy(self.optimizer.state_dict())}
-
-    def set_extra_state(self, state: Any) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])

@@ -25,7 +25,6 @@ Choices where the paper is silent or differs from this setting:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import gymnasium as gym
 import torch
@@ -90,11 +89,10 @@ class ICM(IntrinsicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
-        self._num_states = int(getattr(observation_space, "n", 0))
         if self.obs_kind == "image":
             self.encoder, feat = conv_trunk(observation_space.shape, ICM_CONV, nn.ELU)  # type: ignore[arg-type]
         else:
-            in_dim = self._num_states or int(observation_space.shape[0])  # type: ignore[index]
+            in_dim = self.num_states or int(observation_space.shape[0])  # type: ignore[index]
             self.encoder = mlp(in_dim, (cfg.hidden_dim,), cfg.feature_dim, nn.ELU)
             feat = cfg.feature_dim
         self.inverse = mlp(2 * feat, (cfg.hidden_dim,), self.action_dim)
@@ -103,7 +101,7 @@ class ICM(IntrinsicBonus):
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)
 
     def _features(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(observation_features(obs, self.obs_kind, self._num_states))
+        return self.encoder(observation_features(obs, self.obs_kind, self.num_states))
 
     def _surprise(
         self, phi: torch.Tensor, actions: torch.Tensor, phi_next: torch.Tensor
@@ -121,20 +119,24 @@ class ICM(IntrinsicBonus):
 
     def _inverse_loss(
         self, phi: torch.Tensor, phi_next: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, float]:
-        """Inverse loss and, for discrete actions, the accuracy (else NaN)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Inverse loss and, for discrete actions, the accuracy (else None)."""
         out = self.inverse(torch.cat([phi, phi_next], -1))
         if self.act_kind == "discrete":
             target = actions.long()
             loss = nn.functional.cross_entropy(out, target)
-            return loss, float((out.argmax(-1) == target).float().mean())
-        return nn.functional.mse_loss(out, self.action_features(actions)), float("nan")
+            return loss, (out.argmax(-1) == target).float().mean()
+        return nn.functional.mse_loss(out, self.action_features(actions)), None
 
     def update(self, batch: Transitions) -> dict[str, float]:
         flat = batch.flat().to(self.device)
         beta = self.config.beta
-        sums = {"inverse_loss": 0.0, "forward_loss": 0.0, "inverse_accuracy": 0.0}
-        steps = 0
+        # Per-minibatch values stay on the device; one transfer at the end, not 3 per step.
+        terms: dict[str, list[torch.Tensor]] = {
+            "inverse_loss": [],
+            "forward_loss": [],
+            "inverse_accuracy": [],
+        }
         for _ in range(self.config.epochs):
             for idx in minibatches(flat.num_steps, self.config.num_minibatches, self.device):
                 phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
@@ -144,17 +146,9 @@ class ICM(IntrinsicBonus):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
-                sums["inverse_loss"] += inv_loss.item()
-                sums["forward_loss"] += fwd_loss.item()
-                sums["inverse_accuracy"] += accuracy
-                steps += 1
-        metrics = {k: v / steps for k, v in sums.items()}
-        if self.act_kind != "discrete":
-            del metrics["inverse_accuracy"]
-        return metrics
-
-    def get_extra_state(self) -> Any:
-        return {"optimizer": self.optimizer.state_dict()}
-
-    def set_extra_state(self, state: Any) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+                terms["inverse_loss"].append(inv_loss.detach())
+                terms["forward_loss"].append(fwd_loss.detach())
+                if accuracy is not None:
+                    terms["inverse_accuracy"].append(accuracy)
+        # Summed as Python floats in order, as the per-step .item() sums were.
+        return {k: sum(torch.stack(v).tolist()) / len(v) for k, v in terms.items() if v}

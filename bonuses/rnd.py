@@ -97,7 +97,6 @@ class RND(IntrinsicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
-        self._num_states = int(getattr(observation_space, "n", 0))
         feat = cfg.feature_dim
         if self.obs_kind == "image":
             shape = (1, *observation_space.shape[1:])  # type: ignore[index]
@@ -106,7 +105,7 @@ class RND(IntrinsicBonus):
             self.target = nn.Sequential(target_trunk, nn.Linear(width, feat))
             self.predictor = nn.Sequential(pred_trunk, mlp(width, (feat, feat), feat))
         else:
-            shape = (self._num_states or int(observation_space.shape[0]),)  # type: ignore[index]
+            shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
             hidden = cfg.hidden_sizes
             self.target = mlp(shape[0], hidden, feat, nn.LeakyReLU)
             self.predictor = mlp(shape[0], (*hidden, feat, feat), feat, nn.LeakyReLU)
@@ -125,12 +124,15 @@ class RND(IntrinsicBonus):
         """True while updates only fit the observation statistics."""
         return self.num_updates < self.config.warmup_updates
 
-    def _inputs(self, next_obs: torch.Tensor) -> torch.Tensor:
-        """Flat-batch observations as the networks' normalised, clipped input."""
+    def _raw_features(self, next_obs: torch.Tensor) -> torch.Tensor:
+        """Flat-batch observations as float features, before normalisation."""
         if self.obs_kind == "image":
             next_obs = next_obs[:, -1:]  # the newest frame only
-        x = observation_features(next_obs, self.obs_kind, self._num_states)
-        return self.obs_rms.normalize(x, self.config.obs_clip)
+        return observation_features(next_obs, self.obs_kind, self.num_states)
+
+    def _inputs(self, next_obs: torch.Tensor) -> torch.Tensor:
+        """Flat-batch observations as the networks' normalised, clipped input."""
+        return self.obs_rms.normalize(self._raw_features(next_obs), self.config.obs_clip)
 
     def _error(self, x: torch.Tensor) -> torch.Tensor:
         return (self.predictor(x) - self.target(x)).pow(2).mean(-1)
@@ -145,13 +147,13 @@ class RND(IntrinsicBonus):
 
     def update(self, batch: Transitions) -> dict[str, float]:
         next_obs = batch.flat().next_obs.to(self.device)
-        raw = next_obs[:, -1:] if self.obs_kind == "image" else next_obs
-        self.obs_rms.update(observation_features(raw, self.obs_kind, self._num_states))
+        raw = self._raw_features(next_obs)
+        self.obs_rms.update(raw)
         warm = self.warming_up
         self.num_updates += 1
         if warm:
             return {"warmup": 1.0, "predictor_loss": 0.0}
-        x = self._inputs(next_obs)
+        x = self.obs_rms.normalize(raw, self.config.obs_clip)
         with torch.no_grad():  # the target is fixed: its features are computed once per update
             target = self.target(x)
         losses = []
@@ -173,8 +175,8 @@ class RND(IntrinsicBonus):
         return {"warmup": 0.0, "predictor_loss": mean_loss}
 
     def get_extra_state(self) -> Any:
-        return {"optimizer": self.optimizer.state_dict(), "num_updates": self.num_updates}
+        return {**super().get_extra_state(), "num_updates": self.num_updates}
 
     def set_extra_state(self, state: Any) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
