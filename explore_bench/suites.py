@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
+from explore_bench.envs.catalog import EMI_GAMES, NAMESPACE
 from explore_bench.registry import UnknownNameError
 
 NORMALIZATIONS = ("card", "none")
@@ -79,8 +80,7 @@ class Suite:
         )
 
 
-_NS = "explore_bench"
-_EMI_GAMES = ("Freeway", "Frostbite", "Gravitar", "MontezumaRevenge", "Solaris", "Venture")
+_NS = NAMESPACE
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -121,7 +121,7 @@ SUITES: dict[str, Suite] = {
             description="EMI paper's Atari games and protocol with its TRPO (100k batches, "
             "50M steps)",
             tasks=tuple(
-                SuiteTask(task=f"{_NS}/{game}-emi-v0", steps=50_000_000) for game in _EMI_GAMES
+                SuiteTask(task=f"{_NS}/{game}-emi-v0", steps=50_000_000) for game in EMI_GAMES
             ),
             agent="trpo",
             preset="emi-atari",

@@ -48,22 +48,24 @@ class TaskSpec:
         )
 
 
+def _sparse_card(**fields: Any) -> ProtocolCard:
+    """Card of a sparse task a random policy never solves: random score 0, success at 1."""
+    return ProtocolCard(**{"random_score": 0.0, "sparse": True, "success_threshold": 1.0, **fields})
+
+
 def _mujoco_specs() -> list[TaskSpec]:
     ep = f"{__package__}.sparse_half_cheetah:SparseHalfCheetahEnv"
     cheetah = TaskSpec(
         id=f"{NAMESPACE}/SparseHalfCheetah-v0",
         entry_point=ep,
         max_episode_steps=500,
-        card=ProtocolCard(
+        card=_sparse_card(
             frame_skip=1,
             observation="20-d: qpos[1:] (8), qvel (9), whole-body centre of mass (3)",
             horizon=500,
             termination="never terminates; truncated at 500 steps (5 s at dt 0.01)",
-            random_score=0.0,
             reference_score=250.0,
             reference_kind="stated target: |COM_x| > 5 m for the last half of the episode",
-            sparse=True,
-            success_threshold=1.0,
             notes="rllab/VIME SparseHalfCheetah: reward 1 per step while |COM_x| > 5; "
             "gymnasium half_cheetah model, timestep 0.01, frame skip 1; reset noise "
             "qpos N(0, 0.01^2), qvel N(0, 0.1^2). Uniform random actions: return 0 in "
@@ -79,16 +81,13 @@ def _mujoco_specs() -> list[TaskSpec]:
         id=f"{NAMESPACE}/SwimmerGather-v0",
         entry_point=f"{__package__}.swimmer_gather:SwimmerGatherEnv",
         max_episode_steps=500,
-        card=ProtocolCard(
+        card=_sparse_card(
             frame_skip=50,
             observation="33-d: qpos (5), qvel (5), COM (3), apple sensor (10), bomb sensor (10)",
             horizon=500,
             termination="all 8 apples and 8 bombs caught; else truncated at 500 steps",
-            random_score=0.0,
             reference_score=1.0,
             reference_kind="stated target: one apple more than bombs per episode",
-            sparse=True,
-            success_threshold=1.0,
             notes="rllab gather with the swimmer: Euler, timestep 0.001 x 50, viscosity "
             "0.1, density 4000, control +-50 from actions in [-1, 1], walls at +-7 without "
             "contacts; physics approximate (current MuJoCo fluid model). Uniform random "
@@ -184,15 +183,12 @@ def _mini_specs() -> list[TaskSpec]:
         id=f"{NAMESPACE}/SparseMountainCar-v0",
         entry_point=f"{mini}:SparseMountainCarEnv",
         max_episode_steps=200,
-        card=ProtocolCard(
+        card=_sparse_card(
             observation="position, velocity, each mapped linearly onto [-1, 1]",
             horizon=200,
             termination="car reaches the flag (x >= 0.5); else truncated at 200 steps",
-            random_score=0.0,
             reference_score=1.0,
             reference_kind="optimal: reach the flag",
-            sparse=True,
-            success_threshold=1.0,
             notes="gymnasium MountainCar-v0 (3 actions) with reward 1 at the flag, 0 otherwise "
             "(sparse MountainCar of Tang et al. 2017). Uniform random actions reached the flag "
             "in 0 of 300 episodes. Observation scaled because raw velocity spans +-0.07. "
@@ -239,15 +235,12 @@ def _mini_specs() -> list[TaskSpec]:
         entry_point=f"{mini}:FourRoomsEnv",
         kwargs={"room_size": rooms},
         max_episode_steps=200,
-        card=ProtocolCard(
+        card=_sparse_card(
             observation=f"one-hot row ({side}) + one-hot column ({side})",
             horizon=200,
             termination="goal cell reached; else truncated at 200 steps",
-            random_score=0.0,
             reference_score=1.0,
             reference_kind="optimal: reach the goal",
-            sparse=True,
-            success_threshold=1.0,
             notes=f"four rooms of {rooms} x {rooms} cells ({cells} free cells), start "
             "top-left, goal bottom-right; reward 1 at the goal. A random policy reached it "
             f"in 0 of 3,000 episodes. Coverage: share of the {cells} free cells.",

@@ -39,18 +39,18 @@ class SparseMountainCarEnv(MountainCarEnv):
         self._high = np.array([self.max_position, self.max_speed], dtype=np.float32)
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
 
-    def _scaled(self, obs: np.ndarray) -> np.ndarray:
-        return (2.0 * (obs - self._low) / (self._high - self._low) - 1.0).astype(np.float32)
+    def _observe(self, obs: np.ndarray, info: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        """Scaled observation, and ``info`` with the raw position and velocity added."""
+        scaled = (2.0 * (obs - self._low) / (self._high - self._low) - 1.0).astype(np.float32)
+        return scaled, {**info, "position": float(obs[0]), "velocity": float(obs[1])}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, _, terminated, truncated, info = super().step(action)
-        info = {**info, "position": float(obs[0]), "velocity": float(obs[1])}
-        return self._scaled(obs), 1.0 if terminated else 0.0, terminated, truncated, info
+        scaled, info = self._observe(obs, info)
+        return scaled, 1.0 if terminated else 0.0, terminated, truncated, info
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = super().reset(**kwargs)
-        info = {**info, "position": float(obs[0]), "velocity": float(obs[1])}
-        return self._scaled(obs), info
+        return self._observe(*super().reset(**kwargs))
 
 
 class DeepSeaEnv(gym.Env):

@@ -78,6 +78,11 @@ def _fmt_est(e: stats.Estimate | None) -> str:
     return "n/a" if e is None else f"{_fmt(e.point)} [{_fmt(e.lo)}, {_fmt(e.hi)}]"
 
 
+def _interval(e: stats.Estimate | None) -> tuple[float, float, float]:
+    """(point, lo, hi) of an estimate, NaN throughout when there is none."""
+    return (math.nan, math.nan, math.nan) if e is None else (e.point, e.lo, e.hi)
+
+
 def _slug(*parts: str) -> str:
     import re
 
@@ -180,23 +185,9 @@ def _suite_section(ctx: _Ctx, suite: Suite) -> list[Block]:
             }
             for m in [*stats.METRICS, stats.SUCCESS]:
                 key = m.lower().replace(" ", "_")
-                got = e.get(m)
-                row.update(
-                    {
-                        key: got.point if got else math.nan,
-                        f"{key}_lo": got.lo if got else math.nan,
-                        f"{key}_hi": got.hi if got else math.nan,
-                    }
-                )
-            row.update(
-                {
-                    f"poi_vs_{ctx.baseline}": poi.point if poi else math.nan,
-                    "poi_lo": poi.lo if poi else math.nan,
-                    "poi_hi": poi.hi if poi else math.nan,
-                    "zero_share": zeros,
-                    "flags": "; ".join(flags),
-                }
-            )
+                row.update(zip((key, f"{key}_lo", f"{key}_hi"), _interval(e.get(m))))
+            row.update(zip((f"poi_vs_{ctx.baseline}", "poi_lo", "poi_hi"), _interval(poi)))
+            row.update({"zero_share": zeros, "flags": "; ".join(flags)})
             ctx.rows.append(row)
             cells = {"agent": agent, "bonus": bonus, "runs": f"{arr.shape[0]} x {arr.shape[1]}"}
             cells.update({m: _fmt_est(e[m]) for m in metrics})
@@ -249,58 +240,74 @@ def _suite_section(ctx: _Ctx, suite: Suite) -> list[Block]:
     all_bonuses = sorted(ctx.tables.runs["bonus"].unique(), key=str)
     bcolors = plots.palette(all_bonuses)
     for agent, arrays, seeds, _, pois in per_agent:
-        blocks.append(Heading(f"{suite.name} · {agent}", 3))
-        flat = np.concatenate([a.ravel() for a in arrays.values()])
-        lo, hi = float(flat.min()), float(flat.max())
-        lo, hi = (min(lo, 0.0), max(hi, 1.0)) if suite.normalised else (lo, hi)
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        tau = np.linspace(lo, hi, 101)
-        title = f"{suite.name} · {agent}"
+        blocks += _agent_plots(ctx, suite, agent, arrays, seeds, pois, points, bcolors)
+    return blocks
+
+
+def _agent_plots(
+    ctx: _Ctx,
+    suite: Suite,
+    agent: str,
+    arrays: dict[str, np.ndarray],
+    seeds: dict[str, dict[str, list[int]]],
+    pois: dict[str, stats.Estimate],
+    points: pd.DataFrame,
+    bcolors: dict[str, plots.Color],
+) -> list[Block]:
+    """One agent's profiles, improvement and IQM-curve charts on ``suite``, across bonuses."""
+    base_seed = stats.seed_for(ctx.seed, suite.name)
+    blocks: list[Block] = [Heading(f"{suite.name} · {agent}", 3)]
+    flat = np.concatenate([a.ravel() for a in arrays.values()])
+    lo, hi = float(flat.min()), float(flat.max())
+    lo, hi = (min(lo, 0.0), max(hi, 1.0)) if suite.normalised else (lo, hi)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    tau = np.linspace(lo, hi, 101)
+    title = f"{suite.name} · {agent}"
+    blocks.append(
+        ctx.plot(
+            plots.profile_chart(
+                stats.performance_profiles(arrays, tau, reps=ctx.small_reps, seed=base_seed),
+                tau,
+                suite.label,
+                title,
+                bcolors,
+            ),
+            _slug("profiles", suite.name, agent),
+            f"Performance profiles of {agent} on {suite.name}: share of runs scoring above "
+            "tau, with 95% bands.",
+        )
+    )
+    if pois:
         blocks.append(
             ctx.plot(
-                plots.profile_chart(
-                    stats.performance_profiles(arrays, tau, reps=ctx.small_reps, seed=base_seed),
-                    tau,
+                plots.poi_chart(pois, ctx.baseline, title, bcolors),
+                _slug("poi", suite.name, agent),
+                f"Probability that {agent} with a bonus beats {agent} with "
+                f"`{ctx.baseline}` (95% intervals; 0.5 = no difference).",
+            )
+        )
+    grid, by_share, cubes = curve_arrays(points, suite, agent, seeds, ctx.tables.cards)
+    if cubes:
+        xlabel = "share of training" if by_share else "environment steps"
+        blocks.append(
+            ctx.plot(
+                plots.iqm_curve_chart(
+                    grid,
+                    stats.iqm_curve(cubes, reps=ctx.small_reps, seed=base_seed),
+                    xlabel,
                     suite.label,
                     title,
                     bcolors,
                 ),
-                _slug("profiles", suite.name, agent),
-                f"Performance profiles of {agent} on {suite.name}: share of runs scoring above "
-                "tau, with 95% bands.",
+                _slug("iqm_curve", suite.name, agent),
+                f"IQM of {agent}'s evaluation {suite.label} over {xlabel} (95% bands).",
             )
         )
-        if pois:
-            blocks.append(
-                ctx.plot(
-                    plots.poi_chart(pois, ctx.baseline, title, bcolors),
-                    _slug("poi", suite.name, agent),
-                    f"Probability that {agent} with a bonus beats {agent} with "
-                    f"`{ctx.baseline}` (95% intervals; 0.5 = no difference).",
-                )
-            )
-        grid, by_share, cubes = curve_arrays(points, suite, agent, seeds, ctx.tables.cards)
-        if cubes:
-            xlabel = "share of training" if by_share else "environment steps"
-            blocks.append(
-                ctx.plot(
-                    plots.iqm_curve_chart(
-                        grid,
-                        stats.iqm_curve(cubes, reps=ctx.small_reps, seed=base_seed),
-                        xlabel,
-                        suite.label,
-                        title,
-                        bcolors,
-                    ),
-                    _slug("iqm_curve", suite.name, agent),
-                    f"IQM of {agent}'s evaluation {suite.label} over {xlabel} (95% bands).",
-                )
-            )
-        else:
-            blocks.append(
-                Para(f"No IQM curve for {agent}: its runs share fewer than two evaluation points.")
-            )
+    else:
+        blocks.append(
+            Para(f"No IQM curve for {agent}: its runs share fewer than two evaluation points.")
+        )
     return blocks
 
 

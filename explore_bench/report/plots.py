@@ -26,6 +26,22 @@ Color = tuple[float, float, float]
 _RC: dict[str, Any] = {"svg.hashsalt": "explore-bench", "svg.fonttype": "none"}
 
 
+# Shared by the profile and IQM-curve charts (rliable line plots with a legend).
+_LINE_STYLE: dict[str, Any] = {
+    "labelsize": "large",
+    "ticklabelsize": "large",
+    "legend": True,
+    "legendsize": "medium",
+}
+
+
+def _split(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """{name: (point, band)} as ({name: point}, {name: band}), the shape rliable takes."""
+    return {n: p for n, (p, _) in pairs.items()}, {n: c for n, (_, c) in pairs.items()}
+
+
 def palette(names: Sequence[str]) -> dict[str, Color]:
     colors = sns.color_palette("colorblind", n_colors=max(len(names), 1))
     return {n: tuple(c) for n, c in zip(names, colors)}
@@ -82,18 +98,16 @@ def profile_chart(
     colors: Mapping[str, Color],
 ) -> Figure:
     """Performance profiles (fraction of runs scoring above tau) with 95% bands."""
+    points, bands = _split(profiles)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_utils.plot_performance_profiles(
-        {n: p for n, (p, _) in profiles.items()},
+        points,
         tau,
-        performance_profile_cis={n: c for n, (_, c) in profiles.items()},
+        performance_profile_cis=bands,
         colors=dict(colors),
         xlabel=rf"{xlabel} ($\tau$)",
         ax=ax,
-        labelsize="large",
-        ticklabelsize="large",
-        legend=True,
-        legendsize="medium",
+        **_LINE_STYLE,
     )
     ax.set_title(title)
     return fig
@@ -108,20 +122,18 @@ def iqm_curve_chart(
     colors: Mapping[str, Color],
 ) -> Figure:
     """Aggregate IQM at each evaluation point, with 95% bands."""
+    points, bands = _split(curves)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     plot_utils.plot_sample_efficiency_curve(
         grid,
-        {n: p for n, (p, _) in curves.items()},
-        {n: c for n, (_, c) in curves.items()},
+        points,
+        bands,
         algorithms=list(curves),
         colors=dict(colors),
         xlabel=xlabel,
         ylabel=f"IQM {ylabel}",
         ax=ax,
-        labelsize="large",
-        ticklabelsize="large",
-        legend=True,
-        legendsize="medium",
+        **_LINE_STYLE,
     )
     ax.set_title(title)
     return fig
