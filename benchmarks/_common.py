@@ -9,6 +9,27 @@ from typing import Any
 
 import torch
 
+#: The MuJoCo comparisons' networks in our agent fields: separate 64x64 tanh policy and value
+#: MLPs, std 1 at start; `sb3_mlp_policy_kwargs` is the same for SB3 / sb3-contrib.
+OURS_MLP = {
+    "policy_hidden": "64,64",
+    "value_hidden": "64,64",
+    "activation": "tanh",
+    "value_activation": "tanh",
+    "init_std": 1.0,
+}
+
+
+def sb3_mlp_policy_kwargs() -> dict[str, Any]:
+    """SB3's ``policy_kwargs`` for `OURS_MLP` (log-std 0 = std 1)."""
+    from torch import nn
+
+    return {
+        "net_arch": {"pi": [64, 64], "vf": [64, 64]},
+        "activation_fn": nn.Tanh,
+        "log_std_init": 0.0,
+    }
+
 
 def warm_up() -> None:
     """Pay one-off import costs outside the timed region, the same for every side (the first

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._common import ours_train, sb3_train
+from benchmarks._common import OURS_MLP, ours_train, sb3_mlp_policy_kwargs, sb3_train
 from benchmarks._harness import Measure, Pair
 
 TASK = "HalfCheetah-v5"
@@ -40,11 +40,7 @@ def ours(num_envs: int, steps: int) -> dict[str, Any]:
             "vf_coef": 1.0,  # x 0.5 * MSE in our loss = SB3's 0.5 x MSE
             "max_grad_norm": 0.5,
             "norm_adv": True,
-            "policy_hidden": "64,64",
-            "value_hidden": "64,64",
-            "activation": "tanh",
-            "value_activation": "tanh",
-            "init_std": 1.0,
+            **OURS_MLP,
         },
     )
 
@@ -52,7 +48,6 @@ def ours(num_envs: int, steps: int) -> dict[str, Any]:
 def sb3(num_envs: int, steps: int) -> dict[str, Any]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
-    from torch import nn
 
     def build() -> Any:
         env = make_vec_env(TASK, n_envs=num_envs, seed=0)
@@ -71,12 +66,7 @@ def sb3(num_envs: int, steps: int) -> dict[str, Any]:
             vf_coef=0.5,
             max_grad_norm=0.5,
             normalize_advantage=True,
-            policy_kwargs={
-                "net_arch": {"pi": [64, 64], "vf": [64, 64]},
-                "activation_fn": nn.Tanh,
-                "log_std_init": 0.0,
-                "ortho_init": True,
-            },
+            policy_kwargs={**sb3_mlp_policy_kwargs(), "ortho_init": True},
             device="cpu",
             seed=0,
             verbose=0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._common import ours_train, sb3_train
+from benchmarks._common import OURS_MLP, ours_train, sb3_mlp_policy_kwargs, sb3_train
 from benchmarks._harness import Measure, Pair
 
 TASK = "HalfCheetah-v5"
@@ -38,11 +38,7 @@ def ours(steps: int) -> dict[str, Any]:
             "vf_lr": 1e-3,
             "vf_epochs": 10,
             "vf_minibatch_size": 128,
-            "policy_hidden": "64,64",
-            "value_hidden": "64,64",
-            "activation": "tanh",
-            "value_activation": "tanh",
-            "init_std": 1.0,
+            **OURS_MLP,
         },
     )
 
@@ -50,7 +46,6 @@ def ours(steps: int) -> dict[str, Any]:
 def sb3(steps: int) -> dict[str, Any]:
     from sb3_contrib import TRPO
     from stable_baselines3.common.env_util import make_vec_env
-    from torch import nn
 
     def build() -> Any:
         return TRPO(
@@ -69,11 +64,7 @@ def sb3(steps: int) -> dict[str, Any]:
             normalize_advantage=True,
             target_kl=0.01,
             sub_sampling_factor=1,
-            policy_kwargs={
-                "net_arch": {"pi": [64, 64], "vf": [64, 64]},
-                "activation_fn": nn.Tanh,
-                "log_std_init": 0.0,
-            },
+            policy_kwargs=sb3_mlp_policy_kwargs(),
             device="cpu",
             seed=0,
             verbose=0,

@@ -39,7 +39,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench.config import parse_sets, resolve
-    from explore_bench.runner import run, run_dir_for
+    from explore_bench.layout import run_dir_for
+    from explore_bench.runner import run
 
     run_opts = {"agent": args.agent, "bonus": args.bonus, "task": args.task}
     for key, value in (

@@ -16,6 +16,7 @@ from typing import Any
 from explore_bench import io
 from explore_bench.config import ConfigError
 from explore_bench.executors import Job, Outcome
+from explore_bench.layout import name_from_path
 from explore_bench.spec import (
     SPEC_COPY,
     Matrix,
@@ -24,6 +25,7 @@ from explore_bench.spec import (
     load_matrix,
     load_spec,
     plan,
+    run_state,
 )
 
 # --------------------------------------------------------------------------- progress
@@ -196,7 +198,12 @@ def _run_dirs(root: Path) -> list[Path]:
 
 def _row(path: Path, root: Path) -> dict[str, str]:
     task, agent, bonus, seed = path.relative_to(root).parts
-    row = {"task": task.replace("__", "/"), "agent": agent, "bonus": bonus, "seed": seed[4:]}
+    row = {
+        "task": name_from_path(task),
+        "agent": name_from_path(agent),
+        "bonus": name_from_path(bonus),
+        "seed": seed[4:],
+    }
     config: dict[str, Any] = {}
     if (path / "config.json").exists():
         try:
@@ -216,24 +223,21 @@ def _row(path: Path, root: Path) -> dict[str, str]:
             steps = f"{last}/{config.get('steps', '?')}"
         except (OSError, IndexError, KeyError, ValueError):
             steps = "?"
-    detail = ""
-    if (path / "DONE").exists():
-        state = "done"
-    elif (path / "FAILED").exists():
-        state = "failed"
+    state, detail = run_state(path), ""
+    if state == "failed":
         lines = [ln for ln in (path / "FAILED").read_text().splitlines() if ln.strip()]
         detail = lines[-1][:80] if lines else ""
-    else:
-        state = "unfinished"
+    elif state == "unfinished":
         detail = "checkpoint" if (path / "checkpoint.pt").exists() else "no checkpoint"
     return {**row, "state": state, "steps": steps, "detail": detail}
 
 
 def status_rows(root: Path, matrix: Matrix | None = None) -> list[dict[str, str]]:
     """One row per cell found under ``root`` (and per cell of ``matrix`` not started yet)."""
-    rows = [_row(p, root) for p in _run_dirs(root)]
+    found = _run_dirs(root)
+    rows = [_row(p, root) for p in found]
     if matrix is not None:
-        seen = {Path(p).resolve() for p in _run_dirs(root)}
+        seen = {p.resolve() for p in found}
         rows += [
             {
                 "task": c.task,

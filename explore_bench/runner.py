@@ -37,22 +37,6 @@ TIMING_COLUMNS = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_updat
 PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
 
 
-def safe_name(name: str) -> str:
-    """A task/plugin name as one path component ("/" and ":" are not allowed there)."""
-    return name.replace("/", "__").replace(":", "--")
-
-
-def run_dir_for(root: Path, run: Any) -> Path:
-    """<root>/<task>/<agent>/<bonus>/seed<k>, the layout `report` reads."""
-    return (
-        Path(root)
-        / safe_name(run.task)
-        / safe_name(run.agent)
-        / safe_name(run.bonus)
-        / f"seed{run.seed}"
-    )
-
-
 def _add_scalars(writer: Any, row: dict[str, Any], step: int) -> None:
     """All of a metrics row as one TensorBoard event (``add_scalar`` per column costs an
     event, a protobuf and a queue put each); readers see the same scalars per tag."""

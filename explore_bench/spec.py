@@ -34,7 +34,7 @@ from typing import Any
 
 from explore_bench import registry
 from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, resolve
-from explore_bench.runner import run_dir_for
+from explore_bench.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SPEC_COPY = "matrix.toml"
@@ -77,11 +77,16 @@ class Cell:
         return f"{self.task} {self.agent} {self.bonus} seed{self.seed}"
 
     def state(self) -> str:
-        if (self.run_dir / "DONE").exists():
-            return "done"
-        if (self.run_dir / "FAILED").exists():
-            return "failed"
-        return "unfinished" if self.run_dir.exists() else "missing"
+        return run_state(self.run_dir)
+
+
+def run_state(run_dir: Path) -> str:
+    """done / failed / unfinished (started, no marker) / missing (never started)."""
+    if (run_dir / "DONE").exists():
+        return "done"
+    if (run_dir / "FAILED").exists():
+        return "failed"
+    return "unfinished" if run_dir.exists() else "missing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +113,14 @@ def find_spec(spec: str) -> Path:
     if "/" not in spec and shipped.is_file():
         return shipped
     names = shipped_specs()
-    close = difflib.get_close_matches(spec, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"no spec file {spec!r}{hint}; shipped specs: {', '.join(names)}")
+    raise ConfigError(
+        f"no spec file {spec!r}{_did_you_mean(spec, names)}; shipped specs: {', '.join(names)}"
+    )
+
+
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def shipped_specs() -> list[str]:
@@ -139,10 +149,9 @@ def _check_names(kind: str, names: Sequence[str], reg: registry.Registry, where:
     for name in names:
         if name not in reg:  # import paths "module:Class" are checked when resolved
             known = reg.names()
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
-                f"{where}: unknown {kind} {name!r}{hint}; valid: {', '.join(known)} "
+                f"{where}: unknown {kind} {name!r}{_did_you_mean(name, known)}; "
+                f"valid: {', '.join(known)} "
                 f"(or an import path 'module:Class')"
             )
 
@@ -205,8 +214,7 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
     unknown = [k for k in spec if k not in SPEC_KEYS]
     if unknown:
         key = unknown[0]
-        close = difflib.get_close_matches(key, list(SPEC_KEYS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = _did_you_mean(key, list(SPEC_KEYS))
         valid = "; ".join(f"{k}: {v}" for k, v in SPEC_KEYS.items())
         raise ConfigError(f"{where}: unknown key {key!r}{hint}. Valid keys: {valid}")
     name = spec.get("name") or Path(where).stem

@@ -83,3 +83,13 @@ def test_resolve_rejects_an_unknown_section() -> None:
 
     with pytest.raises(ConfigError, match="unknown config sections \\['agnet'\\]"):
         resolve({"task": "CartPole-v1"}, {"agnet": {"lr": 0.1}})
+
+
+@pytest.mark.parametrize(
+    "name", ["CartPole-v1", "explore_bench/DeepSea20-v0", "const_bonus:ConstantBonus"]
+)
+def test_path_component_round_trips_to_the_name(name: str) -> None:
+    from explore_bench.layout import name_from_path, safe_name
+
+    assert "/" not in safe_name(name) and ":" not in safe_name(name)
+    assert name_from_path(safe_name(name)) == name

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore_bench.layout import name_from_path
+
 KEYS = ("task", "agent", "bonus", "seed")
 _MARKERS = frozenset({"config.json", "metrics.csv", "DONE", "FAILED"})
 
@@ -114,9 +116,9 @@ def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, An
     ident: dict[str, Any] = {}
     if len(parts) >= 4 and parts[-1].startswith("seed") and parts[-1][4:].isdigit():
         ident = {
-            "task": parts[-4].replace("__", "/"),
-            "agent": parts[-3],
-            "bonus": parts[-2],
+            "task": name_from_path(parts[-4]),
+            "agent": name_from_path(parts[-3]),
+            "bonus": name_from_path(parts[-2]),
             "seed": int(parts[-1][4:]),
         }
     for key in KEYS:
