@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from agents.networks import Distribution, Policy, ValueFunction, encoder, run_layers
+from agents.numpy_policy import NumpyPolicy
 from bonuses.base import Transitions
 from explore_bench.shaping import RewardShaper
 from explore_bench.tasks import CoverageTracker, raw_rewards, step_infos
@@ -194,6 +195,7 @@ class OnPolicyAgent(ABC):
             assert isinstance(self.act_space, gym.spaces.Box)
             self._act_low = torch.as_tensor(self.act_space.low, dtype=torch.float32)
             self._act_high = torch.as_tensor(self.act_space.high, dtype=torch.float32)
+            self._np_act_low, self._np_act_high = self._act_low.numpy(), self._act_high.numpy()
 
     # networks -------------------------------------------------------------------------
 
@@ -239,6 +241,7 @@ class OnPolicyAgent(ABC):
         # NumPy views sharing the buffers' memory: the env's arrays are written straight in,
         # with no tensor built per step (the conversion is the same cast as `as_obs`).
         self._np_obs = self.buf_obs.numpy()
+        self._np_actions = self.buf_actions.numpy()
         self._np_next_obs = self.buf_next_obs.numpy()
         self._np_rewards = self.buf_rewards.numpy()
         self._np_raw_rewards = self.buf_raw_rewards.numpy()
@@ -263,28 +266,27 @@ class OnPolicyAgent(ABC):
 
         Per step only what acting needs runs: the policy's forward pass and the sample (with
         a shared CNN trunk also the value head and the log-probability, which then come for
-        free). Observations go straight from the env into the buffers; what the steps left
-        out (MLP log-probabilities, values of a separate value net) is computed afterwards in
-        batched passes: the networks do not change during a rollout, so the numbers are the
-        same.
+        free; a flat MLP policy acts through its NumPy mirror, see `NumpyPolicy`).
+        Observations go straight from the env into the buffers; what the steps left out (MLP
+        log-probabilities, values of a separate value net) is computed afterwards in batched
+        passes: the networks do not change during a rollout, so the numbers are the same.
         """
         start = time.perf_counter()
         num_steps = self.config.num_steps
         np_obs, np_next = self._np_obs, self._np_next_obs
         self.buf_obs[0] = self.next_obs
         finals: list[tuple[int, int, Any]] = []
+        mirror = self._numpy_mirror()
+        if mirror is not None:
+            noise = mirror.noise(num_steps, self.envs.num_envs)
         for t in range(num_steps):
-            if self.shared_trunk:
-                dist, self.buf_values[t] = self.dist_and_value(self.buf_obs[t])
+            if mirror is not None:
+                actions = mirror.sample(np_obs[t], noise[t])
+                self._np_actions[t] = actions
+                env_actions = self._clip(actions)
             else:
-                dist = self.policy.forward(self.buf_obs[t])  # no hooks: skip __call__
-            actions = dist.sample()
-            self.buf_actions[t] = actions
-            if not self._batched_logprobs:
-                self.buf_logprobs[t] = dist.log_prob(actions)
-            next_obs, reward, terminated, truncated, infos = self.envs.step(
-                self.env_action(actions)
-            )
+                env_actions = self._torch_step(t)
+            next_obs, reward, terminated, truncated, infos = self.envs.step(env_actions)
             # The next step's input goes straight into the buffer row it is read from.
             if t + 1 < num_steps:
                 np_obs[t + 1] = next_obs
@@ -329,6 +331,30 @@ class OnPolicyAgent(ABC):
             terminated=self.buf_terminated,
             truncated=self.buf_truncated,
         )
+
+    def _numpy_mirror(self) -> NumpyPolicy | None:
+        """The policy mirrored in NumPy for acting, where it can be (see `NumpyPolicy`)."""
+        if not self._batched_logprobs or self.buf_obs.dtype != torch.float32:
+            return None
+        return NumpyPolicy.of(self.policy)
+
+    def _torch_step(self, t: int) -> np.ndarray:
+        """Act on row ``t`` of the buffers with the torch networks; returns the env's actions."""
+        if self.shared_trunk:
+            dist, self.buf_values[t] = self.dist_and_value(self.buf_obs[t])
+        else:
+            dist = self.policy.forward(self.buf_obs[t])  # no hooks: skip __call__
+        actions = dist.sample()
+        self.buf_actions[t] = actions
+        if not self._batched_logprobs:
+            self.buf_logprobs[t] = dist.log_prob(actions)
+        return self.env_action(actions)
+
+    def _clip(self, actions: np.ndarray) -> np.ndarray:
+        """NumPy actions -> what the env accepts (as `env_action`)."""
+        if self.discrete:
+            return actions
+        return np.clip(actions, self._np_act_low, self._np_act_high)
 
     def _evaluate_rollout(self) -> None:
         """Fill what the steps left out of ``buf_logprobs`` and ``buf_values`` with batched

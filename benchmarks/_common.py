@@ -31,6 +31,10 @@ def sb3_mlp_policy_kwargs() -> dict[str, Any]:
     }
 
 
+#: Deterministic evaluation episodes at the end of a learning run (ours and SB3 alike).
+EVAL_EPISODES = 10
+
+
 def warm_up() -> None:
     """Pay one-off import costs outside the timed region, the same for every side (the first
     Adam builds import torch._dynamo; TensorBoard's writer imports tensorboard)."""
@@ -77,7 +81,9 @@ def ours_train(
         rows = read_csv(run_dir / "metrics.csv")
     done = int(rows[-1]["env_steps"])
     last = rows[-1]
+    extra = {"eval_return": last["eval_return"]} if "eval_return" in last else {}
     return {
+        **extra,
         "sps": done / wall,
         "sps_cpu": done / cpu,
         "steps": done,
@@ -89,16 +95,25 @@ def ours_train(
     }
 
 
-def sb3_train(build: Any, steps: int) -> dict[str, Any]:
+def sb3_train(build: Any, steps: int, eval_env: Any = None) -> dict[str, Any]:
     """Time ``build()`` (vector env and model) plus ``model.learn``: the same span as ours,
-    which builds envs and networks inside `run`."""
+    which builds envs and networks inside `run`. With ``eval_env`` (a vector env of 1), also
+    the mean return of `EVAL_EPISODES` deterministic episodes afterwards, as ours evaluates
+    (for the learning comparison, which is not timed)."""
     warm_up()
     start, cpu = time.perf_counter(), time.process_time()
     model = build()
     model.learn(total_timesteps=steps)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     model.get_env().close()
+    extra = {}
+    if eval_env is not None:
+        from stable_baselines3.common.evaluation import evaluate_policy
+
+        mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=EVAL_EPISODES)
+        extra["eval_return"] = float(mean)  # type: ignore[arg-type]  # a float here
     return {
+        **extra,
         "sps": model.num_timesteps / wall,
         "sps_cpu": model.num_timesteps / cpu,
         "steps": int(model.num_timesteps),

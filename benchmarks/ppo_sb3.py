@@ -12,20 +12,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._common import OURS_MLP, ours_train, sb3_mlp_policy_kwargs, sb3_train
+from benchmarks._common import (
+    EVAL_EPISODES,
+    OURS_MLP,
+    ours_train,
+    sb3_mlp_policy_kwargs,
+    sb3_train,
+)
 from benchmarks._harness import Measure, Pair
 
 TASK = "HalfCheetah-v5"
 ROLLOUT = 2048
 
 
-def ours(num_envs: int, steps: int) -> dict[str, Any]:
+def ours(num_envs: int, steps: int, seed: int = 0, evaluate: bool = False) -> dict[str, Any]:
+    """Our PPO; with ``evaluate``, `EVAL_EPISODES` deterministic episodes at the end."""
+    run_set = {"eval_episodes": EVAL_EPISODES, "eval_interval": steps} if evaluate else {}
     return ours_train(
         agent="ppo",
         bonus="none",
         task=TASK,
         steps=steps,
         num_envs=num_envs,
+        seed=seed,
+        run_set=run_set,
         agent_set={
             "num_steps": ROLLOUT // num_envs,
             "minibatch_size": 64,
@@ -45,12 +55,13 @@ def ours(num_envs: int, steps: int) -> dict[str, Any]:
     )
 
 
-def sb3(num_envs: int, steps: int) -> dict[str, Any]:
+def sb3(num_envs: int, steps: int, seed: int = 0, evaluate: bool = False) -> dict[str, Any]:
+    """SB3's PPO with the same settings; ``evaluate`` as in `ours`."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     def build() -> Any:
-        env = make_vec_env(TASK, n_envs=num_envs, seed=0)
+        env = make_vec_env(TASK, n_envs=num_envs, seed=seed)
         return PPO(
             "MlpPolicy",
             env,
@@ -68,11 +79,12 @@ def sb3(num_envs: int, steps: int) -> dict[str, Any]:
             normalize_advantage=True,
             policy_kwargs={**sb3_mlp_policy_kwargs(), "ortho_init": True},
             device="cpu",
-            seed=0,
+            seed=seed,
             verbose=0,
         )
 
-    return sb3_train(build, steps)
+    eval_env = make_vec_env(TASK, n_envs=1, seed=seed + 100_003) if evaluate else None
+    return sb3_train(build, steps, eval_env)
 
 
 def pairs(quick: bool) -> list[Pair]:

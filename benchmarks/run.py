@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import ROOT, PairResult, fmt_met, fmt_ratio, run_measure, run_pairs
+from explore_bench.io import write_text
 
 COMPARISONS = {
     "ppo": "ppo_sb3",
@@ -57,7 +58,7 @@ COMPARISONS = {
     "atari": "atari",
     "matrix": "matrix_scaling",
 }
-ORDER = ("hotpath", *COMPARISONS, "memory")
+ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (
     "explore-bench", "torch", "numpy", "gymnasium", "mujoco", "ale-py",
     "stable-baselines3", "sb3-contrib", "pyinstrument",
@@ -140,13 +141,18 @@ def run_all(names: list[str], rounds: int, quick: bool, before: str = "") -> dic
                 ],
                 "doc": memory.__doc__,
             }
+        elif name == "learning":
+            from benchmarks import learning
+
+            result = learning.measure(quick, log)
+            sections[name] = {"learning": result, "results": [], "doc": learning.__doc__}
         else:
             module = importlib.import_module(f"benchmarks.{COMPARISONS[name]}")
             pairs = module.pairs(quick)
-            sections[name] = {
-                "results": run_pairs(pairs, rounds, log) if pairs else [],
-                "doc": module.__doc__,
-            }
+            results = run_pairs(pairs, rounds, log) if pairs else []
+            sections[name] = {"results": results, "doc": module.__doc__}
+            if hasattr(module, "extra") and results:  # a module's own table after its pairs
+                sections[name]["extra"] = module.extra(quick, results)
         sections[name]["load"] = (load_before, load())
         sections[name]["seconds"] = time.perf_counter() - start
     return sections
@@ -196,6 +202,14 @@ def render(sections: dict[str, Any], meta: dict[str, Any]) -> str:
                 f"| peak RSS, {key} run ({m.label}) | - | {r['peak_rss_mb']:,.0f} MB | - | "
                 f"{target} | {fmt_met(met)} |"
             )
+    if "learning" in sections:
+        from benchmarks import learning
+
+        res = sections["learning"]["learning"]
+        out.append(
+            f"| {learning.title(res)} | ours - SB3 | {learning.fmt_diff(res)} | - | "
+            f"the difference's 95% interval contains 0 | {fmt_met(res['met'])} |"
+        )
     out += ["", "## Machine and packages", ""]
     m = meta["machine"]
     out.append(
@@ -218,6 +232,11 @@ def render(sections: dict[str, Any], meta: dict[str, Any]) -> str:
             f"{' --quick' if meta['quick'] else ''}{before}`; load average before/after: "
             f"{sec['load'][0]} / {sec['load'][1]}; {sec['seconds'] / 60:.1f} min."
         )
+        if name == "learning":
+            from benchmarks import learning
+
+            out += learning.table(sec["learning"])
+            continue
         if name == "memory":
             out += ["", "| run | peak RSS | steps/s |", "|---|---|---|"]
             for key, meas, _, r in sec["rows"]:
@@ -227,6 +246,7 @@ def render(sections: dict[str, Any], meta: dict[str, Any]) -> str:
             continue
         for res in sec["results"]:
             out += _pair_table(res)
+        out += sec.get("extra", [])
     out.append("")
     return "\n".join(out)
 
@@ -259,6 +279,9 @@ def _pair_table(res: PairResult) -> list[str]:
 def _to_json(sections: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {"meta": meta, "comparisons": {}}
     for name, sec in sections.items():
+        if name == "learning":
+            data["comparisons"][name] = sec["learning"]
+            continue
         if name == "memory":
             data["comparisons"][name] = [
                 {"run": key, "label": m.label, "limit_gb": lim, **r}
@@ -279,6 +302,8 @@ def _to_json(sections: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
             }
             for r in sec["results"]
         ]
+        if "extra" in sec:
+            data["comparisons"][f"{name}_extra"] = sec["extra"]
     return data
 
 
@@ -321,9 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_end": load(),
     }
     out = Path(args.out)
-    out.write_text(render(sections, meta))
-    out.with_suffix(".json").write_text(
-        json.dumps(_to_json(sections, meta), indent=1, default=str) + "\n"
+    write_text(out, render(sections, meta))
+    write_text(
+        out.with_suffix(".json"), json.dumps(_to_json(sections, meta), indent=1, default=str) + "\n"
     )
     log(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
