@@ -193,9 +193,8 @@ class OnPolicyAgent(ABC):
         self.timers = {"time_rollout_s": 0.0, "time_bonus_s": 0.0, "time_update_s": 0.0}
         if not self.discrete:
             assert isinstance(self.act_space, gym.spaces.Box)
-            self._act_low = torch.as_tensor(self.act_space.low, dtype=torch.float32)
-            self._act_high = torch.as_tensor(self.act_space.high, dtype=torch.float32)
-            self._np_act_low, self._np_act_high = self._act_low.numpy(), self._act_high.numpy()
+            self._act_low = self.act_space.low.astype(np.float32)
+            self._act_high = self.act_space.high.astype(np.float32)
 
     # networks -------------------------------------------------------------------------
 
@@ -253,12 +252,14 @@ class OnPolicyAgent(ABC):
         """Env observations as a tensor of the buffer's dtype (MuJoCo returns float64)."""
         return torch.as_tensor(obs).to(self.buf_obs.dtype)
 
-    def env_action(self, actions: torch.Tensor) -> np.ndarray:
+    def env_action(self, actions: torch.Tensor | np.ndarray) -> np.ndarray:
         """Policy output -> what the env accepts (Gaussian samples are clipped to bounds; the
         unclipped sample is kept for the log-probability)."""
+        if isinstance(actions, torch.Tensor):
+            actions = actions.numpy()
         if self.discrete:
-            return actions.numpy()
-        return torch.clamp(actions, self._act_low, self._act_high).numpy()
+            return actions
+        return np.clip(actions, self._act_low, self._act_high)
 
     @torch.no_grad()
     def collect_rollout(self) -> Transitions:
@@ -283,7 +284,7 @@ class OnPolicyAgent(ABC):
             if mirror is not None:
                 actions = mirror.sample(np_obs[t], noise[t])
                 self._np_actions[t] = actions
-                env_actions = self._clip(actions)
+                env_actions = self.env_action(actions)
             else:
                 env_actions = self._torch_step(t)
             next_obs, reward, terminated, truncated, infos = self.envs.step(env_actions)
@@ -349,12 +350,6 @@ class OnPolicyAgent(ABC):
         if not self._batched_logprobs:
             self.buf_logprobs[t] = dist.log_prob(actions)
         return self.env_action(actions)
-
-    def _clip(self, actions: np.ndarray) -> np.ndarray:
-        """NumPy actions -> what the env accepts (as `env_action`)."""
-        if self.discrete:
-            return actions
-        return np.clip(actions, self._np_act_low, self._np_act_high)
 
     def _evaluate_rollout(self) -> None:
         """Fill what the steps left out of ``buf_logprobs`` and ``buf_values`` with batched
