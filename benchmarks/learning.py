@@ -27,7 +27,7 @@ BOOTSTRAP = 10_000
 
 def budget(quick: bool) -> tuple[int, int]:
     """(seeds, steps per run)."""
-    return (2, 4096) if quick else (6, 200_000)
+    return (2, 4096) if quick else (10, 200_000)
 
 
 def _bootstrap_mean(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
