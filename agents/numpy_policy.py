@@ -26,6 +26,16 @@ _ACTIVATIONS: dict[type[nn.Module], Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+#: (transposed weight, bias, activation or None) of one linear layer, as NumPy views.
+Layer = tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray] | None]
+
+
+def _linear(module: nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    # Views, not copies: rebuilt per rollout, since TRPO and load_state_dict may swap storage.
+    assert isinstance(module, nn.Linear) and module.bias is not None
+    return module.weight.detach().numpy().T, module.bias.detach().numpy()
+
+
 class NumpyPolicy:
     """Samples from a `Policy` whose trunk is the identity (flat Box observations).
 
@@ -33,11 +43,7 @@ class NumpyPolicy:
     torch path.
     """
 
-    def __init__(
-        self,
-        layers: list[tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray] | None]],
-        std: np.ndarray | None,
-    ) -> None:
+    def __init__(self, layers: list[Layer], std: np.ndarray | None) -> None:
         self.layers = layers
         self.std = std
 
@@ -46,22 +52,13 @@ class NumpyPolicy:
         """A mirror of ``policy``'s current parameters, or None if it is not a flat MLP."""
         if not isinstance(policy.trunk, nn.Identity):
             return None
-        modules = [*policy.body, policy.head]
-        layers: list[tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray] | None]] = []
-        for i, module in enumerate(modules):
-            if isinstance(module, nn.Linear):
-                if module.bias is None:
-                    return None
-                # Views, not copies (float32 on the CPU): rebuilt per rollout, since TRPO and
-                # load_state_dict may swap a parameter's storage.
-                weight_t = module.weight.detach().numpy().T
-                follow = modules[i + 1] if i + 1 < len(modules) else None
-                act = _ACTIVATIONS.get(type(follow)) if follow is not None else None
-                if follow is not None and act is None and not isinstance(follow, nn.Linear):
-                    return None
-                layers.append((weight_t, module.bias.detach().numpy(), act))
-            elif type(module) not in _ACTIVATIONS:
+        body = list(policy.body)  # Linear, activation, Linear, activation, ... (networks.mlp)
+        layers: list[Layer] = []
+        for linear, activation in zip(body[::2], body[1::2], strict=True):
+            if type(activation) not in _ACTIVATIONS:
                 return None
+            layers.append((*_linear(linear), _ACTIVATIONS[type(activation)]))
+        layers.append((*_linear(policy.head), None))
         std = None
         if policy.log_std is not None:
             std = np.exp(policy.log_std.detach().numpy())
