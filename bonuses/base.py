@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -25,6 +26,7 @@ from torch import nn
 __all__ = [
     "BonusConfig",
     "IntrinsicBonus",
+    "Recipe",
     "Transitions",
     "UnsupportedSpaceError",
     "action_kind",
@@ -47,6 +49,10 @@ class Transitions:
     ext_rewards: torch.Tensor
     terminated: torch.Tensor
     truncated: torch.Tensor
+    #: Optional (T, N) int64 keys of the env's full state after each step, when the task
+    #: provides one (``info["state_key"]``; MiniGrid's fully observable grid). Exact episodic
+    #: counts (NovelD, RIDE) hash these as their papers do; None when the task has none.
+    state_keys: torch.Tensor | None = None
 
     @property
     def num_steps(self) -> int:
@@ -64,14 +70,15 @@ class Transitions:
         def merge(x: torch.Tensor) -> torch.Tensor:
             return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
-        return Transitions(
-            **{f.name: merge(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        )
+        return self._map(merge)
 
     def to(self, device: torch.device | str) -> Transitions:
-        return Transitions(
-            **{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)}
-        )
+        return self._map(lambda x: x.to(device))
+
+    def _map(self, fn: Any) -> Transitions:
+        """Apply ``fn`` to every tensor field, leaving absent optional fields as None."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return Transitions(**{k: None if v is None else fn(v) for k, v in values.items()})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,6 +88,25 @@ class BonusConfig:
     Subclasses add fields, each with a one-line doc comment and the paper's default, and
     validate them in ``__post_init__`` (raise ``ValueError`` naming the field and valid range).
     """
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A method's paper recipe: the agent/shaping/run settings its paper requires.
+
+    Plain config overrides, like a preset, declared next to the bonus in
+    ``IntrinsicBonus.recipes`` (keyed by agent name; ``"*"`` for any agent). The harness
+    applies them in ``recipe = "paper"`` mode, between the agent's defaults and a named preset.
+    """
+
+    #: Where the settings come from (paper section or released-code file).
+    source: str
+    #: Agent config fields (``OnPolicyConfig`` and the agent's own config).
+    agent: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Reward-shaping fields (normaliser, coefficient, ...).
+    shaping: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Run-level settings (num_envs, warm-up steps, ...).
+    run: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class UnsupportedSpaceError(ValueError):
@@ -136,6 +162,8 @@ class IntrinsicBonus(nn.Module, ABC):
     description: ClassVar[str] = ""
     #: The paper the method comes from.
     reference: ClassVar[str] = ""
+    #: The paper recipe per agent name (``"*"``: any agent); see `Recipe`.
+    recipes: ClassVar[Mapping[str, Recipe]] = {}
 
     #: Set by learned bonuses; its state is then saved with ``state_dict()``.
     optimizer: torch.optim.Optimizer
