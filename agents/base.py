@@ -259,24 +259,7 @@ class OnPolicyAgent(ABC):
                 np_obs[t + 1] = next_obs
             else:
                 self._last_obs.numpy()[:] = next_obs
-            done = terminated | truncated
-            any_done = done.any()
-            if any_done:
-                final_obs = infos["final_obs"]
-                finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
-            raw, step_info = self.read_step(reward, infos, self.coverage is not None)
-            self._np_rewards[t] = reward
-            self._np_raw_rewards[t] = raw
-            self._np_terminated[t] = terminated
-            self._np_truncated[t] = truncated
-            self._track_episodes(raw, done, any_done)
-            if self.coverage is not None:
-                true_next = next_obs
-                if any_done:
-                    true_next = next_obs.copy()
-                    for i in np.flatnonzero(done):
-                        true_next[i] = infos["final_obs"][i]
-                self.coverage.update(true_next, step_info or {})
+            self._record_step(t, next_obs, reward, terminated, truncated, infos, finals)
         # next_obs[t] is obs[t + 1], except at episode ends: there the true final observation.
         np_next[:-1] = np_obs[1:]
         self.buf_next_obs[-1] = self._last_obs
@@ -294,6 +277,38 @@ class OnPolicyAgent(ABC):
             terminated=self.buf_terminated,
             truncated=self.buf_truncated,
         )
+
+    def _record_step(
+        self,
+        t: int,
+        next_obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        infos: dict[str, Any],
+        finals: list[tuple[int, int, Any]],
+    ) -> None:
+        """Store what step ``t`` returned besides the next observation: rewards and the game
+        score, episode ends (with their true final observations), episode statistics and
+        coverage."""
+        done = terminated | truncated
+        any_done = done.any()
+        if any_done:
+            final_obs = infos["final_obs"]
+            finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
+        raw, step_info = self.read_step(reward, infos, self.coverage is not None)
+        self._np_rewards[t] = reward
+        self._np_raw_rewards[t] = raw
+        self._np_terminated[t] = terminated
+        self._np_truncated[t] = truncated
+        self._track_episodes(raw, done, any_done)
+        if self.coverage is not None:
+            true_next = next_obs
+            if any_done:
+                true_next = next_obs.copy()
+                for i in np.flatnonzero(done):
+                    true_next[i] = infos["final_obs"][i]
+            self.coverage.update(true_next, step_info or {})
 
     def _numpy_mirror(self) -> NumpyPolicy | None:
         """The policy mirrored in NumPy for acting, where it can be (see `NumpyPolicy`)."""
