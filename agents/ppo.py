@@ -101,19 +101,12 @@ class PPO(OnPolicyAgent):
                 pg_loss = torch.max(
                     -adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)
                 ).mean()
-                returns = ret_e[sl]
-                if old_v_e is not None:
-                    old = old_v_e[sl]
-                    clipped = old + (values - old).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = (
-                        0.5
-                        * torch.max((values - returns) ** 2, (clipped - returns) ** 2).mean(0).sum()
-                    )
-                else:
-                    v_loss = 0.5 * ((values - returns) ** 2).mean(0).sum()
+                v_loss = self._value_loss(
+                    values, ret_e[sl], None if old_v_e is None else old_v_e[sl]
+                )
                 entropy = dist.entropy().mean()
                 loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
-                for p in params:
+                for p in params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
                     p.grad = None
                 loss.backward()
                 self.clip_and_step()
@@ -134,6 +127,17 @@ class PPO(OnPolicyAgent):
             out["clipfrac"] = clipped_share.mean().item()
         out["lr"] = self.optimizer.param_groups[0]["lr"]
         return out
+
+    def _value_loss(
+        self, values: torch.Tensor, returns: torch.Tensor, old: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Half the squared error per head, summed over heads; with ``old`` (clip_vloss) the
+        larger of the plain and the clipped error, as in the PPO code (Huang et al. 2022)."""
+        error = (values - returns) ** 2
+        if old is not None:
+            clipped = old + (values - old).clamp(-self.config.clip_coef, self.config.clip_coef)
+            error = torch.max(error, (clipped - returns) ** 2)
+        return 0.5 * error.mean(0).sum()
 
     def extra_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
