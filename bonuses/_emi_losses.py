@@ -94,7 +94,7 @@ def diversity_reward(
     rows = len(obs)
     pool = embed(obs)
     k_obs = self_similarity(pool, bandwidth, chunk)
-    shifted = torch.zeros(rows, dtype=torch.bool)
+    shifted = torch.zeros(rows, dtype=torch.bool, device=obs.device)
     same = (next_obs[:-n_env] == obs[n_env:]).reshape(rows - n_env, -1).all(1)
     shifted[: rows - n_env] = same
     same, shifted = same.to(k_obs.device), shifted.to(k_obs.device)
