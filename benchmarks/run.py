@@ -23,6 +23,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
 6. ``matrix``: ``explore-bench matrix --workers 2`` vs ``--workers 1`` on 4 cells
    (`benchmarks.matrix_scaling`).
 7. ``memory``: peak RSS of a MuJoCo and an Atari run (`benchmarks.memory`).
+8. ``gpu``: PPO + RND on cuda vs on cpu, Montezuma, and the bonus's share of wall-clock
+   (`benchmarks.gpu`; skipped without a CUDA device).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -57,6 +59,7 @@ COMPARISONS = {
     "bonus": "bonus_cost",
     "atari": "atari",
     "matrix": "matrix_scaling",
+    "gpu": "gpu",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (
@@ -151,6 +154,10 @@ def run_all(names: list[str], rounds: int, quick: bool, before: str = "") -> dic
             pairs = module.pairs(quick)
             results = run_pairs(pairs, rounds, log) if pairs else []
             sections[name] = {"results": results, "doc": module.__doc__}
+            skip = getattr(module, "skip_reason", lambda: None)()
+            if skip:  # shown in RESULTS.md rather than silently left out
+                log(f"[{name}] skipped: {skip}")
+                sections[name]["extra"] = ["", f"Skipped: {skip}."]
             if hasattr(module, "extra") and results:  # a module's own table after its pairs
                 sections[name]["extra"] = module.extra(quick, results)
         sections[name]["load"] = (load_before, load())
