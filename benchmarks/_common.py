@@ -69,6 +69,7 @@ def ours_train(
         "seed": seed,
         "eval_episodes": 0,
         "checkpoint_interval": 0,
+        "device": "cpu",  # the peers run on the CPU; `benchmarks.gpu` asks for cuda itself
         **(run_set or {}),
     }
     resolved = resolve(run_opts, {"agent": {k: str(v) for k, v in (agent_set or {}).items()}})

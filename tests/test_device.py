@@ -80,9 +80,9 @@ def test_config_json_records_requested_and_resolved_device(tmp_path: Path) -> No
     )
     run_dir = run(resolved, tmp_path / "run", progress=False)
     config = json.loads((run_dir / "config.json").read_text())
-    gpu = "cuda:0" if torch.cuda.is_available() else "cpu"
-    assert config["device"] == {"requested": "auto", "resolved": gpu}
-    assert json.loads((run_dir / "provenance.json").read_text())["host"]["device"] == gpu
+    # tests/conftest.py hides GPUs from in-process runs not marked gpu: auto is the CPU.
+    assert config["device"] == {"requested": "auto", "resolved": "cpu"}
+    assert json.loads((run_dir / "provenance.json").read_text())["host"]["device"] == "cpu"
 
 
 # -- the staged rollout (the GPU code path) on the CPU ---------------------------------------
@@ -276,3 +276,41 @@ def test_gpu_options_that_can_place_every_cell_pass() -> None:
     check_gpu_options(["cuda", "cuda:1"], "local", 2, 0.0)
     check_gpu_options(["cuda", "auto"], "ray", 1, 0.5)
     check_gpu_options(["auto"], "ray", 1, 2)
+
+
+def test_matrix_refuses_bad_gpu_options_before_any_file(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    proc = subprocess.run(
+        [*CLI, "matrix", "smoke", "--out", str(out), "--executor", "ray", "--gpus-per-cell", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "explore-bench: error: --gpus-per-cell must be 0, a fraction in (0, 1] or a whole "
+        "number, got 1.5"
+    )
+    assert not out.exists()
+
+
+def test_deterministic_applies_to_the_run_and_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+    original = OnPolicyAgent.train_iteration
+
+    def spy(self: OnPolicyAgent) -> dict[str, float]:
+        seen.append(torch.are_deterministic_algorithms_enabled())
+        return original(self)
+
+    monkeypatch.setattr(OnPolicyAgent, "train_iteration", spy)
+    assert not torch.are_deterministic_algorithms_enabled()
+    resolved = resolve(
+        {"steps": 64, "num_envs": 2, "eval_episodes": 0, "deterministic": True},
+        {"agent": {"num_steps": 32}},
+    )
+    run(resolved, tmp_path / "run", progress=False)
+    assert seen == [True]  # one iteration of 2 envs x 32 steps
+    assert not torch.are_deterministic_algorithms_enabled()
