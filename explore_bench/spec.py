@@ -379,9 +379,11 @@ def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> lis
         except (OSError, json.JSONDecodeError):
             continue
         new = _as_json(cfg.to_dict())
-        for record in (old, new):  # where a cell ran is no setting: it may resume elsewhere
+        for record in (old, new):  # where a cell runs is no setting: it may resume elsewhere
             if isinstance(record, dict):
                 record.pop(DEVICE_KEY, None)
+                if isinstance(record.get("run"), dict):
+                    record["run"].pop("device", None)
         changes = _diff(old, new)
         if not changes:
             continue

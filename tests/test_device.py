@@ -314,3 +314,22 @@ def test_deterministic_applies_to_the_run_and_is_restored(
     run(resolved, tmp_path / "run", progress=False)
     assert seen == [True]  # one iteration of 2 envs x 32 steps
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_a_cell_checkpointed_on_another_device_still_resumes(tmp_path: Path) -> None:
+    from test_matrix import spec
+
+    from explore_bench import spec as specs
+
+    m = specs.plan(
+        spec(seeds=1, bonuses=["none"], agents=["ppo"], tasks=["CartPole-v1"]), tmp_path, "t.toml"
+    )
+    configs = specs.resolve_cells(m)
+    cell = m.cells[0]
+    cell.run_dir.mkdir(parents=True)
+    old = configs[0].to_dict()
+    old["run"]["device"] = "cuda:1"
+    old["device"] = {"requested": "cuda:1", "resolved": "cuda:1"}
+    (cell.run_dir / "config.json").write_text(json.dumps(old))
+    (cell.run_dir / "checkpoint.pt").write_bytes(b"x")
+    assert specs.check_existing(m.cells, configs) == []  # no refusal: it resumes here
