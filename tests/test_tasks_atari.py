@@ -117,7 +117,7 @@ def test_run_vector_picks_the_backend_and_refuses_native_without_ram() -> None:
     assert isinstance(make_vector_env(monte, 1), gym.vector.SyncVectorEnv)
     with pytest.raises(ConfigError, match="no native vector env"):
         resolve({"task": monte.name, "vector": "native"})
-    with pytest.raises(ConfigError, match="run.vector must be one of auto, native, sync"):
+    with pytest.raises(ConfigError, match=r"run\.vector must be one of auto, native, sync"):
         resolve({"task": frostbite.name, "vector": "gpu"})
     assert resolve({"task": frostbite.name, "vector": "native"}).run.vector == "native"
 
