@@ -30,7 +30,7 @@ def throughput(kind: str, steps: int) -> dict[str, Any]:
     envs.reset(seed=0)
     per_env = steps // NUM_ENVS
     rng = np.random.default_rng(0)
-    actions = rng.integers(envs.single_action_space.n, size=(per_env, NUM_ENVS))
+    actions = rng.integers(int(envs.single_action_space.n), size=(per_env, NUM_ENVS))  # type: ignore[attr-defined]
     for a in actions[:50]:  # warm-up (threads started, first frames)
         envs.step(a)
     start, cpu = time.perf_counter(), time.process_time()

@@ -88,7 +88,7 @@ def grid_kernel_means(
     delta = grid_spacing(bandwidth, tol)
     low, high = allpts.min(0).values, allpts.max(0).values
     origin = (low - delta).tolist()  # every stencil's first node at index >= 0
-    sizes = [int(math.floor((hi - o) / delta)) + 3 for hi, o in zip(high.tolist(), origin)]
+    sizes = [math.floor((hi - o) / delta) + 3 for hi, o in zip(high.tolist(), origin)]
     gx, gy = sizes
     if max_cost is None:
         max_cost = DENSE_PAIR_COST * pool.shape[0] * sum(len(q) for q in queries)

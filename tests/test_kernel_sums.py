@@ -56,7 +56,8 @@ def test_error_shrinks_with_the_fourth_power_of_the_spacing() -> None:
 
 def test_grid_declines_where_it_would_cost_more() -> None:
     gen = torch.Generator().manual_seed(0)
-    assert grid_kernel_means(torch.randn(50, 3, generator=gen), [torch.randn(5, 3)], 5.0, 1e-6) is None
+    three = torch.randn(50, 3, generator=gen)
+    assert grid_kernel_means(three, [three], 5.0, 1e-6) is None
     spread = 1e4 * torch.randn(500, 2, generator=gen)  # ~10^8 grid nodes for 250k pairs
     assert grid_kernel_means(spread, [spread], 5.0, 1e-6) is None
 
