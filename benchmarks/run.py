@@ -19,7 +19,7 @@ Comparisons (module per comparison; each states its exact settings in its docstr
 3. ``rollout``: ``agent.collect_rollout`` vs a raw SyncVectorEnv with random actions
    (`benchmarks.rollout`).
 4. ``bonus``: steps/s with each bonus over steps/s with ``none`` (`benchmarks.bonus_cost`).
-5. ``atari``: PPO with the Nature CNN vs SB3's CnnPolicy on Montezuma (`benchmarks.atari`).
+5. ``atari``: PPO with the Nature CNN vs SB3's CnnPolicy on Venture (`benchmarks.atari`).
 6. ``matrix``: ``explore-bench matrix --workers 2`` vs ``--workers 1`` on 4 cells
    (`benchmarks.matrix_scaling`).
 7. ``memory``: peak RSS of a MuJoCo and an Atari run (`benchmarks.memory`).

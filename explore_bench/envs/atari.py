@@ -166,6 +166,9 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         self._since_reset = np.zeros(num_envs, dtype=np.int64)
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._all = np.ones(num_envs, dtype=bool)
+        self._youngest = 0  # fewest steps since a reset over the envs, capped at STACK - 1
+        self._ale = self.env.ale
+        self._paddle = np.ones(num_envs, dtype=np.float32)
 
     def _pad(self, obs: np.ndarray, since: np.ndarray) -> np.ndarray:
         """Frames older than the episode's first become copies of the first (gymnasium's
@@ -185,6 +188,7 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         obs, info = self.env.reset(seed=seed)
         self._since_reset[:] = 0
         self._elapsed[:] = 0
+        self._youngest = 0
         infos = {
             k: v for key in STEP_INFO_KEYS for k, v in ((key, info[key]), ("_" + key, self._all))
         }
@@ -193,18 +197,22 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(
-            np.asarray(actions, dtype=np.int64)
-        )
+        # ale-py's send/recv directly: AtariVectorEnv.step adds shape asserts and a fresh
+        # paddle-strength array per call (the C++ side checks the action ids).
+        self._ale.send(np.asarray(actions, dtype=np.int64), self._paddle)
+        obs, reward, terminated, _, info = self._ale.recv()
         since = np.minimum(self._since_reset + 1, STACK - 1, out=self._since_reset)
+        self._youngest = min(self._youngest + 1, STACK - 1)
         self._elapsed += 1
         truncated = self._elapsed >= self.horizon  # with terminated too, as a TimeLimit does
         raw = reward.astype(np.float64)
         done = terminated | truncated
+        present = ~done  # at episode ends ale-py reports the reset's values
         infos: dict[str, Any] = {"raw_reward": raw, "_raw_reward": self._all}
-        for key in STEP_INFO_KEYS:  # at episode ends ale-py reports the reset's values
-            infos[key], infos["_" + key] = info[key], ~done
+        for key in STEP_INFO_KEYS:
+            infos[key], infos["_" + key] = info[key], present
         if done.any():
+            self._youngest = 0
             final = self._pad(info["final_obs"] if terminated.any() else obs.copy(), since)
             cut = truncated & ~terminated  # ale-py reset the terminated ones already
             if cut.any():
@@ -214,7 +222,9 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
             infos["_final_obs"] = done
             since[done] = 0
             self._elapsed[done] = 0
-        return self._pad(obs, since), np.clip(raw, -1.0, 1.0), terminated, truncated, infos
+        if self._youngest < STACK - 1:
+            obs = self._pad(obs, since)
+        return obs, np.clip(raw, -1.0, 1.0), terminated, truncated, infos
 
     def close_extras(self, **kwargs: Any) -> None:
         del self.env
