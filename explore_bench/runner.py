@@ -250,6 +250,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
 
     task = resolve_task(run.task)
     envs = make_vector_env(task, run.num_envs, run.vector)
+    prov["vector_env"] = f"{type(envs).__module__}.{type(envs).__qualname__}"  # what auto chose
     eval_kind = "sync" if run.vector == "async" else run.vector
     eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
