@@ -79,7 +79,8 @@ def grid_kernel_means(
         return None
     points = [pool, *queries]
     device = pool.device
-    pts = [p.detach().to(torch.float64) for p in points]
+    work = "cpu" if device.type == "mps" else device  # MPS has no float64
+    pts = [p.detach().to(work, torch.float64) for p in points]
     if d == 1:  # a constant second coordinate multiplies every kernel value by exp(0) = 1
         pts = [torch.cat([p, torch.zeros_like(p)], 1) for p in pts]
     allpts = torch.cat(pts)
