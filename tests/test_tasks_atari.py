@@ -92,7 +92,7 @@ def test_native_final_observation_at_game_over() -> None:
     stack = gym.vector.SyncVectorEnv(
         [lambda: make_atari("Breakout", "emi")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
     )
-    native = NativeAtariVectorEnv("Breakout", "emi", 1)
+    native = NativeAtariVectorEnv("Breakout", "emi", 1, max_episode_steps=4500)
     stack.reset(seed=0)
     native.reset(seed=0)
     rng = np.random.default_rng(1)
@@ -175,7 +175,8 @@ def test_reward_clipped_for_learner_raw_in_info():
 def test_horizon_4500_counts_agent_steps():
     for game in EMI_GAMES:
         assert gym.spec(f"explore_bench/{game}-emi-v0").max_episode_steps == 4500
-        assert NativeAtariVectorEnv(game, "emi", 1).horizon == 4500
+        native = resolve_task(f"explore_bench/{game}-emi-v0").make_native_vector
+        assert native is None or native(1).horizon == 4500
     # the TimeLimit counts agent steps: with a small limit, truncation comes after that many
     env = gym.make("explore_bench/Venture-emi-v0", max_episode_steps=7)
     env.reset(seed=0)

@@ -26,8 +26,6 @@ import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-from explore_bench.envs.catalog import ATARI_HORIZON
-
 gym.register_envs(ale_py)
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -125,7 +123,7 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         protocol: str,
         num_envs: int,
         *,
-        max_episode_steps: int | None = None,
+        max_episode_steps: int,
         num_threads: int = 0,
     ) -> None:
         if protocol not in PROTOCOLS:
@@ -133,7 +131,9 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         settings = PROTOCOLS[protocol]
-        self.horizon = max_episode_steps or ATARI_HORIZON[protocol]
+        if max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        self.horizon = max_episode_steps
         # One thread per env up to the cores this process may use (0 would take every core
         # of the host, oversubscribing matrix workers).
         threads = num_threads or min(num_envs, len(os.sched_getaffinity(0)))

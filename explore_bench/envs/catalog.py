@@ -180,15 +180,15 @@ def _atari_spec(game: str, protocol: str) -> TaskSpec:
         ),
         native_vector=None
         if game == "MontezumaRevenge"
-        else functools.partial(_native_atari, game, protocol),
+        else functools.partial(_native_atari, game, protocol, horizon),
         description=f"Atari {game}, {where.split(' (')[0]}",
     )
 
 
-def _native_atari(game: str, protocol: str, num_envs: int) -> gym.vector.VectorEnv:
+def _native_atari(game: str, protocol: str, horizon: int, num_envs: int) -> gym.vector.VectorEnv:
     from explore_bench.envs.atari import NativeAtariVectorEnv  # ale-py loads here, not before
 
-    return NativeAtariVectorEnv(game, protocol, num_envs)
+    return NativeAtariVectorEnv(game, protocol, num_envs, max_episode_steps=horizon)
 
 
 #: DeepSea size of the mini suite: a random policy finds the treasure once in 2^20 episodes.
