@@ -33,7 +33,8 @@ def ours(steps: int, vector: str = "auto") -> dict[str, Any]:
         task=TASK,
         steps=steps,
         num_envs=NUM_ENVS,
-        run_set={"vector": vector},
+        # only when asked: `hotpath --before REV` runs this with revisions that lack "auto"
+        run_set={"vector": vector} if vector != "auto" else None,
         agent_set={
             "num_steps": NUM_STEPS,
             "update_epochs": 4,
