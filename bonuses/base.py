@@ -367,10 +367,8 @@ def exact_keys(obs: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "discrete":
         return obs.long()
     rows = obs.reshape(obs.shape[0] * obs.shape[1], -1).cpu().contiguous().numpy()
-    keys = [
-        int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little", signed=True)
-        for row in rows
-    ]
+    digests = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
+    keys = [int.from_bytes(d, "little", signed=True) for d in digests]
     return torch.tensor(keys, dtype=torch.int64).reshape(obs.shape[0], obs.shape[1])
 
 

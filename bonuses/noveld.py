@@ -45,6 +45,7 @@ from bonuses.base import (
 )
 from bonuses.rnd import RND, RNDConfig
 
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NovelDConfig(BonusConfig):
     """NovelD hyper-parameters; defaults from Zhang et al. 2021 and tianjunz/NovelD."""

@@ -100,7 +100,9 @@ class RIDEConfig(BonusConfig):
         if not 0.0 <= self.rmsprop_alpha < 1.0:
             raise ValueError(f"ride.rmsprop_alpha must be in [0, 1), got {self.rmsprop_alpha!r}")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
-            raise ValueError(f"ride.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
+            raise ValueError(
+                f"ride.hidden_sizes must be positive widths, got {self.hidden_sizes!r}"
+            )
 
 
 class RIDE(EpisodicBonus):
