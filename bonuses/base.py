@@ -15,11 +15,13 @@ Episodic memory (E3B, NovelD's first-visit term, RIDE, NGU): one mechanism, `Epi
 - Each env has a memory (a count table, an inverse covariance, a kNN store) that spans
   rollouts. An `EpisodicMemory` holds the memories of all N envs and advances them one time
   step at a time: ``step(*inputs_t)`` scores step t for every env from its memory, then adds
-  step t to it; ``reset(mask)`` forgets the memories of the envs whose episode ended.
+  step t to it; ``reset(mask)`` forgets the memories of the envs whose episode ended;
+  ``walk`` does both over a whole rollout (a memory may batch it, as E3B's does with one
+  Cholesky factorisation per episode segment, as long as it gives the same result).
 - `EpisodicBonus.episodic_walk` walks a rollout in time order from a copy of the memory
-  committed at rollout start: for t = 0..T-1 it calls ``step`` with the bonus's per-step
-  inputs (`memory_inputs`, computed for the whole rollout in one batched pass, so the walk
-  itself costs only the memory's arithmetic), then ``reset`` for the envs with
+  committed at rollout start: for t = 0..T-1, ``step`` with the bonus's per-step inputs
+  (`memory_inputs`, computed for the whole rollout in one batched pass, so the walk itself
+  costs only the memory's arithmetic), then ``reset`` for the envs with
   ``terminated[t] | truncated[t]``. So `compute` is a pure function of (memory at rollout
   start, the rollout), and splitting a rollout in two gives the same scores.
 - `update` commits the walk's end memory (`commit_walk`) before it trains anything, so the
@@ -112,7 +114,8 @@ class Transitions:
     def _map(self, fn: Any) -> Transitions:
         """Apply ``fn`` to every tensor field, leaving absent optional fields as None."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return Transitions(**{k: None if v is None else fn(v) for k, v in values.items()})
+        mapped: dict[str, Any] = {k: None if v is None else fn(v) for k, v in values.items()}
+        return Transitions(**mapped)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -308,6 +311,17 @@ class EpisodicMemory(ABC):
     def reset(self, ended: torch.Tensor) -> None:
         """Empty the memories of the envs where ``ended`` (N,) is True."""
 
+    def walk(self, inputs: tuple[torch.Tensor, ...], ended: torch.Tensor) -> torch.Tensor:
+        """Advance over a whole rollout: scores (T, N). For t in time order, `step` on the
+        inputs of step t, then `reset` of the envs with ``ended[t]``. A memory may override
+        this with a batched computation of the same scores and end memory (E3B does)."""
+        scores = []
+        for t in range(ended.shape[0]):
+            scores.append(self.step(*(x[t] for x in inputs)))
+            if ended[t].any():
+                self.reset(ended[t])
+        return torch.stack(scores)
+
     @abstractmethod
     def copy(self) -> EpisodicMemory:
         """An independent copy (the walk advances a copy, never the committed memory)."""
@@ -435,12 +449,7 @@ class EpisodicBonus(IntrinsicBonus):
             memory = self.new_memory(batch.num_envs)
         else:
             memory = committed.copy()
-        scores = []
-        for t in range(batch.num_steps):
-            scores.append(memory.step(*(x[t] for x in inputs)))
-            if ended[t].any():
-                memory.reset(ended[t])
-        out = torch.stack(scores)
+        out = memory.walk(inputs, ended)
         self._walk_cache = (weakref.ref(batch), self._generation, out, memory)
         return out, memory
 

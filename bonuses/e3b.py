@@ -9,10 +9,12 @@ step of an episode scores 0 and C^-1 is reset to I / lambda at each episode end,
 release (``minihack/torchbeast/src/utils.py``, ``act``). phi is trained only through an
 inverse-dynamics head predicting a_t from [phi(s_t), phi(s_{t+1})].
 
-The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`: it spans rollouts,
-is saved with ``state_dict()`` and is walked in time order, batched over envs (one (N, d, d)
-matrix-vector product and rank-1 update per time step). It is kept in float64: thousands of
-rank-1 downdates in float32 (the release) can lose positive definiteness on long episodes.
+The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`: it spans rollouts
+and is saved with ``state_dict()``. The walk over a rollout computes the same numbers as the
+step-by-step recursion in closed form, per episode segment (a Cholesky factorisation of the
+segment's m x m Gram matrix; see `EllipticalMemory.walk`), which replaces m memory-bound
+d x d rank-1 updates by matrix products. C^-1 is kept in float64: thousands of rank-1
+downdates in float32 (the release) can lose positive definiteness on long episodes.
 
 Choices where the paper is silent or differs from this setting:
 
@@ -99,6 +101,35 @@ class EllipticalMemory(EpisodicMemory):
         self.cov_inv -= u.unsqueeze(-1) * u.unsqueeze(-2) / (1.0 + b)[:, None, None]
         out = torch.where(self.steps == 0, torch.zeros_like(b), b)
         self.steps += 1
+        return out
+
+    def walk(self, inputs: tuple[torch.Tensor, ...], ended: torch.Tensor) -> torch.Tensor:
+        """The per-step recursion in closed form, one episode segment of m steps at a time:
+        with P the segment's starting C^-1, H its embeddings (m x d) and L the Cholesky
+        factor of I + H P H^T, the Schur complements give 1 + b_t = L_tt^2, and Woodbury the
+        end memory P - (HP)^T (I + H P H^T)^-1 (HP). Same result as `step` t by t, with
+        matrix products instead of m memory-bound rank-1 updates."""
+        h = inputs[0]
+        out = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
+        for env in range(h.shape[1]):
+            start = 0
+            ends = (ended[:, env].nonzero().reshape(-1) + 1).tolist()
+            for stop in ends + ([h.shape[0]] if not ends or ends[-1] < h.shape[0] else []):
+                seg, cov_inv = h[start:stop, env], self.cov_inv[env]
+                hp = seg @ cov_inv
+                gram = hp @ seg.T + torch.eye(stop - start, dtype=h.dtype, device=h.device)
+                chol = torch.linalg.cholesky(gram)
+                b = chol.diagonal().pow(2) - 1.0
+                if self.steps[env] == 0:
+                    b[0] = 0.0
+                out[start:stop, env] = b
+                if stop in ends:  # the episode ends: its C^-1 is not needed
+                    self.reset(torch.arange(self.num_envs) == env)
+                else:
+                    new = cov_inv - hp.T @ torch.cholesky_solve(hp, chol)
+                    self.cov_inv[env] = (new + new.T) / 2
+                    self.steps[env] += stop - start
+                start = stop
         return out
 
     def reset(self, ended: torch.Tensor) -> None:

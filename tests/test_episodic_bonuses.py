@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bonuses.base import EpisodicBonus, Transitions, exact_keys
+from bonuses.base import EpisodicBonus, EpisodicMemory, Transitions, exact_keys
 from bonuses.e3b import E3B, E3BConfig
 from bonuses.ngu import NGU, KNNMemory, NGUConfig
 from bonuses.noveld import NovelD, NovelDConfig
@@ -261,3 +261,19 @@ def test_update_reuses_the_walk_of_compute() -> None:
     bonus.compute(batch)  # the memory moved on: walked again
     assert len(calls) == 2
     assert before.shape == (12, 3)
+
+
+def test_e3b_batched_walk_equals_the_step_by_step_recursion() -> None:
+    torch.manual_seed(0)
+    bonus = E3B(VEC, ACT, E3BConfig(feature_dim=16))
+    batch = _repeating_batch(3)
+    bonus.commit_walk(_split(batch, 4)[0])
+    inputs = bonus.memory_inputs(batch)
+    ended = batch.terminated | batch.truncated
+    assert ended[4:].any()
+    batched, stepped = bonus.memory.copy(), bonus.memory.copy()  # type: ignore[union-attr]
+    got = batched.walk(inputs, ended)
+    expected = EpisodicMemory.walk(stepped, inputs, ended)
+    assert torch.allclose(got, expected, rtol=1e-7, atol=1e-9)
+    assert torch.allclose(batched.cov_inv, stepped.cov_inv, rtol=1e-6, atol=1e-9)
+    assert torch.equal(batched.steps, stepped.steps)
