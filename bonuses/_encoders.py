@@ -119,6 +119,22 @@ def observation_features(obs: torch.Tensor, kind: str, num_states: int = 0) -> t
     return obs.float()
 
 
+def require_conv_fits(shape: Sequence[int], layers: Sequence[ConvSpec], who: str) -> None:
+    """Raise `UnsupportedSpaceError` naming ``who`` when C x H x W images ``shape`` are too
+    small for the conv ``layers`` (e.g. MiniGrid's 7x7 grids for the Atari torso)."""
+    from bonuses.base import UnsupportedSpaceError
+
+    height, width = int(shape[1]), int(shape[2])
+    for _, kernel, stride, pad in layers:
+        height = (height + 2 * pad - kernel) // stride + 1
+        width = (width + 2 * pad - kernel) // stride + 1
+        if height < 1 or width < 1:
+            raise UnsupportedSpaceError(
+                f"{who}: images shaped {tuple(shape)} are too small for its conv layers "
+                f"{tuple(layers)} (out_channels, kernel, stride, padding)"
+            )
+
+
 def state_encoder(
     kind: str,
     shape: Sequence[int],
@@ -135,13 +151,8 @@ def state_encoder(
     MLP with ``hidden`` layers. Every learned episodic bonus builds its encoder here, so that
     an encoder for another observation kind (symbolic grids) is added in one place."""
     if kind == "image":
-        try:
-            trunk, width = conv_trunk(shape, conv, activation)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"images shaped {tuple(shape)} are too small for the conv layers {tuple(conv)} "
-                "(out_channels, kernel, stride, padding)"
-            ) from exc
+        require_conv_fits(shape, conv, "state_encoder")
+        trunk, width = conv_trunk(shape, conv, activation)
         return trunk if width == out_dim else nn.Sequential(trunk, nn.Linear(width, out_dim))
     return mlp(num_states or int(shape[0]), hidden, out_dim, activation)
 

@@ -35,6 +35,8 @@ Choices where the paper is silent or differs from this setting:
   all stacked frames, then a linear layer to 32; vector and discrete (one-hot) observations
   an MLP (not in the paper). Continuous actions (not in the paper): the inverse loss is the
   squared error to the taken actions.
+- Not supported: images smaller than 36 x 36 (MiniGrid's 7x7 grids), which the Atari torso
+  does not fit, are refused with `UnsupportedSpaceError` until a grid encoder exists.
 - The memory walk is per time step, batched over envs: each step costs N x M x 32 for the
   distances to the M states in memory.
 """
@@ -52,6 +54,7 @@ from bonuses._encoders import (
     RunningMeanStd,
     mlp,
     observation_features,
+    require_conv_fits,
     state_encoder,
     train_minibatches,
 )
@@ -234,6 +237,9 @@ class NGU(EpisodicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
+        if self.obs_kind == "image":  # the Atari torso: embedding (all frames) and RND (newest)
+            shape = tuple(observation_space.shape or ())
+            require_conv_fits(shape, RND_CONV, "NGU")
         self.encoder = state_encoder(
             self.obs_kind, tuple(observation_space.shape or ()), self.num_states,
             cfg.embedding_dim, conv=RND_CONV, hidden=cfg.hidden_sizes, activation=torch.nn.ReLU,

@@ -25,6 +25,8 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
 - Scale: the release does not normalise the bonus (coefficient 0.5, entropy 0.001); the
   paper recipe sets these. Its clipping of the total reward to [-1, 1] is not applied.
 - Actions are not used: any action space is accepted.
+- Not supported: images smaller than RND's conv torso takes (36 x 36; MiniGrid's 7x7
+  grids) are refused with `UnsupportedSpaceError` until a grid encoder exists for RND.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import dataclasses
 import gymnasium as gym
 import torch
 
+from bonuses._encoders import RND_CONV, require_conv_fits
 from bonuses.base import (
     COUNT_KEYS,
     BonusConfig,
@@ -121,6 +124,9 @@ class NovelD(EpisodicBonus):
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
+        if self.obs_kind == "image":  # RND's conv torso on the newest frame
+            shape = (1, *tuple(observation_space.shape or ())[1:])
+            require_conv_fits(shape, RND_CONV, "NovelD's RND")
         self.rnd = RND(observation_space, action_space, self.config.rnd_config(), device)
 
     def new_memory(self, num_envs: int) -> EpisodicCounts:

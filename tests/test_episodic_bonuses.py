@@ -11,12 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from bonuses.base import EpisodicBonus, EpisodicMemory, Transitions, exact_keys
+from bonuses.base import (
+    EpisodicBonus,
+    EpisodicMemory,
+    Transitions,
+    UnsupportedSpaceError,
+    exact_keys,
+)
 from bonuses.e3b import E3B, E3BConfig
 from bonuses.ngu import NGU, KNNMemory, NGUConfig
 from bonuses.noveld import NovelD, NovelDConfig
 from bonuses.ride import RIDE
-from explore_bench.testing import random_batch
+from explore_bench.testing import check_bonus, random_batch
 
 VEC = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 DISC = gym.spaces.Discrete(6)
@@ -277,3 +283,12 @@ def test_e3b_batched_walk_equals_the_step_by_step_recursion() -> None:
     assert torch.allclose(got, expected, rtol=1e-7, atol=1e-9)
     assert torch.allclose(batched.cov_inv, stepped.cov_inv, rtol=1e-6, atol=1e-9)
     assert torch.equal(batched.steps, stepped.steps)
+
+
+def test_symbolic_grids_run_where_the_encoders_fit() -> None:
+    grid = gym.spaces.Box(0, 255, (3, 7, 7), np.uint8)  # MiniGrid's channel-first view
+    for cls in (E3B, RIDE):
+        assert check_bonus(cls, [(grid, gym.spaces.Discrete(7))], num_steps=3).checked
+    for cls in (NovelD, NGU):  # RND's conv torso needs 36 x 36
+        with pytest.raises(UnsupportedSpaceError, match="too small"):
+            cls(grid, gym.spaces.Discrete(7))
