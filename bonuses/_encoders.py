@@ -120,19 +120,18 @@ def observation_features(obs: torch.Tensor, kind: str, num_states: int = 0) -> t
 
 
 def require_conv_fits(shape: Sequence[int], layers: Sequence[ConvSpec], who: str) -> None:
-    """Raise `UnsupportedSpaceError` naming ``who`` when C x H x W images ``shape`` are too
-    small for the conv ``layers`` (e.g. MiniGrid's 7x7 grids for the Atari torso)."""
+    """Raise `UnsupportedSpaceError` naming ``who`` when `conv_trunk` cannot build ``layers``
+    on C x H x W images ``shape`` (frame convolutions on a 7x7 grid, unless the factory
+    builds a grid encoder for it)."""
     from bonuses.base import UnsupportedSpaceError
 
-    height, width = int(shape[1]), int(shape[2])
-    for _, kernel, stride, pad in layers:
-        height = (height + 2 * pad - kernel) // stride + 1
-        width = (width + 2 * pad - kernel) // stride + 1
-        if height < 1 or width < 1:
-            raise UnsupportedSpaceError(
-                f"{who}: images shaped {tuple(shape)} are too small for its conv layers "
-                f"{tuple(layers)} (out_channels, kernel, stride, padding)"
-            )
+    try:
+        conv_trunk(shape, layers)
+    except RuntimeError as exc:
+        raise UnsupportedSpaceError(
+            f"{who}: images shaped {tuple(shape)} are too small for its conv layers "
+            f"{tuple(layers)} (out_channels, kernel, stride, padding)"
+        ) from exc
 
 
 def state_encoder(
