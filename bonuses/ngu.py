@@ -268,8 +268,8 @@ class NGU(EpisodicBonus):
         """min(max(1 + (err - mu_e) / sigma_e, 1), L) for RND errors (T, N)."""
         if self.rnd.warming_up or self.error_rms.count.item() == 0:
             return torch.ones_like(error, dtype=torch.float64)
-        std = torch.sqrt(self.error_rms.var + 1e-8)
-        alpha = 1.0 + (error.double() - self.error_rms.mean) / std
+        mean, var = self.error_rms.mean.to(error.device), self.error_rms.var.to(error.device)
+        alpha = 1.0 + (error.double() - mean) / torch.sqrt(var + 1e-8)
         return alpha.clamp(1.0, self.config.max_modulation)
 
     @torch.no_grad()
