@@ -56,7 +56,13 @@ def _metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k not in NOT_COMPARED} for r in rows]
 
 
-@pytest.mark.parametrize("name", ["none", "count", "icm", "rnd", "emi"])
+def _bonus_names() -> list[str]:
+    from explore_bench import registry
+
+    return registry.bonuses.names()
+
+
+@pytest.mark.parametrize("name", _bonus_names())
 def test_bonus_contract_on_cuda(name: str) -> None:
     from explore_bench import registry
     from explore_bench.testing import check_bonus
