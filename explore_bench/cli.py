@@ -38,9 +38,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from explore_bench.config import parse_sets, resolve
+    from explore_bench.config import check_out_dir, parse_sets, resolve
     from explore_bench.layout import run_dir_for
-    from explore_bench.runner import run
+    from explore_bench.runner import check_existing_run, run
 
     run_opts = {"agent": args.agent, "bonus": args.bonus, "task": args.task}
     for key, value in (
@@ -52,7 +52,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if value is not None:
             run_opts[key] = value
     resolved = resolve(run_opts, parse_sets(args.sets))  # every check happens before any file
+    check_out_dir(Path(args.out), "--out")
     run_dir = run_dir_for(Path(args.out), resolved.run)
+    check_existing_run(resolved, run_dir)  # other settings in DONE or checkpoint: refused
     if (run_dir / "DONE").exists():
         print(f"{run_dir} is already complete (DONE); delete it or choose another --out")
         return 0

@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from explore_bench import registry
@@ -267,6 +269,41 @@ class ResolvedRun:
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
         )
+
+
+def check_out_dir(path: Path, flag: str) -> None:
+    """Refuse an output directory that is a file, or that cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is an existing file, not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is not writable")
+
+
+def config_differences(old: Any, new: ResolvedRun) -> list[str]:
+    """``section.field: old -> new`` for every resolved setting a stored config.json (read
+    as untrusted JSON) records differently; keys it holds beyond the resolved ones (notes
+    such as the step budget actually run) are not settings and are ignored."""
+    current = json.loads(json.dumps(new.to_dict(), default=str))
+    if not isinstance(old, Mapping):
+        return [f"config.json: not a JSON object ({type(old).__name__})"]
+    return _diff({k: old.get(k) for k in current}, current)
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
 
 
 def resolve(

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench import registry
-from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, resolve
+from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, config_differences, resolve
 from explore_bench.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -352,21 +352,6 @@ def load_matrix(spec: str, out: str | Path | None = None) -> tuple[Matrix, list[
     return matrix, resolve_cells(matrix), text
 
 
-def _as_json(data: Any) -> Any:
-    return json.loads(json.dumps(data, default=str))
-
-
-def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return out
-
-
 def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> list[str]:
     """Refuse to resume a cell whose config.json differs from the spec; list changed DONE ones."""
     stale = []
@@ -376,9 +361,9 @@ def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> lis
             continue
         try:
             old = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        changes = _diff(old, _as_json(cfg.to_dict()))
+        changes = config_differences(old, cfg)
         if not changes:
             continue
         if cell.state() == "done":

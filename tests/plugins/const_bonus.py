@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import torch
 
@@ -43,3 +44,14 @@ class ExplodingBonus(ConstantBonus):
 
     def update(self, batch: Transitions) -> dict[str, float]:
         raise RuntimeError("ExplodingBonus exploded on purpose")
+
+
+class FlakyBonus(ConstantBonus):
+    """Raises in its update number ``$FLAKY_FAIL_AT`` (when set): a run that dies midway and
+    is resumed with the same config once the variable is unset."""
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        out = super().update(batch)
+        if int(self.updates) == int(os.environ.get("FLAKY_FAIL_AT", "0")):
+            raise RuntimeError(f"FlakyBonus failed at update {int(self.updates)}")
+        return out
