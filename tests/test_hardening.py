@@ -6,7 +6,7 @@ and that nothing was written.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -131,3 +131,130 @@ def test_5_run_refuses_a_done_run_or_checkpoint_of_other_settings(results: Path)
     proc = cli("run", *ARGS, "--out", str(results))  # the same settings resume and finish
     assert proc.returncode == 0, proc.stderr
     assert (run_dir / "DONE").exists()
+
+
+# --------------------------------------------------------------------------- 4: one writer
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has stopped writing
+
+
+def _tb_steps(run_dir: Path) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    return [e.step for e in acc.Scalars("sps")]
+
+
+def test_4_workers_die_with_their_driver_and_a_second_matrix_never_runs_a_cell_twice(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import time
+
+    spec = tmp_path / "w.toml"
+    spec.write_text(
+        'agents = ["ppo"]\nbonuses = ["none", "const_bonus:SlowBonus"]\n'
+        'tasks = ["CartPole-v1"]\nseeds = 1\nsteps = 8192\nnum_envs = 2\n'
+        "[run]\neval_episodes = 0\ncheckpoint_interval = 1\n"
+        "[agent.ppo]\nupdate_epochs = 1\n"
+    )
+    out = tmp_path / "res"
+    cmd = ["matrix", str(spec), "--workers", "2", "--out", str(out)]
+    slow = {**os.environ, "SLOW_BONUS_S": "0.5"}
+    first = subprocess.Popen(
+        [*CLI, *cmd],
+        env=slow,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    cells = [out / "CartPole-v1" / "ppo" / b / "seed0" for b in ("none", "const_bonus--SlowBonus")]
+    try:
+        deadline = time.monotonic() + 120
+        while not all((c / "checkpoint.pt").exists() for c in cells):
+            assert first.poll() is None and time.monotonic() < deadline, "cells never started"
+            time.sleep(0.05)
+        slow_cell = cells[1]
+        worker = int((slow_cell / ".lock").read_text())
+        second = cli(*cmd)  # while the first one still writes the slow cell
+        assert second.returncode == 1, second.stderr
+        assert "not run here: another process is writing them" in second.stderr
+        assert f"(pid {worker})" in second.stderr
+        assert not (slow_cell / "DONE").exists(), "the first matrix finished too early"
+        os.kill(first.pid, signal.SIGKILL)  # the driver alone, not its process group
+        first.wait()
+        deadline = time.monotonic() + 5
+        while _alive(worker):
+            assert time.monotonic() < deadline, "a worker survived its driver by over 5 s"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGKILL)
+    rerun = cli(*cmd)
+    assert rerun.returncode == 0, rerun.stderr
+    for cell in cells:
+        iterations = [r["iteration"] for r in io.read_csv(cell / "metrics.csv")]
+        assert iterations == list(range(1, 33)), cell
+        assert _tb_steps(cell) == [256 * i for i in iterations], cell
+
+
+# --------------------------------------------------------------------------- 6, 7: resume
+
+
+def test_6_7_resume_continues_one_series_and_restores_lost_metrics_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = resolve(
+        {"steps": 2048, "num_envs": 2, "bonus": "const_bonus:FlakyBonus"},
+        parse_sets(["run.eval_episodes=0", "run.checkpoint_interval=3"]),
+    )
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv("FLAKY_FAIL_AT", "5")  # dies in iteration 5, after the checkpoint at 3
+    with pytest.raises(RuntimeError, match="FlakyBonus failed at update 5"):
+        runner.run(cfg, run_dir, progress=False)
+    assert [r["iteration"] for r in io.read_csv(run_dir / "metrics.csv")] == [1, 2, 3, 4]
+    (run_dir / "metrics.csv").unlink()  # lost between the failure and the resume
+    monkeypatch.delenv("FLAKY_FAIL_AT")
+    runner.run(cfg, run_dir, progress=False)
+    err = capsys.readouterr().err
+    assert "metrics.csv was missing or incomplete (0 of 3 rows" in err
+    assert "restored its rows from checkpoint.pt" in err
+    rows = io.read_csv(run_dir / "metrics.csv")
+    assert [r["iteration"] for r in rows] == list(range(1, 9))
+    assert _tb_steps(run_dir) == [256 * i for i in range(1, 9)]  # iteration 4 logged once
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        ("delete", "DONE but metrics.csv is missing"),
+        ("truncate", "DONE but metrics.csv holds 1 of its 2 rows (truncated)"),
+        ("garble", "DONE but metrics.csv cannot be read"),
+    ],
+)
+def test_7_status_shows_a_done_run_with_lost_metrics_as_broken(
+    results: Path, damage: str, detail: str
+) -> None:
+    metrics = results / RUN_DIR / "metrics.csv"
+    lines = metrics.read_text().splitlines()
+    assert len(lines) == 3  # header + 2 rows (512 steps, 256 per iteration)
+    if damage == "delete":
+        metrics.unlink()
+    elif damage == "truncate":
+        metrics.write_text("\n".join(lines[:2]) + "\n")
+    else:
+        metrics.write_text(lines[0] + "\n" + "x" * 10 + "\n")
+    before = tree(results)
+    proc = cli("status", str(results))
+    assert proc.returncode == 0, proc.stderr
+    assert detail in proc.stdout
+    assert "1 broken, 0 failed, 0 unfinished, 0 done" in proc.stdout
+    assert tree(results) == before
