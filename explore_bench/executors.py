@@ -261,8 +261,6 @@ def _terminate(processes: Sequence[Any]) -> None:
 
 #: Seconds to wait for an existing Ray cluster to answer before giving up with a message.
 RAY_CONNECT_TIMEOUT_S = 10.0
-#: A local Ray instance started here binds its services to this address only.
-LOOPBACK = "127.0.0.1"
 
 
 def _read_tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
@@ -386,9 +384,11 @@ class RayExecutor:
         self.started_here = address is None
         options: dict[str, Any] = {}
         if self.started_here:
-            # Every service of the local instance (GCS, raylets, object store) listens on
-            # loopback only: other hosts must not be able to submit work to it.
-            options = {"num_cpus": workers, "_node_ip_address": LOOPBACK}
+            # Ray 2.x listens on every interface and maps a loopback node address to the
+            # host's own; what keeps other hosts out is its token authentication (on by
+            # default; never disabled here) and the web dashboard staying off. README:
+            # "Ray executor: what to secure".
+            options = {"num_cpus": workers}
         else:
             _check_reachable(str(address), connect_timeout)
         ray.init(
@@ -400,7 +400,7 @@ class RayExecutor:
         )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or cpus
-        where = "a local Ray instance on loopback" if self.started_here else f"Ray at {address}"
+        where = "a local Ray instance" if self.started_here else f"Ray at {address}"
         self.description = f"ray ({where}, {self.workers} cells at a time, {cpus} CPUs)"
         fn = ray_job_shared if shared_fs else ray_job
         self.remote: Any = ray.remote(num_cpus=1, max_retries=0)(fn)

@@ -12,8 +12,17 @@ from typing import Any
 
 
 def safe_name(name: str) -> str:
-    """A task/plugin name as one path component ("/" and ":" are not allowed there)."""
-    return name.replace("/", "__").replace(":", "--")
+    """A task/plugin name as one path component ("/" and ":" are not allowed there).
+
+    Names come from specs and plugins, so the component must stay where it is put: "",
+    "." and ".." (which would climb out of the results tree) are refused.
+    """
+    part = name.replace("/", "__").replace(":", "--").replace("\\", "__")
+    if part in ("", ".", "..") or "\x00" in part:
+        from explore_bench.config import ConfigError  # torch-free, imported when needed
+
+        raise ConfigError(f"{name!r} cannot name a directory of the results tree")
+    return part
 
 
 def name_from_path(part: str) -> str:

@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ from explore_bench.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SPEC_COPY = "matrix.toml"
+#: A matrix name: one path component that stays inside results/ (no "..", no "/").
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 #: Top-level keys of a spec, with what each one holds (the message for an unknown key).
 SPEC_KEYS = {
     "name": "matrix name (results/<name>)",
@@ -218,8 +221,11 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         valid = "; ".join(f"{k}: {v}" for k, v in SPEC_KEYS.items())
         raise ConfigError(f"{where}: unknown key {key!r}{hint}. Valid keys: {valid}")
     name = spec.get("name") or Path(where).stem
-    if not isinstance(name, str) or "/" in name:
-        raise ConfigError(f"{where}: 'name' must be a plain name, got {name!r}")
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: 'name' must be a plain name (letters, digits, '.', '_', '-', not "
+            f"starting with '.'; it names the directory results/<name>), got {name!r}"
+        )
     if ("tasks" in spec) == ("suite" in spec):
         raise ConfigError(f"{where}: give exactly one of 'tasks' (a list) or 'suite' (a name)")
     suite_steps: dict[str, int] = {}

@@ -232,29 +232,74 @@ def test_6_7_resume_continues_one_series_and_restores_lost_metrics_rows(
     assert _tb_steps(run_dir) == [256 * i for i in range(1, 9)]  # iteration 4 logged once
 
 
-@pytest.mark.parametrize(
-    ("damage", "detail"),
-    [
-        ("delete", "DONE but metrics.csv is missing"),
-        ("truncate", "DONE but metrics.csv holds 1 of its 2 rows (truncated)"),
-        ("garble", "DONE but metrics.csv cannot be read"),
-    ],
-)
-def test_7_status_shows_a_done_run_with_lost_metrics_as_broken(
-    results: Path, damage: str, detail: str
-) -> None:
-    metrics = results / RUN_DIR / "metrics.csv"
-    lines = metrics.read_text().splitlines()
+def test_7_status_shows_done_runs_with_lost_metrics_as_broken(results: Path) -> None:
+    good = results / RUN_DIR
+    lines = (good / "metrics.csv").read_text().splitlines()
     assert len(lines) == 3  # header + 2 rows (512 steps, 256 per iteration)
-    if damage == "delete":
-        metrics.unlink()
-    elif damage == "truncate":
-        metrics.write_text("\n".join(lines[:2]) + "\n")
-    else:
-        metrics.write_text(lines[0] + "\n" + "x" * 10 + "\n")
+    damaged = {
+        "seed1": ("", "DONE but metrics.csv is missing"),
+        "seed2": ("\n".join(lines[:2]) + "\n", "DONE but metrics.csv holds 1 of its 2 rows"),
+        "seed3": (lines[0] + "\n" + "x" * 10 + "\n", "DONE but metrics.csv cannot be read"),
+    }
+    for seed, (text, _) in damaged.items():
+        shutil.copytree(good, good.parent / seed)
+        metrics = good.parent / seed / "metrics.csv"
+        if text:
+            metrics.write_text(text)
+        else:
+            metrics.unlink()
     before = tree(results)
     proc = cli("status", str(results))
     assert proc.returncode == 0, proc.stderr
-    assert detail in proc.stdout
-    assert "1 broken, 0 failed, 0 unfinished, 0 done" in proc.stdout
+    for _, detail in damaged.values():
+        assert detail in proc.stdout
+    assert "3 broken, 0 failed, 0 unfinished, 1 done" in proc.stdout
     assert tree(results) == before
+
+
+# --------------------------------------------------------------------------- 2: paths
+
+
+def test_2_a_spec_named_dotdot_writes_nothing_outside(tmp_path: Path) -> None:
+    spec = tmp_path / "evil.toml"
+    spec.write_text('name = ".."\nagents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\n')
+    (tmp_path / "matrix.toml").write_text("mine\n")
+    before = tree(tmp_path)
+    proc = cli("matrix", str(spec))
+    assert proc.returncode == 2
+    assert "'name' must be a plain name" in proc.stderr and "got '..'" in proc.stderr
+    assert tree(tmp_path) == before
+
+
+def test_2_remote_results_are_confined_to_their_run_directory(tmp_path: Path) -> None:
+    from explore_bench.executors import write_back
+
+    run_dir = tmp_path / "a" / "b" / "run"
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    run_dir.mkdir()
+    (run_dir / "tb").symlink_to(tmp_path / "outside")
+    for rel in ("../../x", "/tmp/x", "tb/events", "ok/../../y"):
+        with pytest.raises(ValueError, match=f"refused path {rel!r}"):
+            write_back(run_dir, {"DONE": b"", "metrics.csv": b"1", rel: b"evil"})
+        assert sorted(p.name for p in run_dir.iterdir()) == ["tb"]  # nothing was written
+    assert not list((tmp_path / "outside").iterdir()) and not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="not a mapping of bytes"):
+        write_back(run_dir, {"DONE": "text"})
+
+
+# --------------------------------------------------------------------------- 12: Ray
+
+
+def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    spec = tmp_path / "r.toml"
+    spec.write_text('agents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\nsteps = 512\n')
+    out = tmp_path / "res"
+    proc = cli(
+        "matrix", str(spec), "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out", str(out)
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reach a Ray cluster at '127.0.0.1:1' (Connection refused" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
