@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import types
 import typing
@@ -26,6 +27,43 @@ SECTIONS = ("run", "agent", "bonus", "shaping")
 
 class ConfigError(ValueError):
     """A bad configuration value or key; the message names it and the valid choices."""
+
+
+#: Largest step budget accepted (far beyond any published run; larger values are typos
+#: such as 1e23 that would never reach an evaluation).
+MAX_STEPS = 10**12
+#: Seeds are used by NumPy, whose seeds are 32-bit.
+MAX_SEED = 2**32 - 1
+_INT64 = 2**63
+
+
+def check_values(config: Any, section: str) -> None:
+    """Generic checks of every numeric field of a config dataclass, so that new fields and
+    plugin configs get them without writing any: floats finite, integers within 64 bits,
+    both >= 0 unless the class lists the field in ``signed_fields``, and tuples of integers
+    (layer widths, shapes) made of entries >= 1. Per-field ranges stay in ``__post_init__``.
+    """
+    signed = getattr(type(config), "signed_fields", frozenset())
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        where = f"{section}.{field.name}"
+        if isinstance(value, tuple):
+            for item in value:
+                _check_number(item, where, value, minimum=1 if isinstance(item, int) else 0)
+        else:
+            _check_number(value, where, value, minimum=None if field.name in signed else 0)
+
+
+def _check_number(value: Any, where: str, shown: Any, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}={shown!r} is not a finite number")
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        raise ConfigError(f"{where}={shown!r} does not fit a 64-bit integer")
+    if minimum is not None and value < minimum:
+        what = "entries >= 1 (a layer width or size)" if minimum == 1 else "a value >= 0"
+        raise ConfigError(f"{where}={shown!r}: expected {what}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -60,8 +98,17 @@ class RunSettings:
     torch_threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.steps <= 0:
-            raise ConfigError(f"run.steps must be a positive integer, got {self.steps}")
+        if not 0 < self.steps <= MAX_STEPS:
+            raise ConfigError(
+                f"run.steps must be a positive integer of at most {MAX_STEPS:.0e}, got {self.steps}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"run.seed must be in [0, {MAX_SEED}], got {self.seed}")
+        if not 0 <= self.eval_interval <= MAX_STEPS:
+            raise ConfigError(
+                f"run.eval_interval must be in [0, {MAX_STEPS:.0e}] env steps, "
+                f"got {self.eval_interval}"
+            )
         if self.num_envs <= 0:
             raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
         if self.vector not in ("sync", "async"):
@@ -98,6 +145,9 @@ class ShapingConfig:
     return_gamma: float = 0.99
     #: Running statistics are clipped to this many standard deviations (0 = no clipping).
     clip: float = 0.0
+
+    #: Fields that may be negative (a negative coefficient penalises novelty: an ablation).
+    signed_fields: typing.ClassVar[frozenset[str]] = frozenset({"coef", "coef_final"})
 
     def __post_init__(self) -> None:
         valid = ("", "none", "reward_rms", "return_rms", "minmax")
@@ -244,6 +294,10 @@ class ResolvedRun:
     bonus: Any
     shaping: ShapingConfig
     card: dict[str, Any]
+
+    def __post_init__(self) -> None:  # every way of building one (resolve, config.json) checks
+        for section in SECTIONS:
+            check_values(getattr(self, section), section)
 
     def to_dict(self) -> dict[str, Any]:
         return {

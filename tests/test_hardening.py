@@ -303,3 +303,46 @@ def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: P
     assert "cannot reach a Ray cluster at '127.0.0.1:1' (Connection refused" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- 9: bad values
+
+
+def test_9_a_negative_seed_stops_the_cli_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    proc = cli("run", *ARGS, "--seed", "-1", "--out", str(out))
+    assert proc.returncode == 2
+    assert "run.seed must be in [0, 4294967295], got -1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            ["run.seed=1e30"],
+            "run.seed must be in [0, 4294967295], got 1000000000000000019884624838656",
+        ),
+        (["run.steps=1e23"], "run.steps must be a positive integer of at most 1e+12"),
+        (["agent.lr=nan"], "agent.lr=nan is not a finite number"),
+        (["agent.lr=inf"], "agent.lr=inf is not a finite number"),
+        (["agent.vf_coef=-0.5"], "agent.vf_coef=-0.5: expected a value >= 0"),
+        (["shaping.coef=nan"], "shaping.coef=nan is not a finite number"),
+        (["agent.policy_hidden=-4,8"], "agent.policy_hidden=(-4, 8): expected entries >= 1"),
+        (["agent.policy_hidden=0"], "agent.policy_hidden=(0,): expected entries >= 1"),
+        (["run.eval_interval=1e13"], "run.eval_interval must be in [0, 1e+12]"),
+        (["bonus.value=nan"], "bonus.value=nan is not a finite number"),  # a plugin's field
+    ],
+)
+def test_9_every_numeric_field_is_checked_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sets: list[str], message: str
+) -> None:
+    from explore_bench import cli as cli_module
+
+    out = tmp_path / "res"
+    plugin = ["--bonus", "const_bonus:ConstantBonus"]
+    bonus = plugin if any(s.startswith("bonus.") for s in sets) else []
+    argv = ["run", "--steps", "512", *bonus, *(a for s in sets for a in ("--set", s))]
+    assert cli_module.main([*argv, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
