@@ -125,21 +125,28 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from explore_bench.config import check_out_dir
+    from explore_bench.report.options import check_report_options
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    options = {
+        "baseline": args.baseline,
+        "reps": args.reps,
+        "final_window": args.final_window,
+        "formats": formats,
+    }
+    flags = {"formats": "--format", "final_window": "--final-window"}
+    check_report_options(options, lambda key: flags.get(key, f"--{key}"))
+    out = Path(args.out) if args.out else None
+    check_out_dir(out if out is not None else Path(args.dir) / "report", "--out")
+
     from explore_bench.report import main_report
     from explore_bench.report.load import ReportError
 
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     try:
         with warnings.catch_warnings():  # each caveat is printed once below and in the report
             warnings.simplefilter("ignore")
-            summary = main_report(
-                Path(args.dir),
-                Path(args.out) if args.out else None,
-                baseline=args.baseline,
-                reps=args.reps,
-                final_window=args.final_window,
-                formats=formats,
-            )
+            summary = main_report(Path(args.dir), out, **options)
     except ReportError as exc:
         print(f"explore-bench: error: {exc}", file=sys.stderr)
         return 2

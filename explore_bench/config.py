@@ -43,7 +43,7 @@ def check_values(config: Any, section: str) -> None:
     both >= 0 unless the class lists the field in ``signed_fields``, and tuples of integers
     (layer widths, shapes) made of entries >= 1. Per-field ranges stay in ``__post_init__``.
     """
-    signed = getattr(type(config), "signed_fields", frozenset())
+    signed: frozenset[str] = getattr(type(config), "signed_fields", frozenset())
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         where = f"{section}.{field.name}"

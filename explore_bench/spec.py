@@ -318,9 +318,11 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
 
 
 def _check_report_options(options: Mapping[str, Any], where: str) -> None:
+    """Keys and values of a spec's [report] table, checked before any cell runs."""
     import inspect
 
     from explore_bench.report import main_report
+    from explore_bench.report.options import check_report_options
 
     valid = [
         p for p in inspect.signature(main_report).parameters if p not in ("results_dir", "out_dir")
@@ -330,6 +332,7 @@ def _check_report_options(options: Mapping[str, Any], where: str) -> None:
         raise ConfigError(
             f"{where}: [report] {bad[0]} is not a report option; valid: {', '.join(valid)}"
         )
+    check_report_options(options, lambda key: f"{where}: [report] {key}")
 
 
 def resolve_cells(matrix: Matrix) -> list[ResolvedRun]:

@@ -346,3 +346,67 @@ def test_9_every_numeric_field_is_checked_up_front(
     assert cli_module.main([*argv, "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- 10: messages
+
+
+def test_10_out_that_is_a_file_or_unwritable_is_refused_by_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("mine\n")
+    before = tree(tmp_path)
+    proc = cli("run", *ARGS, "--out", str(tmp_path / "file"))
+    assert proc.returncode == 2
+    assert f"--out '{tmp_path / 'file'}' is an existing file, not a directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--steps", "512", "--out", "/proc/self/res"], "'/proc/self' is not writable"),
+        (["run", "--steps", "512", "--out", "file/res"], "'file' is a file, not a directory"),
+        (["matrix", "SPEC", "--workers", "0"], "--workers must be a positive number"),
+        (["matrix", "SPEC", "--workers", "-3"], "got -3"),
+        (["report", "res", "--reps", "0"], "--reps must be a positive integer, got 0"),
+        (["report", "res", "--final-window", "0"], "--final-window must be a share"),
+        (["report", "res", "--final-window", "2"], "in (0, 1] (0.1: the last 10%), got 2.0"),
+        (["report", "res", "--final-window", "nan"], "got nan"),
+        (["report", "res", "--format", "pdf"], "--format 'pdf': give one or more of md, html"),
+        (["report", "res", "--format", ","], "--format 'none': give one or more of md"),
+        (["report", "res", "--out", "file"], "--out 'file' is an existing file"),
+    ],
+)
+def test_10_bad_flags_are_one_line_errors_before_anything_is_written(
+    finished: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    from explore_bench import cli as cli_module
+
+    shutil.copytree(finished, tmp_path / "res")
+    (tmp_path / "file").write_text("mine\n")
+    spec = tmp_path / "s.toml"
+    spec.write_text('agents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\nsteps = 512\n')
+    before = tree(tmp_path)
+    argv = [str(spec) if a == "SPEC" else a for a in argv]
+    assert cli_module.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert tree(tmp_path) == before
+
+
+def test_10_a_bad_report_option_in_a_spec_stops_the_matrix_before_any_cell(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        'agents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\nsteps = 512\n'
+        '[report]\nreps = "many"\n'
+    )
+    proc = cli("matrix", str(spec), "--out", str(tmp_path / "res"))
+    assert proc.returncode == 2
+    assert "[report] reps must be a positive integer, got 'many'" in proc.stderr
+    assert not (tmp_path / "res").exists()
