@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from explore_bench import registry
 from explore_bench.config import ConfigError
@@ -14,9 +15,11 @@ from explore_bench.config import ConfigError
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train one agent with one bonus on one task")
-    p.add_argument("--agent", default="ppo", help="agent name or module:Class (default: ppo)")
-    p.add_argument("--bonus", default="none", help="bonus name or module:Class (default: none)")
-    p.add_argument("--task", default="CartPole-v1", help="task name or any gymnasium id")
+    p.add_argument("--agent", default=None, help="agent name or module:Class (default: ppo)")
+    p.add_argument("--bonus", default=None, help="bonus name or module:Class (default: none)")
+    p.add_argument(
+        "--task", default=None, help="task name or any gymnasium id (default: CartPole-v1)"
+    )
     p.add_argument("--steps", type=int, default=None, help="environment-step budget")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-envs", type=int, default=None, help="parallel environments")
@@ -42,8 +45,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench.layout import run_dir_for
     from explore_bench.runner import check_existing_run, run
 
-    run_opts = {"agent": args.agent, "bonus": args.bonus, "task": args.task}
+    run_opts: dict[str, Any] = {}
     for key, value in (
+        ("agent", args.agent),
+        ("bonus", args.bonus),
+        ("task", args.task),
         ("steps", args.steps),
         ("seed", args.seed),
         ("num_envs", args.num_envs),
@@ -51,7 +57,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             run_opts[key] = value
-    resolved = resolve(run_opts, parse_sets(args.sets))  # every check happens before any file
+    sets = parse_sets(args.sets)
+    for key in run_opts:
+        if key in sets["run"]:  # two values for one setting: say so instead of picking one
+            flag = f"--{key.replace('_', '-')}"
+            raise ConfigError(
+                f"--set run.{key}={sets['run'][key]} conflicts with {flag}; give {flag} only"
+            )
+    resolved = resolve(run_opts, sets)  # every check happens before any file
     check_out_dir(Path(args.out), "--out")
     run_dir = run_dir_for(Path(args.out), resolved.run)
     check_existing_run(resolved, run_dir)  # other settings in DONE or checkpoint: refused

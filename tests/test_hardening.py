@@ -342,7 +342,8 @@ def test_9_every_numeric_field_is_checked_up_front(
     out = tmp_path / "res"
     plugin = ["--bonus", "const_bonus:ConstantBonus"]
     bonus = plugin if any(s.startswith("bonus.") for s in sets) else []
-    argv = ["run", "--steps", "512", *bonus, *(a for s in sets for a in ("--set", s))]
+    steps = [] if any(s.startswith("run.steps") for s in sets) else ["--steps", "512"]
+    argv = ["run", *steps, *bonus, *(a for s in sets for a in ("--set", s))]
     assert cli_module.main([*argv, "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
@@ -410,3 +411,29 @@ def test_10_a_bad_report_option_in_a_spec_stops_the_matrix_before_any_cell(
     assert proc.returncode == 2
     assert "[report] reps must be a positive integer, got 'many'" in proc.stderr
     assert not (tmp_path / "res").exists()
+
+
+# --------------------------------------------------------------------------- 14: messages
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--bonus", "abstract_bonus:NoUpdate"],
+            "NoUpdate does not implement the method update (required by IntrinsicBonus)",
+        ),
+        (
+            ["--steps", "1000", "--set", "run.steps=2048"],
+            "--set run.steps=2048 conflicts with --steps; give --steps only",
+        ),
+    ],
+)
+def test_14_plugin_and_flag_mistakes_get_a_message_naming_them(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    out = tmp_path / "res"
+    proc = cli("run", *argv, "--out", str(out))
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not out.exists()
