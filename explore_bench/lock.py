@@ -56,21 +56,3 @@ def writer_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def is_busy(run_dir: Path) -> bool:
-    """Whether a live process holds the writer lock of ``run_dir`` (never creates anything)."""
-    path = Path(run_dir) / LOCK_NAME
-    if fcntl is None or not path.is_file():
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the probe's shared lock
-    return False
