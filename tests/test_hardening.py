@@ -7,6 +7,7 @@ and that nothing was written.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import subprocess
 import sys
@@ -437,3 +438,49 @@ def test_14_plugin_and_flag_mistakes_get_a_message_naming_them(
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- 11, 15: report
+
+
+def _report(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from explore_bench import cli as cli_module
+
+    code = cli_module.main(["report", str(root), "--reps", "200"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_11_a_report_lists_bad_runs_instead_of_crashing(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = results / RUN_DIR
+    header, *rows = (good / "metrics.csv").read_text().splitlines()
+    bad = good.parent / "seed1"
+    shutil.copytree(good, bad)
+    config = json.loads((bad / "config.json").read_text())
+    config["run"]["seed"] = 1
+    (bad / "config.json").write_text(json.dumps(config))
+    (bad / "metrics.csv").write_text("\n".join([header, "abc" + rows[0][3:], *rows[1:]]) + "\n")
+    code, out = _report(results, capsys)
+    assert code == 0, out
+    assert "seed1 is broken (metrics.csv row 1 column 'env_steps' holds 'abc'" in out
+    assert "(1 finished, 0 failed" in out
+    (good / "metrics.csv").write_text(header + "\n")  # now no run has a single metrics row
+    code, out = _report(results, capsys)
+    assert code == 0, out
+    assert "has no metrics.csv rows: excluded" in out and "(0 finished, 0 failed" in out
+
+
+def test_15_leaderboard_md_escapes_plugin_names(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path = results / RUN_DIR / "config.json"
+    config = json.loads(config_path.read_text())
+    config["run"]["bonus"] = "<script>alert(1)</script>"
+    config_path.write_text(json.dumps(config))
+    code, out = _report(results, capsys)
+    assert code == 0, out
+    markdown = (results / "report" / "leaderboard.md").read_text()
+    assert "&lt;script>alert(1)&lt;/script>" in markdown
+    assert "<script" not in markdown
