@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from explore_bench.config import ConfigError
+from explore_bench.errors import ConfigError
 
 #: Keys that mark an encoded NumPy value in a checkpoint (see `to_checkpoint`).
 _NDARRAY, _NPSCALAR = "__ndarray__", "__numpy_scalar__"

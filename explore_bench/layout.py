@@ -1,4 +1,4 @@
-"""The results layout (DESIGN.md): ``<root>/<task>/<agent>/<bonus>/seed<k>/``.
+"""The results layout (docs/design.md): ``<root>/<task>/<agent>/<bonus>/seed<k>/``.
 
 Kept free of torch so that `report` and `status` can read a results tree cheaply.
 """
@@ -19,7 +19,7 @@ def safe_name(name: str) -> str:
     """
     part = name.replace("/", "__").replace(":", "--").replace("\\", "__")
     if part in ("", ".", "..") or "\x00" in part:
-        from explore_bench.config import ConfigError  # torch-free, imported when needed
+        from explore_bench.errors import ConfigError
 
         raise ConfigError(f"{name!r} cannot name a directory of the results tree")
     return part

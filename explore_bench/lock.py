@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from explore_bench.config import ConfigError
+from explore_bench.errors import ConfigError
 
 LOCK_NAME = ".lock"
 

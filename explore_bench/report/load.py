@@ -1,8 +1,9 @@
 """Read a results tree into tidy tables: one row per log point, one row per run.
 
-Layout (DESIGN.md): ``<root>/<matrix>/<task>/<agent>/<bonus>/seed<k>/`` with config.json,
-metrics.csv and DONE (finished) or FAILED (traceback). A run's identity comes from its
-config.json; the path is only a fallback for runs that died before writing it.
+Layout (docs/design.md, "Where a run leaves its results"):
+``<root>/<matrix>/<task>/<agent>/<bonus>/seed<k>/`` with config.json, metrics.csv and DONE
+(finished) or FAILED (traceback). A run's identity comes from its config.json; the path is
+only a fallback for runs that died before writing it.
 """
 
 from __future__ import annotations
@@ -123,9 +124,8 @@ def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, An
         }
     for key in KEYS:  # config.json is untrusted data: only well-typed values name the run
         value = run.get(key)
-        if key == "seed" and isinstance(value, int) and not isinstance(value, bool):
-            ident[key] = value
-        elif key != "seed" and isinstance(value, str) and value:
+        wanted = (int,) if key == "seed" else (str,)
+        if isinstance(value, wanted) and not isinstance(value, bool) and value != "":
             ident[key] = value
     if any(key not in ident for key in KEYS):
         return None

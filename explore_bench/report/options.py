@@ -11,7 +11,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from explore_bench.config import MAX_SEED, ConfigError
+from explore_bench.config import MAX_SEED
+from explore_bench.errors import ConfigError
 
 #: Output formats of the report.
 FORMATS = ("md", "html", "csv")
