@@ -167,7 +167,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"note: {caveat}")
     print(
         f"report: {summary.out_dir}  ({summary.runs_finished} finished, {summary.runs_failed} "
-        f"failed, {summary.runs_unfinished} unfinished, {summary.runs_missing} missing runs)"
+        f"failed, {summary.runs_unfinished} unfinished, {summary.runs_missing} missing"
+        + (f", {summary.runs_broken} broken" if summary.runs_broken else "")
+        + " runs)"
     )
     return 0
 

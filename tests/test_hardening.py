@@ -465,11 +465,12 @@ def test_11_a_report_lists_bad_runs_instead_of_crashing(
     code, out = _report(results, capsys)
     assert code == 0, out
     assert "seed1 is broken (metrics.csv row 1 column 'env_steps' holds 'abc'" in out
-    assert "(1 finished, 0 failed" in out
+    assert "(1 finished, 0 failed, 0 unfinished, 0 missing, 1 broken runs)" in out
     (good / "metrics.csv").write_text(header + "\n")  # now no run has a single metrics row
     code, out = _report(results, capsys)
     assert code == 0, out
-    assert "has no metrics.csv rows: excluded" in out and "(0 finished, 0 failed" in out
+    assert "seed0 is broken (DONE but metrics.csv holds no rows): excluded" in out
+    assert "(0 finished, 0 failed, 0 unfinished, 0 missing, 2 broken runs)" in out
 
 
 def test_15_leaderboard_md_escapes_plugin_names(
