@@ -485,3 +485,44 @@ def test_15_leaderboard_md_escapes_plugin_names(
     markdown = (results / "report" / "leaderboard.md").read_text()
     assert "&lt;script>alert(1)&lt;/script>" in markdown
     assert "<script" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("output", "error", "message"),
+    [
+        (torch.zeros(8), ValueError, r"returned shape \(8,\); expected \(4, 2\) \(T, N\)"),
+        (
+            torch.tensor([[0.0, float("nan")], [1.0, 2.0], [0.0, float("inf")], [0.0, 0.0]]),
+            FloatingPointError,
+            r"returned 2 non-finite values of 8 \(first: nan\) in its \(T, N\) = \(4, 2\)",
+        ),
+    ],
+)
+def test_14_a_bad_bonus_output_says_which_check_failed(
+    output: torch.Tensor, error: type[Exception], message: str
+) -> None:
+    import gymnasium as gym
+
+    from bonuses.base import Transitions
+    from bonuses.none import NoBonus
+    from explore_bench.config import ShapingConfig
+    from explore_bench.shaping import RewardShaper
+
+    class Bad(NoBonus):
+        def compute(self, batch: Transitions) -> torch.Tensor:
+            return output
+
+    space = gym.spaces.Box(-1, 1, (3,))
+    shaper = RewardShaper(Bad(space, gym.spaces.Discrete(2)), ShapingConfig())
+    obs = torch.zeros(4, 2, 3)
+    flags = torch.zeros(4, 2, dtype=torch.bool)
+    batch = Transitions(
+        obs=obs,
+        actions=torch.zeros(4, 2, dtype=torch.int64),
+        next_obs=obs,
+        ext_rewards=torch.zeros(4, 2),
+        terminated=flags,
+        truncated=flags,
+    )
+    with pytest.raises(error, match=message):
+        shaper.apply(batch, 0.0)
