@@ -116,6 +116,10 @@ class OnPolicyAgent(ABC):
     description: ClassVar[str] = ""
     #: Whether policy and value may share a CNN trunk (PPO yes; TRPO's step must not move V).
     share_cnn_trunk: ClassVar[bool] = False
+    #: The last rollout may be shorter than ``num_steps`` (see `rollout_length`): PPO's and
+    #: TRPO's updates take any batch size. An agent whose update needs full rollouts sets
+    #: False and overshoots the budget by up to one rollout instead.
+    cuts_last_rollout: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -227,9 +231,20 @@ class OnPolicyAgent(ABC):
             return actions
         return np.clip(actions, self._act_low, self._act_high)
 
+    def rollout_length(self) -> int:
+        """Vector steps of the next rollout: ``num_steps``, except the last, which is cut to
+        the steps left in the budget (rounded up to whole vector steps, so training stops
+        within ``num_envs - 1`` steps of it) when `cuts_last_rollout`; otherwise training
+        rounds up to whole rollouts of ``num_steps x num_envs``."""
+        full = self.config.num_steps
+        if not self.cuts_last_rollout:
+            return full
+        left = self.total_steps - self.env_steps
+        return max(1, min(full, -(-left // self.envs.num_envs)))
+
     @torch.no_grad()
     def collect_rollout(self) -> Transitions:
-        """Step the vector env ``num_steps`` times with the current policy.
+        """Step the vector env `rollout_length` times with the current policy.
 
         Per step only what acting needs runs: the policy's forward pass and the sample (with
         a shared CNN trunk also the value head and the log-probability, which then come for
@@ -239,7 +254,9 @@ class OnPolicyAgent(ABC):
         passes: the networks do not change during a rollout, so the numbers are the same.
         """
         start = time.perf_counter()
-        num_steps = self.config.num_steps
+        num_steps = self.rollout_length()
+        if num_steps != self.buf_obs.shape[0]:  # the last rollout, cut to fit the budget
+            self._alloc(num_steps, self.envs.num_envs)
         np_obs, np_next = self._np_obs, self._np_next_obs
         self.buf_obs[0] = self.next_obs
         finals: list[tuple[int, int, Any]] = []

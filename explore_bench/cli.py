@@ -20,7 +20,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--task", default=None, help="task name or any gymnasium id (default: CartPole-v1)"
     )
-    p.add_argument("--steps", type=int, default=None, help="environment-step budget")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="environment-step budget (default 100000). Every env steps at once, so a run "
+        "stops at the first multiple of --num-envs at or past it: PPO and TRPO cut their "
+        "last rollout to fit; an agent that cannot rounds up to whole rollouts (num_steps "
+        "x num_envs). config.json records the requested and the run steps under 'budget'",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-envs", type=int, default=None, help="parallel environments")
     p.add_argument("--preset", default=None, help="named settings, e.g. emi-mujoco")

@@ -328,6 +328,24 @@ def _cut_tensorboard(tb_dir: Path, last_step: int) -> None:
         path.unlink(missing_ok=True)
 
 
+def budget(resolved: ResolvedRun) -> dict[str, Any]:
+    """The step budget asked for and the steps the run will take: agents step every env at
+    once and learn from whole rollouts, so a run stops at the first whole vector step at or
+    past the budget (its last rollout cut to fit), or, for an agent that cannot cut its last
+    rollout, at the end of the rollout that reaches it. Written into config.json."""
+    run = resolved.run
+    n = run.num_envs
+    per_rollout = int(getattr(resolved.agent, "num_steps", 1)) * n
+    cuts = bool(getattr(registry.agents.load(run.agent), "cuts_last_rollout", False))
+    unit = n if cuts else per_rollout
+    return {
+        "requested_steps": run.steps,
+        "steps_run": -(-run.steps // unit) * unit,
+        "steps_per_rollout": per_rollout,
+        "last_rollout_cut_to_fit": cuts,
+    }
+
+
 def _next_multiple(steps: int, every: int) -> int:
     """The first multiple of ``every`` above ``steps`` (when the next evaluation is due)."""
     return (steps // every + 1) * every
@@ -339,7 +357,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     run = resolved.run
     torch.set_num_threads(run.torch_threads)
     _seed_everything(run.seed)
-    io.write_json(run_dir / "config.json", resolved.to_dict())
+    io.write_json(run_dir / "config.json", {**resolved.to_dict(), "budget": budget(resolved)})
     prov = provenance(resolved)
     io.write_json(run_dir / "provenance.json", prov)
 

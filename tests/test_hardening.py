@@ -526,3 +526,50 @@ def test_14_a_bad_bonus_output_says_which_check_failed(
     )
     with pytest.raises(error, match=message):
         shaper.apply(batch, 0.0)
+
+
+# --------------------------------------------------------------------------- 13: budget
+
+
+def test_13_the_last_rollout_fits_the_budget_and_config_json_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    proc = cli(
+        "run",
+        "--agent",
+        "trpo",
+        "--steps",
+        "1",
+        "--set",
+        "run.eval_episodes=1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert proc.returncode == 0, proc.stderr
+    run_dir = out / "CartPole-v1" / "trpo" / "none" / "seed0"
+    assert "steps 8 " in proc.stdout  # one vector step of the 8 envs, not 256 x 8 = 2,048
+    assert [r["env_steps"] for r in io.read_csv(run_dir / "metrics.csv")] == [8]
+    budget = json.loads((run_dir / "config.json").read_text())["budget"]
+    assert budget == {
+        "requested_steps": 1,
+        "steps_run": 8,
+        "steps_per_rollout": 2048,
+        "last_rollout_cut_to_fit": True,
+    }
+
+
+def test_13_an_agent_that_needs_whole_rollouts_rounds_up_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from explore_bench.cli import build_parser
+
+    cfg = resolve(
+        {"agent": "full_rollouts:FullRolloutPPO", "steps": 300, "num_envs": 2},
+        parse_sets(["run.eval_episodes=0"]),
+    )
+    assert runner.budget(cfg)["steps_run"] == 512  # two rollouts of 128 x 2
+    runner.run(cfg, tmp_path / "run", progress=False)
+    assert [r["env_steps"] for r in io.read_csv(tmp_path / "run" / "metrics.csv")] == [256, 512]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    assert "PPO and TRPO cut their last rollout to fit" in " ".join(capsys.readouterr().out.split())
