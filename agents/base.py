@@ -128,7 +128,7 @@ class OnPolicyAgent(ABC):
         config: OnPolicyConfig,
         *,
         seed: int = 0,
-        total_steps: int = 1,
+        total_steps: int | None = None,
         coverage: Coverage | None = None,
         read_step: StepInfoReader = reward_is_score,
         device: str = "cpu",
@@ -138,7 +138,9 @@ class OnPolicyAgent(ABC):
         self.bonus = shaper.bonus
         self.config = config
         self.device = torch.device(device)
-        self.total_steps = total_steps
+        #: The step budget (schedules' progress); with none given, rollouts are never cut.
+        self.total_steps = 1 if total_steps is None else total_steps
+        self._budget = total_steps
         self.coverage = coverage
         self.read_step = read_step
         self.obs_space = envs.single_observation_space
@@ -235,11 +237,12 @@ class OnPolicyAgent(ABC):
         """Vector steps of the next rollout: ``num_steps``, except the last, which is cut to
         the steps left in the budget (rounded up to whole vector steps, so training stops
         within ``num_envs - 1`` steps of it) when `cuts_last_rollout`; otherwise training
-        rounds up to whole rollouts of ``num_steps x num_envs``."""
+        rounds up to whole rollouts of ``num_steps x num_envs``. Only with a budget
+        (``total_steps``) given."""
         full = self.config.num_steps
-        if not self.cuts_last_rollout:
+        if not self.cuts_last_rollout or self._budget is None:
             return full
-        left = self.total_steps - self.env_steps
+        left = self._budget - self.env_steps
         return max(1, min(full, -(-left // self.envs.num_envs)))
 
     @torch.no_grad()

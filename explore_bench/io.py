@@ -10,6 +10,7 @@ import io
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def to_checkpoint(obj: Any, where: str = "checkpoint") -> Any:
     if isinstance(obj, np.generic):
         return {_NPSCALAR: torch.from_numpy(np.array([obj]))}
     if isinstance(obj, Mapping):
-        return {k: to_checkpoint(v, f"{where}.{k}") for k, v in obj.items()}
+        return _like(obj, {k: to_checkpoint(v, f"{where}.{k}") for k, v in obj.items()})
     if isinstance(obj, list | tuple | set | frozenset):
         items = [to_checkpoint(v, f"{where}[{i}]") for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else type(obj)(items)
@@ -76,6 +77,18 @@ def to_checkpoint(obj: Any, where: str = "checkpoint") -> Any:
     )
 
 
+def _like(original: Mapping[str, Any], items: dict[str, Any]) -> dict[str, Any]:
+    """``items`` as an OrderedDict with the original's ``_metadata`` (the module versions a
+    torch state_dict carries for `load_state_dict`) when the original was one."""
+    if not isinstance(original, OrderedDict):
+        return items
+    out: OrderedDict[str, Any] = OrderedDict(items)
+    metadata = getattr(original, "_metadata", None)
+    if isinstance(metadata, dict):
+        out._metadata = {str(k): dict(v) for k, v in metadata.items()}  # type: ignore[attr-defined]
+    return out
+
+
 def from_checkpoint(obj: Any) -> Any:
     """The inverse of `to_checkpoint`."""
     if isinstance(obj, dict):
@@ -83,7 +96,7 @@ def from_checkpoint(obj: Any) -> Any:
             return obj[_NDARRAY].numpy().copy()
         if set(obj) == {_NPSCALAR} and isinstance(obj[_NPSCALAR], torch.Tensor):
             return obj[_NPSCALAR].numpy()[0]
-        return {k: from_checkpoint(v) for k, v in obj.items()}
+        return _like(obj, {k: from_checkpoint(v) for k, v in obj.items()})
     if isinstance(obj, list | tuple | set | frozenset):
         items = [from_checkpoint(v) for v in obj]
         return items if isinstance(obj, list) else type(obj)(items)

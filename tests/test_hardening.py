@@ -31,6 +31,16 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+def main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in this process (as `cli` in a subprocess, without its seconds of imports)."""
+    from explore_bench import cli as cli_module
+
+    capsys.readouterr()
+    code = cli_module.main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes: equal before and after = nothing written."""
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -114,7 +124,9 @@ def test_10_a_truncated_checkpoint_says_which_file_and_how_to_restart(
 # --------------------------------------------------------------------------- 5: other settings
 
 
-def test_5_run_refuses_a_done_run_or_checkpoint_of_other_settings(results: Path) -> None:
+def test_5_run_refuses_a_done_run_or_checkpoint_of_other_settings(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = results / RUN_DIR
     before = tree(results)
     proc = cli("run", *ARGS, "--set", "agent.lr=1e-3", "--out", str(results))
@@ -125,11 +137,11 @@ def test_5_run_refuses_a_done_run_or_checkpoint_of_other_settings(results: Path)
     assert tree(results) == before
     (run_dir / "DONE").unlink()
     before = tree(results)
-    proc = cli("run", *ARGS[:1], "5000", *ARGS[2:], "--out", str(results))
+    proc = main(capsys, "run", *ARGS[:1], "5000", *ARGS[2:], "--out", str(results))
     assert proc.returncode == 2
     assert "holds a checkpoint of different settings (run.steps: 512 -> 5000)" in proc.stderr
     assert tree(results) == before
-    proc = cli("run", *ARGS, "--out", str(results))  # the same settings resume and finish
+    proc = main(capsys, "run", *ARGS, "--quiet", "--out", str(results))  # same settings: resumes
     assert proc.returncode == 0, proc.stderr
     assert (run_dir / "DONE").exists()
 
@@ -261,12 +273,14 @@ def test_7_status_shows_done_runs_with_lost_metrics_as_broken(results: Path) -> 
 # --------------------------------------------------------------------------- 2: paths
 
 
-def test_2_a_spec_named_dotdot_writes_nothing_outside(tmp_path: Path) -> None:
+def test_2_a_spec_named_dotdot_writes_nothing_outside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = tmp_path / "evil.toml"
     spec.write_text('name = ".."\nagents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\n')
     (tmp_path / "matrix.toml").write_text("mine\n")
     before = tree(tmp_path)
-    proc = cli("matrix", str(spec))
+    proc = main(capsys, "matrix", str(spec))
     assert proc.returncode == 2
     assert "'name' must be a plain name" in proc.stderr and "got '..'" in proc.stderr
     assert tree(tmp_path) == before
@@ -401,14 +415,14 @@ def test_10_bad_flags_are_one_line_errors_before_anything_is_written(
 
 
 def test_10_a_bad_report_option_in_a_spec_stops_the_matrix_before_any_cell(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "s.toml"
     spec.write_text(
         'agents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\nsteps = 512\n'
         '[report]\nreps = "many"\n'
     )
-    proc = cli("matrix", str(spec), "--out", str(tmp_path / "res"))
+    proc = main(capsys, "matrix", str(spec), "--out", str(tmp_path / "res"))
     assert proc.returncode == 2
     assert "[report] reps must be a positive integer, got 'many'" in proc.stderr
     assert not (tmp_path / "res").exists()
@@ -431,10 +445,10 @@ def test_10_a_bad_report_option_in_a_spec_stops_the_matrix_before_any_cell(
     ],
 )
 def test_14_plugin_and_flag_mistakes_get_a_message_naming_them(
-    tmp_path: Path, argv: list[str], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     out = tmp_path / "res"
-    proc = cli("run", *argv, "--out", str(out))
+    proc = main(capsys, "run", *argv, "--out", str(out))
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not out.exists()
@@ -531,9 +545,12 @@ def test_14_a_bad_bonus_output_says_which_check_failed(
 # --------------------------------------------------------------------------- 13: budget
 
 
-def test_13_the_last_rollout_fits_the_budget_and_config_json_says_so(tmp_path: Path) -> None:
+def test_13_the_last_rollout_fits_the_budget_and_config_json_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "res"
-    proc = cli(
+    proc = main(
+        capsys,
         "run",
         "--agent",
         "trpo",
