@@ -166,7 +166,7 @@ def _tb_steps(run_dir: Path) -> list[int]:
 
 
 def test_4_workers_die_with_their_driver_and_a_second_matrix_never_runs_a_cell_twice(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import os
     import signal
@@ -197,7 +197,7 @@ def test_4_workers_die_with_their_driver_and_a_second_matrix_never_runs_a_cell_t
             time.sleep(0.05)
         slow_cell = cells[1]
         worker = int((slow_cell / ".lock").read_text())
-        second = cli(*cmd)  # while the first one still writes the slow cell
+        second = main(capsys, *cmd)  # while the first one still writes the slow cell
         assert second.returncode == 1, second.stderr
         assert "not run here: another process is writing them" in second.stderr
         assert f"(pid {worker})" in second.stderr
@@ -211,7 +211,7 @@ def test_4_workers_die_with_their_driver_and_a_second_matrix_never_runs_a_cell_t
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(first.pid, signal.SIGKILL)
-    rerun = cli(*cmd)
+    rerun = main(capsys, *cmd)
     assert rerun.returncode == 0, rerun.stderr
     for cell in cells:
         iterations = [r["iteration"] for r in io.read_csv(cell / "metrics.csv")]
