@@ -56,6 +56,17 @@ class RunSettings:
     device: str = "cpu"
     #: torch intra-op threads (1 is fastest for MLPs on small machines).
     torch_threads: int = 1
+    #: Record one evaluation episode as a video (run_dir/videos) every this many env steps
+    #: (0: never); needs the `video` extra.
+    video_every: int = 0
+    #: Log to Weights & Biases as well (nothing is sent unless this is set; `wandb` extra).
+    track: bool = False
+    #: W&B project of a tracked run.
+    wandb_project: str = "explore-bench"
+    #: W&B entity (user or team) of a tracked run; "" = your default entity.
+    wandb_entity: str = ""
+    #: W&B mode: "online", or "offline" (writes run_dir/wandb only; `wandb sync` it later).
+    wandb_mode: str = "online"
 
     def __post_init__(self) -> None:
         if self.steps <= 0:
@@ -72,6 +83,12 @@ class RunSettings:
             )
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
+        if self.video_every < 0:
+            raise ConfigError(f"run.video_every must be >= 0, got {self.video_every}")
+        if self.wandb_mode not in ("online", "offline"):
+            raise ConfigError(
+                f"run.wandb_mode must be 'online' or 'offline', got {self.wandb_mode!r}"
+            )
 
     @property
     def effective_eval_interval(self) -> int:

@@ -275,3 +275,8 @@ def main_status(args: argparse.Namespace) -> int:
         + f" ({len(rows)} cells)"
     )
     return 0
+
+
+from explore_bench.api import callable_module  # noqa: E402
+
+callable_module(__name__, "matrix")  # explore_bench.matrix(spec) is api.matrix

@@ -4,3 +4,7 @@ from explore_bench.report.build import ReportSummary, ReportWarning, main_report
 from explore_bench.report.load import ReportError, load_results
 
 __all__ = ["ReportError", "ReportSummary", "ReportWarning", "load_results", "main_report"]
+
+from explore_bench.api import callable_module
+
+callable_module(__name__, "report")  # explore_bench.report(dir) is api.report
