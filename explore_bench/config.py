@@ -259,15 +259,21 @@ class ResolvedRun:
     bonus: Any
     shaping: ShapingConfig
     card: dict[str, Any]
+    #: The matrix variant this run belongs to: {"name": ..., "overrides": {"section.field":
+    #: value}}; empty for a plain (task, agent, bonus) cell.
+    variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "run": dataclasses.asdict(self.run),
             "agent": dataclasses.asdict(self.agent),
             "bonus": dataclasses.asdict(self.bonus),
             "shaping": dataclasses.asdict(self.shaping),
             "task_card": self.card,
         }
+        if self.variant:
+            out["variant"] = dict(self.variant)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -283,6 +289,7 @@ class ResolvedRun:
             bonus=config_from_dict(bonus_cls.config_cls, data["bonus"]),
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
+            variant=dict(data.get("variant", {})),
         )
 
 

@@ -207,11 +207,12 @@ def _row(path: Path, root: Path) -> dict[str, str]:
     config: dict[str, Any] = {}
     if (path / "config.json").exists():
         try:
-            config = json.loads((path / "config.json").read_text())["run"]
+            full = json.loads((path / "config.json").read_text())
+            config = full["run"]
             row.update(
                 task=config["task"],
                 agent=config["agent"],
-                bonus=config["bonus"],
+                bonus=full.get("variant", {}).get("name") or config["bonus"],
                 seed=str(config["seed"]),
             )
         except (OSError, ValueError, KeyError):
@@ -242,7 +243,7 @@ def status_rows(root: Path, matrix: Matrix | None = None) -> list[dict[str, str]
             {
                 "task": c.task,
                 "agent": c.agent,
-                "bonus": c.bonus,
+                "bonus": c.entry,
                 "seed": str(c.seed),
                 "state": "missing",
                 "steps": "-",
