@@ -182,7 +182,10 @@ def _report(out: Path, options: Mapping[str, Any]) -> None:
     with warnings.catch_warnings(record=True) as caveats:  # the report states them itself
         warnings.simplefilter("always")
         summary = main_report(out, **options)
+    from explore_bench.report.headline import format_text
+
     note = f", {len(caveats)} caveats stated in it" if caveats else ""
+    print(format_text(summary.table))
     print(
         f"report: {summary.out_dir / 'leaderboard.md'} ({summary.runs_finished} finished runs"
         f"{note})"

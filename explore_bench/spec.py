@@ -20,6 +20,8 @@ A spec (see ``explore_bench/configs/*.toml``)::
     "rnd-coef0.3" = { bonus = "rnd", "shaping.coef" = 0.3 }     # directory, leaderboard row)
     rnd-coef = { bonus = "rnd", grid = { "shaping.coef" = [0.1, 1.0] } }
                                       # a grid: rnd-coef0.1 and rnd-coef1.0
+    count-long = { bonus = "count", tasks = ["DeepSea20"], agents = ["ppo"],
+                   "run.steps" = 60_000 }     # only some cells, with its own budget
 
 Every cell is resolved with `explore_bench.config.resolve` before the first run starts,
 so unknown keys, names or badly typed values fail at once, with the valid choices.
@@ -74,6 +76,10 @@ class Variant:
     bonus: str
     #: "section.field" -> value, in the order the spec gives them.
     overrides: Mapping[str, Any]
+    #: The matrix tasks it runs on (empty: all of them).
+    tasks: tuple[str, ...] = ()
+    #: The matrix agents it runs with (empty: all of them).
+    agents: tuple[str, ...] = ()
 
     @property
     def sets(self) -> dict[str, dict[str, Any]]:
@@ -86,6 +92,9 @@ class Variant:
     def as_dict(self) -> dict[str, Any]:
         """What config.json records (the report labels the entry with it)."""
         return {"name": self.name, "bonus": self.bonus, "overrides": dict(self.overrides)}
+
+    def runs_on(self, task: str, agent: str) -> bool:
+        return (not self.tasks or task in self.tasks) and (not self.agents or agent in self.agents)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,15 +255,33 @@ def _suite(name: Any, where: str) -> Any:
 
 
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
-#: Run settings a variant may not change: they say which cell it is.
-_FIXED_RUN = frozenset(CELL_KEYS) - {"num_envs", "preset"}
+#: Run settings a variant may not change: they say which cell it is (a variant may change
+#: the budget: it is its own entry, labelled with it).
+_FIXED_RUN = frozenset(CELL_KEYS) - {"num_envs", "preset", "steps"}
 
 
 def _short(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _variants(spec: Mapping[str, Any], where: str) -> list[Variant]:
+def _subset(
+    body: Mapping[str, Any], key: str, valid: Sequence[str], name: str, where: str
+) -> tuple[str, ...]:
+    """A variant's ``tasks`` / ``agents`` restriction: names of the matrix's own."""
+    only = body.get(key, [])
+    if isinstance(only, str):
+        only = [only]
+    if not isinstance(only, list) or any(n not in valid for n in only):
+        raise ConfigError(
+            f"{where}: variant {name!r}: {key} = {only!r} must list {key} of the matrix "
+            f"({', '.join(valid)})"
+        )
+    return tuple(only)
+
+
+def _variants(
+    spec: Mapping[str, Any], tasks: Sequence[str], agents: Sequence[str], where: str
+) -> list[Variant]:
     """The spec's [variants] table, grids expanded into one variant per point."""
     table = _table(spec, "variants", where)
     out: list[Variant] = []
@@ -264,7 +291,9 @@ def _variants(spec: Mapping[str, Any], where: str) -> list[Variant]:
                 f"{where}: variant {name!r} must be a table with a bonus, e.g. "
                 f'{name} = {{ bonus = "rnd", "shaping.coef" = 0.3 }}'
             )
-        overrides = {k: v for k, v in body.items() if k not in ("bonus", "grid")}
+        overrides = {k: v for k, v in body.items() if k not in ("bonus", "grid", "tasks", "agents")}
+        only = _subset(body, "tasks", tasks, name, where)
+        only_agents = _subset(body, "agents", agents, name, where)
         grid = body.get("grid", {})
         if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
             raise ConfigError(
@@ -295,7 +324,7 @@ def _variants(spec: Mapping[str, Any], where: str) -> list[Variant]:
                     f"{where}: variant name {point!r}: use letters, digits and . _ = + - "
                     "(it becomes a directory name)"
                 )
-            out.append(Variant(point, body["bonus"], {**overrides, **values}))
+            out.append(Variant(point, body["bonus"], {**overrides, **values}, only, only_agents))
     names = [v.name for v in out]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -329,7 +358,7 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         tasks = _names(spec, "tasks", where)
     spec = {**defaults, **spec}
     agents = _names(spec, "agents", where)
-    variants = _variants(spec, where)
+    variants = _variants(spec, tasks, agents, where)
     bonuses = _names(spec, "bonuses", where) if "bonuses" in spec or not variants else []
     _check_names("agent", agents, registry.agents, where)
     _check_names("bonus", [*bonuses, *{v.bonus: None for v in variants}], registry.bonuses, where)
@@ -391,6 +420,8 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
     for task in tasks:
         for agent in agents:
             for bonus, variant in entries:
+                if variant is not None and not variant.runs_on(task, agent):
+                    continue
                 own = variant.sets if variant is not None else {s: {} for s in SECTIONS}
                 for seed in seeds:
                     run_opts: dict[str, Any] = {
@@ -404,6 +435,14 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                         run_opts["num_envs"] = spec["num_envs"]
                     if presets.get(agent):
                         run_opts["preset"] = presets[agent]
+                    # a variant's budget, env count or preset replaces the spec's
+                    run_opts.update(
+                        {
+                            k: own["run"][k]
+                            for k in ("steps", "num_envs", "preset")
+                            if k in own["run"]
+                        }
+                    )
                     sets = {  # the variant's own overrides last
                         "run": {**run_table, **own["run"]},
                         "agent": {**agent_sets.get(agent, {}), **own["agent"]},

@@ -88,3 +88,32 @@ def test_a_bad_override_value_fails_before_any_run():
     data = {**BASE, "variants": {"x": {"bonus": "count", "shaping.coef": "lots"}}}
     with pytest.raises(ConfigError, match=r"cell .* x seed0"):
         specs.resolve_cells(specs.plan(data, Path("r"), "v.toml"))
+
+
+def test_a_variant_can_run_on_some_tasks_with_its_own_budget():
+    data = {
+        **BASE,
+        "tasks": ["explore_bench/DeepSea20-v0", "CartPole-v1"],
+        "variants": {
+            "count-long": {
+                "bonus": "count",
+                "tasks": ["explore_bench/DeepSea20-v0"],
+                "run.steps": 4096,
+            }
+        },
+    }
+    m = specs.plan(data, Path("r"), "v.toml")
+    long = [c for c in m.cells if c.entry == "count-long"]
+    assert {c.task for c in long} == {"explore_bench/DeepSea20-v0"} and len(long) == 2
+    configs = specs.resolve_cells(m)
+    steps = {(c.entry, c.task): cfg.run.steps for c, cfg in zip(m.cells, configs, strict=True)}
+    assert steps[("count-long", "explore_bench/DeepSea20-v0")] == 4096
+    assert steps[("none", "explore_bench/DeepSea20-v0")] == 512
+    two_agents = {**data, "agents": ["ppo", "trpo"]}
+    two_agents["variants"] = {"x": {"bonus": "count", "agents": ["trpo"]}}
+    cells = [c for c in specs.plan(two_agents, Path("r"), "v").cells if c.entry == "x"]
+    assert {c.agent for c in cells} == {"trpo"} and len(cells) == 4
+    with pytest.raises(ConfigError, match="must list tasks of the matrix"):
+        specs.plan(
+            {**data, "variants": {"x": {"bonus": "count", "tasks": ["Nope-v0"]}}}, Path("r"), "v"
+        )
