@@ -1,5 +1,5 @@
-"""The results layout (DESIGN.md): ``<root>/<task>/<agent>/<entry>/seed<k>/``, where the
-entry is the bonus name or the name of a matrix variant (a named set of overrides).
+"""The results layout (docs/design.md): ``<root>/<task>/<agent>/<entry>/seed<k>/``, where
+the entry is the bonus name or the name of a matrix variant (a named set of overrides).
 
 Kept free of torch so that `report` and `status` can read a results tree cheaply.
 """
