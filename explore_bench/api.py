@@ -280,27 +280,6 @@ def report(
         return main_report(Path(results_dir), None if out is None else Path(out), **options)
 
 
-def callable_module(module_name: str, function_name: str) -> None:
-    """Make the module ``module_name`` callable as the API function ``function_name``.
-
-    ``explore_bench.matrix`` and ``explore_bench.report`` are submodules, and importing a
-    submodule rebinds the package attribute of that name; a callable module keeps
-    ``explore_bench.report(dir)`` working whatever was imported first.
-    """
-    import sys
-    import types
-
-    function = globals()[function_name]
-
-    class _Callable(types.ModuleType):
-        __doc__ = function.__doc__
-
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return function(*args, **kwargs)
-
-    sys.modules[module_name].__class__ = _Callable
-
-
 __all__: Sequence[str] = (
     "Evaluation",
     "RunResult",

@@ -281,6 +281,6 @@ def main_status(args: argparse.Namespace) -> int:
     return 0
 
 
-from explore_bench.api import callable_module  # noqa: E402
+from explore_bench._callable import make_callable  # noqa: E402
 
-callable_module(__name__, "matrix")  # explore_bench.matrix(spec) is api.matrix
+make_callable(__name__, "matrix")  # explore_bench.matrix(...) is explore_bench.api.matrix

@@ -5,6 +5,6 @@ from explore_bench.report.load import ReportError, load_results
 
 __all__ = ["ReportError", "ReportSummary", "ReportWarning", "load_results", "main_report"]
 
-from explore_bench.api import callable_module
+from explore_bench._callable import make_callable
 
-callable_module(__name__, "report")  # explore_bench.report(dir) is api.report
+make_callable(__name__, "report")  # explore_bench.report(...) is explore_bench.api.report
