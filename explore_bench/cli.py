@@ -290,6 +290,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 reps=args.reps,
                 final_window=args.final_window,
                 formats=formats,
+                best_variant=args.best_variant,
             )
     except ReportError as exc:
         print(f"explore-bench: error: {exc}", file=sys.stderr)
@@ -442,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="final score = mean eval score over this last share of training",
     )
     p.add_argument("--format", default="md,html,csv")
+    p.add_argument(
+        "--best-variant",
+        default="",
+        metavar="METRIC",
+        help="add each bonus's best variant by METRIC (iqm, mean, median, success_rate); "
+        "flagged as optimistic: selected on the reported seeds",
+    )
     return parser
 
 

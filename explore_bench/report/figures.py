@@ -96,7 +96,7 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
             for k in map(tuple, points[["task", "agent", "bonus", "seed"]].to_numpy().tolist())
         ]
     ]
-    bcolors = plots.palette(sorted(runs["bonus"].unique(), key=str))
+    bcolors = ctx.colors
     for agent in sorted(points["agent"].unique(), key=str):
         frames = []
         for task in sorted(points.loc[points["agent"] == agent, "task"].unique(), key=str):

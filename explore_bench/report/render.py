@@ -84,13 +84,8 @@ def to_markdown(blocks: Sequence[Block], base: Path) -> str:
     for i, b in enumerate(blocks):
         if isinstance(b, Contents):
             items = _toc(blocks, i, b.levels)
-            indent = min((lvl for lvl, _ in items), default=2)
-            out.append(
-                "\n".join(
-                    f"{'  ' * (lvl - indent)}- [{text}](#{_md_anchor(text)})" for lvl, text in items
-                )
-                + "\n"
-            )
+            links = " · ".join(f"[{text}](#{_md_anchor(text)})" for _, text in items)
+            out.append(f"**Contents:** {links}\n")
         elif isinstance(b, Heading):
             out.append(f"{'#' * b.level} {b.text}\n")
         elif isinstance(b, Para):
@@ -135,7 +130,8 @@ th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
 td.prose{min-width:12em;overflow-wrap:break-word}
 table.ranking tr.best td{background:#eef6ee}
 nav.toc{background:#f7f7f7;border:1px solid #ddd;padding:.4em 1em;margin:1em 0}
-nav.toc ul{margin:.2em 0;padding-left:1.2em}nav.toc li{margin:.1em 0}
+nav.toc ul{display:inline;margin:0;padding:0 0 0 .5em}nav.toc li{display:inline}
+nav.toc li+li:before{content:" · "}
 div.scroll{overflow-x:auto}
 figure{margin:1em 0 2em}figure img{max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9em}code{background:#f3f3f3;padding:0 .2em}
