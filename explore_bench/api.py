@@ -240,13 +240,17 @@ def matrix(
     dry_run: bool = False,
     ray_address: str | None = None,
     ray_shared_fs: bool = False,
-) -> int:
-    """Run a matrix spec (a TOML path or a shipped name); the exit status of `matrix`."""
+) -> Any:
+    """Run a matrix spec (a TOML path or a shipped name) as ``explore-bench matrix`` does.
+
+    Returns a `explore_bench.matrix.MatrixResult`: the results root, the cell count, the
+    cells that failed, and the report's summary when one was written.
+    """
     import argparse
 
-    from explore_bench.matrix import main_matrix
+    from explore_bench.matrix import run_matrix
 
-    return main_matrix(
+    return run_matrix(
         argparse.Namespace(
             spec=str(spec),
             out=None if out is None else str(out),

@@ -4,6 +4,7 @@ overall progress bar, a summary of failures, an optional report, and `status`.""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -110,8 +111,26 @@ def _executor(args: argparse.Namespace, n_jobs: int) -> Any:
     return executors.LocalExecutor(max(1, min(workers, n_jobs)))
 
 
+@dataclasses.dataclass(frozen=True)
+class MatrixResult:
+    """What a matrix command did: where its results are, its cells, failures and report."""
+
+    #: The results root (results/<matrix> unless --out).
+    out: Path
+    cells: int
+    #: Labels of the cells that FAILED in this session.
+    failed: tuple[str, ...]
+    #: The report's summary when one was written (`explore_bench.report.ReportSummary`).
+    report: Any = None
+
+
 def main_matrix(args: argparse.Namespace) -> int:
-    """``explore-bench matrix``: validate everything, run what is not DONE, summarise."""
+    """``explore-bench matrix``: the exit status of `run_matrix` (1 when a cell failed)."""
+    return 1 if run_matrix(args).failed else 0
+
+
+def run_matrix(args: argparse.Namespace) -> MatrixResult:
+    """Validate everything, run what is not DONE, summarise, report if asked."""
     matrix, configs, text = load_matrix(args.spec, args.out)
     stale = check_existing(matrix.cells, configs)
     todo = [(c, r) for c, r in zip(matrix.cells, configs, strict=True) if c.state() != "done"]
@@ -129,7 +148,7 @@ def main_matrix(args: argparse.Namespace) -> int:
     if args.dry_run:
         for cell in matrix.cells:
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")
-        return 0
+        return MatrixResult(matrix.out, len(matrix.cells), ())
     io.write_text(matrix.out / SPEC_COPY, text)
     failures: list[Outcome] = []
     if todo:
@@ -160,8 +179,9 @@ def main_matrix(args: argparse.Namespace) -> int:
             f"{progress.done} DONE, {len(failures)} FAILED",
             flush=True,
         )
+    summary = None
     if matrix.report or args.report:
-        _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
+        summary = _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
     if failures:
         print(
             f"{len(failures)} cell(s) FAILED (traceback in each FAILED file; rerun to retry):",
@@ -172,11 +192,12 @@ def main_matrix(args: argparse.Namespace) -> int:
                 f"  {outcome.job.label}: {outcome.error}\n    {outcome.job.run_dir}/FAILED",
                 file=sys.stderr,
             )
-        return 1
-    return 0
+    return MatrixResult(
+        matrix.out, len(matrix.cells), tuple(o.job.label for o in failures), summary
+    )
 
 
-def _report(out: Path, options: Mapping[str, Any]) -> None:
+def _report(out: Path, options: Mapping[str, Any]) -> Any:
     from explore_bench.report import main_report
 
     with warnings.catch_warnings(record=True) as caveats:  # the report states them itself
@@ -190,6 +211,7 @@ def _report(out: Path, options: Mapping[str, Any]) -> None:
         f"report: {summary.out_dir / 'leaderboard.md'} ({summary.runs_finished} finished runs"
         f"{note})"
     )
+    return summary
 
 
 # --------------------------------------------------------------------------- status

@@ -92,3 +92,18 @@ def test_matrix_and_report_are_callable_modules():
 
     assert callable(explore_bench.matrix) and callable(explore_bench.report)
     assert explore_bench.report.main_report is not None  # still the module
+
+
+def test_matrix_and_report_from_python(tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(
+        'name = "tiny"\nagents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\n'
+        "seeds = 2\nsteps = 256\nnum_envs = 2\n[run]\neval_episodes = 1\n"
+        "[variants]\nnone-lr = { bonus = \"none\", \"agent.lr\" = 1e-3 }\n"
+    )
+    result = explore_bench.matrix(spec, tmp_path / "out", workers=1)
+    assert result.out == tmp_path / "out" and result.cells == 4 and result.failed == ()
+    assert (tmp_path / "out" / "CartPole-v1" / "ppo" / "none-lr" / "seed1" / "DONE").exists()
+    summary = explore_bench.report(tmp_path / "out", reps=100, profile_reps=20, formats=("csv",))
+    assert sorted(summary.table["bonus"]) == ["none", "none-lr"]
+    assert summary.runs_finished == 4
