@@ -63,7 +63,12 @@ def test_load_and_evaluate_reproduce_the_final_evaluation(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["evaluate", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"mean {final:.3f}" in out and "95% interval" in out
+    assert f"mean {final:.3f}" in out and "95% interval" in out and ", finished," in out
+    # an unfinished run (no DONE) is loaded from its checkpoint just the same
+    (run_dir / "DONE").unlink()
+    assert cli.main(["evaluate", str(run_dir), "--episodes", "2", "--stochastic"]) == 0
+    out = capsys.readouterr().out
+    assert ", unfinished," in out and "over 2 episodes (stochastic policy" in out
 
 
 def test_evaluation_interval_is_the_student_t_interval():
