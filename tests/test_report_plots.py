@@ -22,13 +22,16 @@ def test_the_overlap_check_finds_labels_that_run_together():
 
 
 def test_compact_labels():
-    assert [plots.compact(x) for x in (0, 75_000, 2e6, -0.0075, 0.5, 125_000)] == [
+    xs = (0, 75_000, 2e6, -0.0075, 0.5, 125_000, 1600, 800)
+    assert [plots.compact(x) for x in xs] == [
         "0",
         "75k",
         "2M",
         "-0.0075",
         "0.5",
         "125k",
+        "1.6k",
+        "800",
     ]
 
 
@@ -69,6 +72,10 @@ def test_curves_over_200k_steps_have_readable_ticks_and_legends_beside_the_axes(
     )
     fig = plots.learning_curves(points, "t", colors, seed=0)
     assert plots.overlapping_tick_labels(fig) == []
+    fig.canvas.draw()
+    (legend,) = fig.legends  # one legend, right of every panel
+    right = max(ax.get_window_extent().x1 for ax in fig.axes if ax.get_visible())
+    assert legend.get_window_extent().x0 >= right
     plt.close("all")
 
 

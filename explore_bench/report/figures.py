@@ -101,8 +101,12 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
         frames = []
         for task in sorted(points.loc[points["agent"] == agent, "task"].unique(), key=str):
             sub = points[(points["agent"] == agent) & (points["task"] == task)]
-            grid = common_grid(sub, by_fraction=False)
+            # one grid per entry: entries may have different budgets (variants)
+            grids = {
+                b: common_grid(g, by_fraction=False) for b, g in sub.groupby("bonus", sort=True)
+            }
             for (bonus, s), run in sub.groupby(["bonus", "seed"], sort=True):
+                grid = grids[bonus]
                 if len(grid):
                     frames.append(
                         pd.DataFrame(

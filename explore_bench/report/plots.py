@@ -38,13 +38,13 @@ _LINE_STYLE: dict[str, Any] = {
 
 
 def compact(x: float, _pos: Any = None) -> str:
-    """A short tick label: 75000 -> "75k", 2e6 -> "2M", -0.0075 -> "-0.0075", 0.5 -> "0.5"."""
+    """A short tick label: 75000 -> "75k", 1600 -> "1.6k", 2e6 -> "2M", -0.0075 -> "-0.0075"."""
     if x == 0:
         return "0"
     a = abs(x)
     if a >= 1e6:
         return f"{x / 1e6:.3g}M"
-    if a >= 1e4:
+    if a >= 1e3:
         return f"{x / 1e3:.3g}k"
     return f"{x:.3g}"
 
@@ -246,8 +246,16 @@ def learning_curves(
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation score (raw)")
         ax.grid(alpha=0.25)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
     for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
+    # one legend for all panels, beside them, where it cannot cover a line
+    handles = [
+        plt.Line2D([], [], color=colors[b], marker="o", markersize=4, label=str(b))
+        for b in sorted(points["bonus"].unique(), key=str)
+    ]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
     return fig

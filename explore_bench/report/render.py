@@ -125,9 +125,9 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1200px;
 padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em;max-width:100%}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
-td.prose{min-width:12em;overflow-wrap:break-word}
+td.prose{min-width:12em;overflow-wrap:anywhere}
 table.ranking tr.best td{background:#eef6ee}
 nav.toc{background:#f7f7f7;border:1px solid #ddd;padding:.4em 1em;margin:1em 0}
 nav.toc ul{display:inline;margin:0;padding:0 0 0 .5em}nav.toc li{display:inline}
