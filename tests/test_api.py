@@ -104,7 +104,7 @@ def test_matrix_and_report_from_python(tmp_path):
     spec.write_text(
         'name = "tiny"\nagents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\n'
         "seeds = 2\nsteps = 256\nnum_envs = 2\n[run]\neval_episodes = 1\n"
-        "[variants]\nnone-lr = { bonus = \"none\", \"agent.lr\" = 1e-3 }\n"
+        '[variants]\nnone-lr = { bonus = "none", "agent.lr" = 1e-3 }\n'
     )
     result = explore_bench.matrix(spec, tmp_path / "out", workers=1)
     assert result.out == tmp_path / "out" and result.cells == 4 and result.failed == ()

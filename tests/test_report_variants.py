@@ -78,4 +78,24 @@ def test_scale_note_names_the_tasks_without_constants(tmp_path):
     # no DeepSea run found the treasure: the warning must not speak of runs that found it
     note = next(w for w in _report(tmp_path).warnings if "DeepSea20" in w and "degenerate" in w)
     assert "ignores the runs that found reward" not in note
-    assert "no run found reward" in note
+    assert "none of its runs found reward" in note
+
+
+def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
+    for seed in range(2):
+        write_run(tmp_path, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[9, 20])
+        write_run(tmp_path, "ALE/Venture-v5", "ppo", "none", seed, card=VENTURE, evals=[0, 1])
+        for bonus in ("none", "count"):
+            write_run(
+                tmp_path,
+                "ALE/Venture-v5",
+                "ppo",
+                bonus,
+                seed,
+                card=VENTURE,
+                evals=[0.0, 1.0],
+                variant={"name": f"{bonus}-long", "overrides": {"run.steps": 9}},
+            )
+    summary = _report(tmp_path)
+    assert summary.runs_missing == 0
+    assert not any("missing" in w for w in summary.warnings)

@@ -133,7 +133,8 @@ def main_report(
     expected = len(gaps) + n_done
     body.append(
         Para(
-            f"Expected runs (tasks x agents x bonuses x seeds seen in the directory): "
+            f"Expected runs (tasks x agents x entries x seeds seen in the directory; a "
+            "variant only where it ran): "
             f"{expected}; finished: {n_done}."
         )
     )

@@ -247,8 +247,8 @@ def _degenerate_note(
             "mean and the success rate"
         )
     return head + (
-        "and no run found reward (none reached the success threshold): every entry ties at "
-        "nothing found, whatever the ranking says"
+        "and none of its runs found reward (none reached the success threshold): its IQM of "
+        "0 only says that"
     )
 
 
