@@ -99,3 +99,17 @@ def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
     summary = _report(tmp_path)
     assert summary.runs_missing == 0
     assert not any("missing" in w for w in summary.warnings)
+
+
+def test_a_variant_is_compared_with_the_baselines_variant_of_the_same_overrides(tmp_path):
+    long = {"run.steps": 9}
+    bonuses = {"none": 0.0, "none-long": 0.0, "count-long": 50.0}
+    variants = {
+        "none-long": {"bonus": "none", "overrides": long},
+        "count-long": {"bonus": "count", "overrides": long},
+    }
+    write_matrix(tmp_path, tasks={"ALE/Venture-v5": VENTURE}, bonuses=bonuses, variants=variants)
+    t = _report(tmp_path).table.set_index("bonus")
+    assert t.loc["count-long", "poi_against"] == "none-long"
+    assert t.loc["none-long", "poi_against"] == ""  # the baseline's own variant is a baseline
+    assert t.loc["count-long", "poi_vs_none"] == 1.0

@@ -42,15 +42,18 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             success_thresholds=thresholds,
         )
         pois: dict[str, stats.Estimate] = {}
+        against: dict[str, str] = {}
         if ctx.baseline in arrays:
             for bonus, arr in arrays.items():
-                if bonus != ctx.baseline:
+                base = _baseline_for(ctx, bonus, arrays)
+                if bonus != base:
+                    against[bonus] = base
                     pois[bonus] = stats.probability_of_improvement(
                         arr,
-                        arrays[ctx.baseline],
+                        arrays[base],
                         reps=ctx.small_reps,
                         seed=base_seed,
-                        name=f"{agent}/{bonus},{ctx.baseline}",
+                        name=f"{agent}/{bonus},{base}",
                     )
         elif len(arrays) > 1 or ctx.baseline != "none":
             ctx.notes.append(
@@ -84,6 +87,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
                 key = m.lower().replace(" ", "_")
                 row.update(zip((key, f"{key}_lo", f"{key}_hi"), interval(e.get(m))))
             row.update(zip((f"poi_vs_{ctx.baseline}", "poi_lo", "poi_hi"), interval(poi)))
+            row["poi_against"] = against.get(bonus, "")
             row.update({"zero_share": zeros, "flags": "; ".join(flags)})
             ctx.rows.append(row)
             cells = {
@@ -94,8 +98,10 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             cells.update({m: fmt_est(e[m]) for m in metrics})
             if stats.SUCCESS in e:
                 cells["Success rate (sparse)"] = fmt_est(e[stats.SUCCESS])
+            versus = against.get(bonus, ctx.baseline)
+            vs = f" (vs {versus})" if versus != ctx.baseline else ""
             cells[f"P(bonus > {ctx.baseline})"] = (
-                "baseline" if bonus == ctx.baseline else fmt_est(poi) if poi else "n/a"
+                "baseline" if bonus == versus else fmt_est(poi) + vs if poi else "n/a"
             )
             cells["notes"] = "; ".join(flags)
             headline.append((row, cells))
@@ -250,6 +256,19 @@ def _degenerate_note(
         "and none of its runs found reward (none reached the success threshold): its IQM of "
         "0 only says that"
     )
+
+
+def _baseline_for(ctx: Context, entry: str, arrays: dict[str, Any]) -> str:
+    """What ``entry`` is compared with: the baseline's variant with the same overrides (e.g.
+    count-61k against none-61k: the same budget and settings) if the suite has one, else the
+    baseline itself."""
+    overrides = _variant_of(ctx, entry)[1]
+    if not overrides:
+        return ctx.baseline
+    for other in arrays:
+        if _variant_of(ctx, other) == (ctx.baseline, overrides):
+            return other
+    return ctx.baseline
 
 
 def _variant_of(ctx: Context, entry: str) -> tuple[str, str]:
