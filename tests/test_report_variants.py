@@ -109,7 +109,12 @@ def test_a_variant_is_compared_with_the_baselines_variant_of_the_same_overrides(
         "count-long": {"bonus": "count", "overrides": long},
     }
     write_matrix(tmp_path, tasks={"ALE/Venture-v5": VENTURE}, bonuses=bonuses, variants=variants)
-    t = _report(tmp_path).table.set_index("bonus")
+    summary = _report(tmp_path)
+    t = summary.table.set_index("bonus")
+    md = (summary.out_dir / "leaderboard.md").read_text()
+    assert "(vs none-long)" in md
+    row = next(line for line in md.splitlines() if "| none-long (none:" in line)
+    assert "| baseline |" in row
     assert t.loc["count-long", "poi_against"] == "none-long"
     assert t.loc["none-long", "poi_against"] == ""  # the baseline's own variant is a baseline
     assert t.loc["count-long", "poi_vs_none"] == 1.0

@@ -98,7 +98,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             cells.update({m: fmt_est(e[m]) for m in metrics})
             if stats.SUCCESS in e:
                 cells["Success rate (sparse)"] = fmt_est(e[stats.SUCCESS])
-            versus = against.get(bonus, ctx.baseline)
+            versus = _baseline_for(ctx, bonus, arrays) if ctx.baseline in arrays else ctx.baseline
             vs = f" (vs {versus})" if versus != ctx.baseline else ""
             cells[f"P(bonus > {ctx.baseline})"] = (
                 "baseline" if bonus == versus else fmt_est(poi) + vs if poi else "n/a"
