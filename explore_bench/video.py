@@ -9,6 +9,7 @@ with ``seed`` gets, so the scores equal those of the vectorised evaluation
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,15 @@ def make_recording_env(task: Task, video_dir: Path, prefix: str) -> Any:
             "so it cannot be recorded"
         )
     env = task.make_env(render_mode="rgb_array")
-    return RecordVideo(
-        env,
-        str(video_dir),
-        episode_trigger=lambda _: True,
-        name_prefix=prefix,
-        disable_logger=True,
-    )
+    with warnings.catch_warnings():  # files are named by prefix: a run's videos share a folder
+        warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
+        return RecordVideo(
+            env,
+            str(video_dir),
+            episode_trigger=lambda _: True,
+            name_prefix=prefix,
+            disable_logger=True,
+        )
 
 
 def record_episodes(
