@@ -112,7 +112,7 @@ class TrainedAgent:
         """
         import numpy as np
 
-        from explore_bench.runner import eval_seed, evaluate, make_vector_env
+        from explore_bench.runner import eval_seed, eval_vector_kind, evaluate, make_vector_env
 
         run = self.config.run
         n = (run.eval_episodes or 5) if episodes is None else episodes
@@ -128,7 +128,7 @@ class TrainedAgent:
             scores = record_episodes(self.agent, self.task, n, base, det, Path(video))
             return Evaluation(scores, det, base)
         width = min(n, 32)
-        envs = make_vector_env(self.task, width, "sync")
+        envs = make_vector_env(self.task, width, eval_vector_kind(run))  # as the run evaluated
         try:
             parts = [
                 evaluate(self.agent, envs, base + start, det)[: n - start]

@@ -39,7 +39,12 @@ TIMING_COLUMNS = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_updat
 PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
 
 
-def make_vector_env(task: Task, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
+def make_vector_env(task: Task, num_envs: int, kind: str = "auto") -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``task``, same-step autoreset; ``kind`` as `RunSettings.vector`."""
+    if kind in ("auto", "native") and task.make_native_vector is not None:
+        return task.make_native_vector(num_envs)
+    if kind == "native":
+        raise ValueError(f"task {task.name!r} has no native vector env")
     fns = [task.make_env for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.SAME_STEP
     if kind == "async":
@@ -226,6 +231,11 @@ def restore(run_dir: Path, num_envs: int | None = None) -> tuple[ResolvedRun, Ta
     return resolved, task, agent
 
 
+def eval_vector_kind(run: Any) -> str:
+    """The vector env kind evaluations run on (one process: never async)."""
+    return "sync" if run.vector == "async" else str(run.vector)
+
+
 def eval_seed(seed: int, iteration: int) -> int:
     """The seed of the evaluation after agent iteration ``iteration`` of a run."""
     return seed + 100_003 * iteration
@@ -267,7 +277,9 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
 
     task = resolve_task(run.task)
     envs = make_vector_env(task, run.num_envs, run.vector)
-    eval_envs = make_vector_env(task, run.eval_episodes, "sync") if run.eval_episodes else None
+    prov["vector_env"] = f"{type(envs).__module__}.{type(envs).__qualname__}"  # what auto chose
+    eval_kind = eval_vector_kind(run)
+    eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
     rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)
