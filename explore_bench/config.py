@@ -104,6 +104,17 @@ class RunSettings:
     deterministic: bool = False
     #: torch intra-op threads (1 is fastest for MLPs on small machines).
     torch_threads: int = 1
+    #: Record one evaluation episode as a video (run_dir/videos) every this many env steps
+    #: (0: never); needs the `video` extra.
+    video_every: int = 0
+    #: Log to Weights & Biases as well (nothing is sent unless this is set; `wandb` extra).
+    track: bool = False
+    #: W&B project of a tracked run.
+    wandb_project: str = "explore-bench"
+    #: W&B entity (user or team) of a tracked run; "" = your default entity.
+    wandb_entity: str = ""
+    #: W&B mode: "online", or "offline" (writes run_dir/wandb only; `wandb sync` it later).
+    wandb_mode: str = "online"
 
     def __post_init__(self) -> None:
         if not 0 < self.steps <= MAX_STEPS:
@@ -132,6 +143,12 @@ class RunSettings:
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
         check_device_syntax(self.device)
+        if self.video_every < 0:
+            raise ConfigError(f"run.video_every must be >= 0, got {self.video_every}")
+        if self.wandb_mode not in ("online", "offline"):
+            raise ConfigError(
+                f"run.wandb_mode must be 'online' or 'offline', got {self.wandb_mode!r}"
+            )
 
     @property
     def effective_eval_interval(self) -> int:
@@ -308,13 +325,16 @@ class ResolvedRun:
     #: The concrete device ``run.device`` resolved to where the run was resolved ("cpu",
     #: "cuda:K"); `from_dict` resolves it again where the run happens.
     device: str = "cpu"
+    #: The matrix variant this run belongs to: {"name": ..., "overrides": {"section.field":
+    #: value}}; empty for a plain (task, agent, bonus) cell.
+    variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:  # every way of building one (resolve, config.json) checks
         for section in SECTIONS:
             check_values(getattr(self, section), section)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "run": dataclasses.asdict(self.run),
             "agent": dataclasses.asdict(self.agent),
             "bonus": dataclasses.asdict(self.bonus),
@@ -323,6 +343,9 @@ class ResolvedRun:
             # Not read back: the device is resolved again where the run happens.
             DEVICE_KEY: {"requested": self.run.device, "resolved": self.device},
         }
+        if self.variant:
+            out["variant"] = dict(self.variant)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -341,6 +364,7 @@ class ResolvedRun:
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
             device=resolve_device(device or run.device),
+            variant=dict(data.get("variant", {})),
         )
 
 

@@ -1,4 +1,5 @@
-"""The results layout (docs/design.md): ``<root>/<task>/<agent>/<bonus>/seed<k>/``.
+"""The results layout (docs/design.md): ``<root>/<task>/<agent>/<entry>/seed<k>/``, where
+the entry is the bonus name or the name of a matrix variant (a named set of overrides).
 
 Kept free of torch so that `report` and `status` can read a results tree cheaply.
 """
@@ -30,13 +31,14 @@ def name_from_path(part: str) -> str:
     return part.replace("__", "/").replace("--", ":")
 
 
-def run_dir_for(root: Path, run: Any) -> Path:
-    """<root>/<task>/<agent>/<bonus>/seed<k> for a run's settings (task, agent, bonus, seed)."""
+def run_dir_for(root: Path, run: Any, entry: str | None = None) -> Path:
+    """<root>/<task>/<agent>/<entry>/seed<k> for a run's settings (task, agent, bonus, seed);
+    the entry is ``entry`` (a variant's name) or else the bonus."""
     return (
         Path(root)
         / safe_name(run.task)
         / safe_name(run.agent)
-        / safe_name(run.bonus)
+        / safe_name(entry or run.bonus)
         / f"seed{run.seed}"
     )
 

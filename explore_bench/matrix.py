@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import sys
@@ -123,8 +124,30 @@ def _executor(args: argparse.Namespace, n_jobs: int) -> Any:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class MatrixResult:
+    """What a matrix command did: where its results are, its cells, failures and report."""
+
+    #: The results root (results/<matrix> unless --out).
+    out: Path
+    cells: int
+    #: Labels of the cells that FAILED in this session.
+    failed: tuple[str, ...]
+    #: The report's summary when one was written (`explore_bench.report.ReportSummary`).
+    report: Any = None
+    #: Labels of the cells another process was writing, so not run here.
+    busy: tuple[str, ...] = ()
+
+
 def main_matrix(args: argparse.Namespace) -> int:
-    """``explore-bench matrix``: validate everything, run what is not DONE, summarise."""
+    """``explore-bench matrix``: the exit status of `run_matrix` (1 when a cell failed or
+    another process was writing it)."""
+    result = run_matrix(args)
+    return 1 if result.failed or result.busy else 0
+
+
+def run_matrix(args: argparse.Namespace) -> MatrixResult:
+    """Validate everything, run what is not DONE, summarise, report if asked."""
     matrix, configs, text = load_matrix(args.spec, args.out)
     stale = check_existing(matrix.cells, configs)
     todo = [(c, r) for c, r in zip(matrix.cells, configs, strict=True) if c.state() != "done"]
@@ -150,7 +173,7 @@ def main_matrix(args: argparse.Namespace) -> int:
     if args.dry_run:
         for cell in matrix.cells:
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")
-        return 0
+        return MatrixResult(matrix.out, len(matrix.cells), ())
     check_out_dir(matrix.out, "--out")
     jobs = [Job(c.label, r.to_dict(), str(c.run_dir)) for c, r in todo]
     executor = _executor(args, len(jobs)) if jobs else None  # e.g. Ray unreachable: stop here
@@ -186,8 +209,9 @@ def main_matrix(args: argparse.Namespace) -> int:
             + (f", {len(busy)} run by another process" if busy else ""),
             flush=True,
         )
+    summary = None
     if matrix.report or args.report:
-        _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
+        summary = _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
     if failures:
         print(
             f"{len(failures)} cell(s) FAILED (traceback in each FAILED file; rerun to retry):",
@@ -206,20 +230,30 @@ def main_matrix(args: argparse.Namespace) -> int:
         )
         for outcome in busy:
             print(f"  {outcome.job.label}: {outcome.error}", file=sys.stderr)
-    return 1 if failures or busy else 0
+    return MatrixResult(
+        matrix.out,
+        len(matrix.cells),
+        tuple(o.job.label for o in failures),
+        summary,
+        tuple(o.job.label for o in busy),
+    )
 
 
-def _report(out: Path, options: Mapping[str, Any]) -> None:
+def _report(out: Path, options: Mapping[str, Any]) -> Any:
     from explore_bench.report import main_report
 
     with warnings.catch_warnings(record=True) as caveats:  # the report states them itself
         warnings.simplefilter("always")
         summary = main_report(out, **options)
+    from explore_bench.report.headline import format_text
+
     note = f", {len(caveats)} caveats stated in it" if caveats else ""
+    print(format_text(summary.table))
     print(
         f"report: {summary.out_dir / 'leaderboard.md'} ({summary.runs_finished} finished runs"
         f"{note})"
     )
+    return summary
 
 
 # --------------------------------------------------------------------------- status
@@ -240,10 +274,14 @@ def _row(path: Path, root: Path) -> dict[str, str]:
     config: dict[str, Any] = {}
     if (path / "config.json").exists():
         try:
-            config = json.loads((path / "config.json").read_text())["run"]
-            if not isinstance(config, dict):
+            full = json.loads((path / "config.json").read_text())
+            config = full["run"]
+            if not isinstance(full, dict) or not isinstance(config, dict):
                 raise TypeError("config.json: 'run' is not a table")
+            variant = full.get("variant")
             row.update({k: str(config[k]) for k in ("task", "agent", "bonus", "seed")})
+            if isinstance(variant, dict) and isinstance(variant.get("name"), str):
+                row["bonus"] = variant["name"]
         except (OSError, ValueError, KeyError, TypeError):  # config.json is untrusted data
             config = {}
     steps = "-"
@@ -276,7 +314,7 @@ def status_rows(root: Path, matrix: Matrix | None = None) -> list[dict[str, str]
             {
                 "task": c.task,
                 "agent": c.agent,
-                "bonus": c.bonus,
+                "bonus": c.entry,
                 "seed": str(c.seed),
                 "state": "missing",
                 "steps": "-",
@@ -309,3 +347,8 @@ def main_status(args: argparse.Namespace) -> int:
         + f" ({len(rows)} cells)"
     )
     return 0
+
+
+from explore_bench._callable import make_callable  # noqa: E402
+
+make_callable(__name__, "matrix")  # explore_bench.matrix(...) is explore_bench.api.matrix

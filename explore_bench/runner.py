@@ -49,19 +49,6 @@ TIMING_COLUMNS = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_updat
 PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
 
 
-def _add_scalars(writer: Any, row: dict[str, Any], step: int) -> None:
-    """All of a metrics row as one TensorBoard event (``add_scalar`` per column costs an
-    event, a protobuf and a queue put each); readers see the same scalars per tag."""
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    values = [
-        Summary.Value(tag=key, simple_value=float(value))
-        for key, value in row.items()
-        if key not in ("env_steps", "iteration")
-    ]
-    writer._get_file_writer().add_summary(Summary(value=values), step)
-
-
 def make_vector_env(task: Task, num_envs: int, kind: str = "auto") -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``task``, same-step autoreset; ``kind`` as `RunSettings.vector`."""
     if kind in ("auto", "native") and task.make_native_vector is not None:
@@ -309,6 +296,37 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
     )
 
 
+def restore(run_dir: Path, num_envs: int | None = None) -> tuple[ResolvedRun, Task, Any]:
+    """The config, task and agent of a run directory, the agent loaded from its checkpoint.
+
+    ``num_envs`` replaces the run's env count (the acting networks do not depend on it).
+    Raises FileNotFoundError when the run has no config.json or no checkpoint yet.
+    """
+    run_dir = Path(run_dir)
+    for name in ("config.json", "checkpoint.pt"):
+        if not (run_dir / name).exists():
+            raise FileNotFoundError(
+                f"{run_dir} has no {name}: not a run directory, or a run that has not "
+                "reached its first checkpoint (run.checkpoint_interval)"
+            )
+    resolved = ResolvedRun.from_dict(json.loads((run_dir / "config.json").read_text()))
+    task = resolve_task(resolved.run.task)
+    envs = make_vector_env(task, num_envs or resolved.run.num_envs, "sync")
+    agent = _build_agent(resolved, task, envs)
+    agent.load_state_dict(io.load_checkpoint(run_dir / "checkpoint.pt")["agent"])
+    return resolved, task, agent
+
+
+def eval_vector_kind(run: Any) -> str:
+    """The vector env kind evaluations run on (one process: never async)."""
+    return "sync" if run.vector == "async" else str(run.vector)
+
+
+def eval_seed(seed: int, iteration: int) -> int:
+    """The seed of the evaluation after agent iteration ``iteration`` of a run."""
+    return seed + 100_003 * iteration
+
+
 def _resume(agent: Any, run_dir: Path, seed: int) -> tuple[list[dict[str, Any]], float]:
     """Load checkpoint.pt into ``agent``; return the metrics rows it covers and its wall_s.
 
@@ -412,7 +430,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
 
 
 def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
-    from torch.utils.tensorboard import SummaryWriter
+    from explore_bench.tracking import Tracker, start_wandb
 
     run = resolved.run
     _seed_everything(run.seed)
@@ -423,7 +441,7 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
     task = resolve_task(run.task)
     envs = make_vector_env(task, run.num_envs, run.vector)
     prov["vector_env"] = f"{type(envs).__module__}.{type(envs).__qualname__}"  # what auto chose
-    eval_kind = "sync" if run.vector == "async" else run.vector
+    eval_kind = eval_vector_kind(run)
     eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
@@ -433,12 +451,14 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
         rows, wall_offset = [], 0.0
         _cut_tensorboard(run_dir / "tb", -1)
 
-    writer = SummaryWriter(str(run_dir / "tb"))
+    config = resolved.to_dict()
+    tracker = Tracker(run_dir, config, start_wandb(run_dir, config) if run.track else None)
     bar = _Progress(
         run.steps, agent.env_steps, f"{run.agent}/{run.bonus}/{run.task}/seed{run.seed}", progress
     )
     eval_every = run.effective_eval_interval
     next_eval = _next_multiple(agent.env_steps, eval_every)
+    next_video = _next_multiple(agent.env_steps, run.video_every) if run.video_every else 0
     start = time.perf_counter() - wall_offset
     last_flush, flushed = time.perf_counter(), len(rows)
     last_return = math.nan
@@ -471,17 +491,30 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
                 scores = evaluate(
                     agent,
                     eval_envs,
-                    run.seed + 100_003 * agent.iteration,
+                    eval_seed(run.seed, agent.iteration),
                     resolved.agent.eval_deterministic,
                 )
                 row.update(eval_return=float(scores.mean()), eval_return_std=float(scores.std()))
                 next_eval = _next_multiple(agent.env_steps, eval_every)
+            if run.video_every and (agent.env_steps >= next_video or finished):
+                from explore_bench.video import record_episodes
+
+                record_episodes(
+                    agent,
+                    task,
+                    1,
+                    eval_seed(run.seed, agent.iteration),
+                    resolved.agent.eval_deterministic,
+                    run_dir / "videos",
+                    prefix=f"step{agent.env_steps}",
+                )
+                next_video = _next_multiple(agent.env_steps, run.video_every)
             row.update(metrics)
             row.update(agent.timers)
             if agent.coverage is not None:
                 row.update(agent.coverage.metrics())
             rows.append(row)
-            _add_scalars(writer, row, agent.env_steps)
+            tracker.log(row, agent.env_steps)
             checkpoint = finished or (
                 run.checkpoint_interval and agent.iteration % run.checkpoint_interval == 0
             )
@@ -506,7 +539,7 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
         if len(rows) > flushed:  # rows past the last checkpoint help to debug a failure
             io.write_csv(run_dir / "metrics.csv", rows)
         bar.close()
-        writer.close()
+        tracker.close()
         envs.close()
         if eval_envs is not None:
             eval_envs.close()

@@ -16,6 +16,12 @@ A spec (see ``explore_bench/configs/*.toml``)::
     [bonus.rnd]                       # the bonus's config fields
     [shaping]                         # ShapingConfig fields; a sub-table [shaping.rnd]
                                       # holds one bonus's own (e.g. its coefficient)
+    [variants]                        # sweep points, each its own entry (cells, results
+    "rnd-coef0.3" = { bonus = "rnd", "shaping.coef" = 0.3 }     # directory, leaderboard row)
+    rnd-coef = { bonus = "rnd", grid = { "shaping.coef" = [0.1, 1.0] } }
+                                      # a grid: rnd-coef0.1 and rnd-coef1.0
+    count-long = { bonus = "count", tasks = ["DeepSea20"], agents = ["ppo"],
+                   "run.steps" = 60_000 }     # only some cells, with its own budget
 
 Every cell is resolved with `explore_bench.config.resolve` before the first run starts,
 so unknown keys, names or badly typed values fail at once, with the valid choices.
@@ -58,14 +64,47 @@ SPEC_KEYS = {
     "agent": "tables [agent.<name>]",
     "bonus": "tables [bonus.<name>]",
     "shaping": "table of shaping settings, [shaping.<bonus>] per bonus",
+    "variants": 'table name -> { bonus = ..., "section.field" = value, grid = {...} }',
 }
 #: Run settings a cell takes from the spec's own keys, never from [run].
 CELL_KEYS = ("agent", "bonus", "task", "seed", "steps", "preset", "num_envs")
 
 
 @dataclasses.dataclass(frozen=True)
+class Variant:
+    """A named set of overrides of one bonus's cells: its own entry everywhere."""
+
+    name: str
+    bonus: str
+    #: "section.field" -> value, in the order the spec gives them.
+    overrides: Mapping[str, Any]
+    #: The matrix tasks it runs on (empty: all of them).
+    tasks: tuple[str, ...] = ()
+    #: The matrix agents it runs with (empty: all of them).
+    agents: tuple[str, ...] = ()
+
+    @property
+    def sets(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+        for key, value in self.overrides.items():
+            section, _, field = key.partition(".")
+            out[section][field] = value
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """What config.json records (the report labels the entry with it)."""
+        return {"name": self.name, "bonus": self.bonus, "overrides": dict(self.overrides)}
+
+    def runs_on(self, task: str, agent: str) -> bool:
+        return (not self.tasks or task in self.tasks) and (not self.agents or agent in self.agents)
+
+
+@dataclasses.dataclass(frozen=True)
 class Cell:
-    """One (task, agent, bonus, seed) of a matrix: how to resolve it and where it lives."""
+    """One (task, agent, entry, seed) of a matrix: how to resolve it and where it lives.
+
+    The entry is the bonus name, or the name of a variant of ``bonus``.
+    """
 
     task: str
     agent: str
@@ -74,10 +113,15 @@ class Cell:
     run_opts: Mapping[str, Any]
     sets: Mapping[str, Mapping[str, Any]]
     run_dir: Path
+    variant: Variant | None = None
+
+    @property
+    def entry(self) -> str:
+        return self.variant.name if self.variant is not None else self.bonus
 
     @property
     def label(self) -> str:
-        return f"{self.task} {self.agent} {self.bonus} seed{self.seed}"
+        return f"{self.task} {self.agent} {self.entry} seed{self.seed}"
 
     def state(self) -> str:
         return run_state(self.run_dir)
@@ -212,6 +256,84 @@ def _suite(name: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc}; valid: {', '.join(suites.names())}") from exc
 
 
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+#: Run settings a variant may not change: they say which cell it is (a variant may change
+#: the budget: it is its own entry, labelled with it).
+_FIXED_RUN = frozenset(CELL_KEYS) - {"num_envs", "preset", "steps"}
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _subset(
+    body: Mapping[str, Any], key: str, valid: Sequence[str], name: str, where: str
+) -> tuple[str, ...]:
+    """A variant's ``tasks`` / ``agents`` restriction: names of the matrix's own."""
+    only = body.get(key, [])
+    if isinstance(only, str):
+        only = [only]
+    if not isinstance(only, list) or any(n not in valid for n in only):
+        raise ConfigError(
+            f"{where}: variant {name!r}: {key} = {only!r} must list {key} of the matrix "
+            f"({', '.join(valid)})"
+        )
+    return tuple(only)
+
+
+def _variants(
+    spec: Mapping[str, Any], tasks: Sequence[str], agents: Sequence[str], where: str
+) -> list[Variant]:
+    """The spec's [variants] table, grids expanded into one variant per point."""
+    table = _table(spec, "variants", where)
+    out: list[Variant] = []
+    for name, body in table.items():
+        if not isinstance(body, dict) or not isinstance(body.get("bonus"), str):
+            raise ConfigError(
+                f"{where}: variant {name!r} must be a table with a bonus, e.g. "
+                f'{name} = {{ bonus = "rnd", "shaping.coef" = 0.3 }}'
+            )
+        overrides = {k: v for k, v in body.items() if k not in ("bonus", "grid", "tasks", "agents")}
+        only = _subset(body, "tasks", tasks, name, where)
+        only_agents = _subset(body, "agents", agents, name, where)
+        grid = body.get("grid", {})
+        if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+            raise ConfigError(
+                f"{where}: variant {name!r}: grid must map fields to non-empty lists, "
+                f'e.g. grid = {{ "shaping.coef" = [0.1, 0.3] }}, got {grid!r}'
+            )
+        for key in [*overrides, *grid]:
+            section, dot, field = key.partition(".")
+            if section not in SECTIONS or not dot or not field:
+                raise ConfigError(
+                    f"{where}: variant {name!r}: {key!r} is not section.field "
+                    f"(sections: {', '.join(SECTIONS)})"
+                )
+            if section == "run" and field in _FIXED_RUN:
+                raise ConfigError(
+                    f"{where}: variant {name!r}: run.{field} says which cell a run is; "
+                    "a variant cannot change it"
+                )
+        points: list[tuple[str, dict[str, Any]]] = [(name, {})]
+        # The product of the grid's axes. One axis: <name><value> ("rnd-coef" x 0.3 ->
+        # "rnd-coef0.3"); several: <name>-<field><value>-... ("rnd-coef0.3-lr0.001" style).
+        for key, values in grid.items():
+            tag = "" if len(grid) == 1 else f"-{key.rpartition('.')[2]}"
+            points = [(f"{n}{tag}{_short(v)}", {**p, key: v}) for n, p in points for v in values]
+        for point, values in points:
+            if not _VARIANT_NAME.match(point):
+                raise ConfigError(
+                    f"{where}: variant name {point!r}: use letters, digits and . _ = + - "
+                    "(it becomes a directory name)"
+                )
+            out.append(Variant(point, body["bonus"], {**overrides, **values}, only, only_agents))
+    names = [v.name for v in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}: variants {twice} are defined twice (grid points clash)")
+    return out
+
+
 def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") -> Matrix:
     """The cells of a spec, with names and keys checked but nothing resolved yet."""
     unknown = [k for k in spec if k not in SPEC_KEYS]
@@ -241,9 +363,15 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         tasks = _names(spec, "tasks", where)
     spec = {**defaults, **spec}
     agents = _names(spec, "agents", where)
-    bonuses = _names(spec, "bonuses", where)
+    variants = _variants(spec, tasks, agents, where)
+    bonuses = _names(spec, "bonuses", where) if "bonuses" in spec or not variants else []
     _check_names("agent", agents, registry.agents, where)
-    _check_names("bonus", bonuses, registry.bonuses, where)
+    _check_names("bonus", [*bonuses, *{v.bonus: None for v in variants}], registry.bonuses, where)
+    clash = sorted({v.name for v in variants} & set(bonuses))
+    if clash:
+        raise ConfigError(f"{where}: variant names {clash} are also in bonuses; rename them")
+    # [bonus.<name>] and [shaping.<name>] may also name a bonus that only variants use
+    bonus_names = [*bonuses, *(v.bonus for v in variants if v.bonus not in bonuses)]
     seeds = _seeds(spec, where)
 
     steps = spec.get("steps")
@@ -274,14 +402,15 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
             "(agents, bonuses, tasks, seeds, steps, num_envs, preset), not in [run]"
         )
     agent_sets = _per_name(spec, "agent", agents, "agents", where)
-    bonus_sets = _per_name(spec, "bonus", bonuses, "bonuses", where)
+    bonus_sets = _per_name(spec, "bonus", bonus_names, "bonuses or variants", where)
     shaping = _table(spec, "shaping", where)
     shaping_global = {k: v for k, v in shaping.items() if not isinstance(v, dict)}
     shaping_per = {k: v for k, v in shaping.items() if isinstance(v, dict)}
     for bonus in shaping_per:
-        if bonus not in bonuses:
+        if bonus not in bonus_names:
             raise ConfigError(
                 f"{where}: [shaping.{bonus}] names a bonus that is not in bonuses = {bonuses}"
+                " nor used by a variant"
             )
     report = spec.get("report", False)
     if isinstance(report, dict):
@@ -290,10 +419,15 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         raise ConfigError(f"{where}: 'report' must be true, false or a table, got {report!r}")
 
     root = Path(out) if out is not None else Path("results") / name
+    entries: list[tuple[str, Variant | None]] = [(b, None) for b in bonuses]
+    entries += [(v.bonus, v) for v in variants]
     cells = []
     for task in tasks:
         for agent in agents:
-            for bonus in bonuses:
+            for bonus, variant in entries:
+                if variant is not None and not variant.runs_on(task, agent):
+                    continue
+                own = variant.sets if variant is not None else {s: {} for s in SECTIONS}
                 for seed in seeds:
                     run_opts: dict[str, Any] = {
                         "agent": agent,
@@ -306,14 +440,27 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                         run_opts["num_envs"] = spec["num_envs"]
                     if presets.get(agent):
                         run_opts["preset"] = presets[agent]
-                    sets = {
-                        "run": run_table,
-                        "agent": agent_sets.get(agent, {}),
-                        "bonus": bonus_sets.get(bonus, {}),
-                        "shaping": {**shaping_global, **shaping_per.get(bonus, {})},
+                    # a variant's budget, env count or preset replaces the spec's
+                    run_opts.update(
+                        {
+                            k: own["run"][k]
+                            for k in ("steps", "num_envs", "preset")
+                            if k in own["run"]
+                        }
+                    )
+                    sets = {  # the variant's own overrides last
+                        "run": {**run_table, **own["run"]},
+                        "agent": {**agent_sets.get(agent, {}), **own["agent"]},
+                        "bonus": {**bonus_sets.get(bonus, {}), **own["bonus"]},
+                        "shaping": {
+                            **shaping_global,
+                            **shaping_per.get(bonus, {}),
+                            **own["shaping"],
+                        },
                     }
-                    path = run_dir_for(root, argparse.Namespace(**run_opts))
-                    cells.append(Cell(task, agent, bonus, seed, run_opts, sets, path))
+                    entry = variant.name if variant is not None else None
+                    path = run_dir_for(root, argparse.Namespace(**run_opts), entry)
+                    cells.append(Cell(task, agent, bonus, seed, run_opts, sets, path, variant))
     return Matrix(name, root, tuple(cells), report, where)
 
 
@@ -340,12 +487,14 @@ def resolve_cells(matrix: Matrix) -> list[ResolvedRun]:
     resolved: list[ResolvedRun] = []
     cache: dict[tuple[str, str, str], ResolvedRun] = {}
     for cell in matrix.cells:
-        key = (cell.task, cell.agent, cell.bonus)
+        key = (cell.task, cell.agent, cell.entry)
         if key not in cache:
             try:
                 cache[key] = resolve(cell.run_opts, {s: cell.sets.get(s, {}) for s in SECTIONS})
             except (ConfigError, registry.UnknownNameError, registry.PluginLoadError) as exc:
                 raise ConfigError(f"{matrix.source}: cell {cell.label}: {exc}") from exc
+            if cell.variant is not None:
+                cache[key] = dataclasses.replace(cache[key], variant=cell.variant.as_dict())
         base = cache[key]
         resolved.append(
             dataclasses.replace(base, run=dataclasses.replace(base.run, seed=cell.seed))

@@ -81,9 +81,10 @@ class Task:
     #: `make_env` copies in a same-step-autoreset gymnasium vector env give; None: none.
     make_native_vector: Callable[[int], gym.vector.VectorEnv] | None = None
 
-    def make_env(self) -> gym.Env:
+    def make_env(self, render_mode: str | None = None) -> gym.Env:
         _import_env_backends(self.env_id)
-        env = gym.make(self.env_id, **dict(self.make_kwargs))
+        kwargs = {**self.make_kwargs, **({"render_mode": render_mode} if render_mode else {})}
+        env = gym.make(self.env_id, **kwargs)
         for wrap in self.wrappers:
             env = wrap(env)
         return env

@@ -49,9 +49,14 @@ def write_run(
     matrix: str = "m",
     coverage: Sequence[float] | None = None,
     bonus_time: float = 0.25,
+    variant: dict[str, Any] | None = None,
 ) -> Path:
-    """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k]."""
-    path = root / matrix / task.replace("/", "__") / agent / bonus / f"seed{seed}"
+    """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k].
+
+    ``variant``: {"name": ..., "overrides": {...}}: a run of a matrix variant of ``bonus``.
+    """
+    entry = variant["name"] if variant else bonus
+    path = root / matrix / task.replace("/", "__") / agent / entry / f"seed{seed}"
     path.mkdir(parents=True)
     config = {
         "run": {
@@ -68,6 +73,8 @@ def write_run(
         "shaping": {},
         "task_card": card,
     }
+    if variant:
+        config["variant"] = {"bonus": bonus, **variant}
     (path / "config.json").write_text(json.dumps(config))
     lines = ["env_steps,iteration,wall_s,sps,ext_return,eval_return,time_bonus_s,coverage_cells"]
     n = len(evals)
@@ -100,8 +107,14 @@ def write_matrix(
     seeds: Sequence[int] = (0, 1, 2),
     agent: str = "ppo",
     skip: Sequence[tuple[str, str, int]] = (),
+    steps: int = 1000,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Every task x bonus x seed; bonus b's final scores are offset by bonuses[b]."""
+    """Every task x bonus x seed; bonus b's final scores are offset by bonuses[b].
+
+    ``variants``: entry name -> {"bonus": ..., "overrides": {...}} for entries of ``bonuses``
+    that are variants.
+    """
     rng = np.random.default_rng(0)
     for task, card in tasks.items():
         for bonus, offset in bonuses.items():
@@ -110,13 +123,16 @@ def write_matrix(
                     continue
                 base = 10.0 + offset + seed
                 evals = [base * (k + 1) / 5 + float(rng.normal(0, 0.1)) for k in range(5)]
+                variant = (variants or {}).get(bonus)
                 write_run(
                     root,
                     task,
                     agent,
-                    bonus,
+                    variant["bonus"] if variant else bonus,
                     seed,
                     card=card,
                     evals=evals,
+                    steps=steps,
                     coverage=[0.1 * (k + 1) for k in range(5)],
+                    variant={"name": bonus, "overrides": variant["overrides"]} if variant else None,
                 )

@@ -186,6 +186,11 @@ def test_smoke_spec_is_the_main_job() -> None:
     assert set(data["agents"]) == {"ppo", "trpo"}
     assert {"none", "count", "rnd"} <= set(data["bonuses"])
     assert data.get("report")
+    # the part that shows the suite's point: count vs none on DeepSea20, same settings
+    variants = data["variants"]
+    assert {v["bonus"] for v in variants.values()} == {"none", "count"}
+    shared = [{k: x for k, x in v.items() if k != "bonus"} for v in variants.values()]
+    assert shared[0] == shared[1] and shared[0]["tasks"] == ["explore_bench/DeepSea20-v0"]
 
 
 def test_a_changed_config_never_resumes_from_an_old_checkpoint(tmp_path: Path) -> None:

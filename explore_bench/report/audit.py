@@ -1,7 +1,9 @@
 """Honest edges: which runs are missing, failed or unfinished, and how many seeds each cell has.
 
 The expected set is the full cross product of the tasks, agents, bonuses and seeds that occur
-anywhere in the results directory; a run directory without DONE counts as unfinished.
+anywhere in the results directory, except that a matrix variant (an entry with overrides) is
+expected only on the (task, agent) pairs it has runs on: a variant may be restricted to some
+tasks or agents. A run directory without DONE counts as unfinished.
 """
 
 from __future__ import annotations
@@ -15,12 +17,24 @@ from explore_bench.report.load import KEYS
 CELL = ("task", "agent", "bonus")
 
 
+def _expected(runs: pd.DataFrame, keys: tuple[str, ...]) -> list[tuple[object, ...]]:
+    """The expected (task, agent, bonus[, seed]) keys: the cross product, variants only where
+    they ran (see the module docstring)."""
+    axes = [sorted(runs[k].unique(), key=str) for k in keys]
+    variants = (
+        set(runs.loc[runs["overrides"].astype(str) != "", "bonus"])
+        if "overrides" in runs
+        else set()
+    )
+    ran = set(zip(runs["task"], runs["agent"], runs["bonus"], strict=True))
+    return [k for k in itertools.product(*axes) if k[2] not in variants or k[:3] in ran]
+
+
 def completeness(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per expected run that did not finish: its keys, status and error line."""
-    axes = [sorted(runs[k].unique(), key=str) for k in KEYS]
     index = runs.set_index(list(KEYS))
     rows = []
-    for key in itertools.product(*axes):
+    for key in _expected(runs, KEYS):
         if key not in index.index:
             rows.append((*key, "missing", ""))
             continue
@@ -32,9 +46,7 @@ def completeness(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def completeness_warnings(runs: pd.DataFrame, gaps: pd.DataFrame) -> list[str]:
-    expected = 1
-    for key in KEYS:
-        expected *= runs[key].nunique()
+    expected = len(_expected(runs, KEYS))
     out = []
     for status, label in (
         ("missing", "missing (no run directory)"),
@@ -55,8 +67,7 @@ def seed_counts(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished runs per (task, agent, bonus) over the full cross product (zeros included)."""
     done = runs[runs["finished"]]
     counts = done.groupby(list(CELL)).size()
-    axes = [sorted(runs[k].unique(), key=str) for k in CELL]
-    full = pd.MultiIndex.from_product(axes, names=list(CELL))
+    full = pd.MultiIndex.from_tuples(_expected(runs, CELL), names=list(CELL))
     return counts.reindex(full, fill_value=0).rename("runs").reset_index()
 
 

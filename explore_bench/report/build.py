@@ -19,12 +19,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from explore_bench.report import audit, caveats, figures, tables
+from explore_bench.report import audit, caveats, figures, plots, tables
 from explore_bench.report.caveats import ReportWarning
 from explore_bench.report.context import Context
 from explore_bench.report.load import load_results
 from explore_bench.report.options import FORMATS, check_report_options
-from explore_bench.report.render import Block, Heading, Para, Table, to_html, to_markdown
+from explore_bench.report.render import (
+    Block,
+    Contents,
+    Heading,
+    Para,
+    Table,
+    to_html,
+    to_markdown,
+)
 from explore_bench.report.suites import make_suites
 
 __all__ = ["FORMATS", "ReportSummary", "ReportWarning", "main_report"]
@@ -59,14 +67,21 @@ def main_report(
     formats: Sequence[str] = FORMATS,
     seed: int = 0,
     profile_reps: int = 2_000,
+    best_variant: str = "",
 ) -> ReportSummary:
     """Write the leaderboard of ``results_dir`` into ``out_dir`` (default DIR/report).
 
     ``profile_reps`` bootstrap resamples serve profiles, probability of improvement and IQM
-    curves (capped at ``reps``). Raises `ReportError` when the directory holds no runs.
+    curves (capped at ``reps``). ``best_variant`` (a metric: iqm, mean, median,
+    success_rate): add a table of each bonus's best variant by it. Raises `ReportError` when
+    the directory holds no runs.
     """
     options = {"reps": reps, "final_window": final_window, "formats": list(formats)}
     check_report_options({**options, "seed": seed, "profile_reps": profile_reps}, str)
+    if best_variant and best_variant not in tables.SELECTION_METRICS:
+        raise ValueError(
+            f"best_variant {best_variant!r} is not one of {', '.join(tables.SELECTION_METRICS)}"
+        )
     loaded = load_results(results_dir, final_window)
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
     plot_dir = out / "plots"
@@ -87,6 +102,7 @@ def main_report(
         [],
         [],
         draw=bool({"md", "html"} & set(formats)),
+        colors=plots.palette(sorted(runs["bonus"].unique(), key=str)),
     )
     tasks = sorted(runs.loc[runs["finished"], "task"].unique(), key=str)
     body: list[Block] = []
@@ -115,24 +131,34 @@ def main_report(
     expected = len(gaps) + n_done
     body.append(
         Para(
-            f"Expected runs (tasks x agents x bonuses x seeds seen in the directory): "
+            f"Expected runs (tasks x agents x entries x seeds seen in the directory; a "
+            "variant only where it ran): "
             f"{expected}; finished: {n_done}."
         )
     )
     body.append(Table(gaps) if not gaps.empty else Para("Every expected run finished."))
 
+    if best_variant:
+        body = tables.best_variant_blocks(ctx, best_variant) + body
+    # The page leads with the ranking; details, caveats and the protocol follow (issue 19).
     head: list[Block] = [
         Heading("explore-bench leaderboard", 1),
         Para(
             f"Results: `{Path(results_dir)}` — {len(runs)} run directories, {n_done} finished, "
             f"{len(tasks)} tasks, agents: {', '.join(sorted(runs['agent'].unique(), key=str))}, "
-            f"bonuses: {', '.join(sorted(runs['bonus'].unique(), key=str))}."
+            f"entries: {', '.join(sorted(runs['bonus'].unique(), key=str))}."
         ),
-        *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
+        Heading("Ranking", 2),
+        Para(tables.RANKING_NOTE),
+        *(ctx.ranking or [Para("No finished runs: nothing to rank.")]),
+        Contents(),
     ]
     notes = list(dict.fromkeys(ctx.notes))
-    head += caveats.warning_blocks(notes)
-    blocks = head + body
+    tail = [
+        *caveats.warning_blocks(notes),
+        *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
+    ]
+    blocks = head + body + tail
     table = pd.DataFrame(ctx.rows)
     if "md" in formats:
         (out / "leaderboard.md").write_text(to_markdown(blocks, out))

@@ -52,6 +52,18 @@ class Context:
     blocks: list[Block]
     #: Plots are drawn only for the formats that show them (md, html).
     draw: bool = True
+    #: The ranking section's blocks, one ranked table per suite (shown first on the page).
+    ranking: list[Block] = dataclasses.field(default_factory=list)
+    #: One colour per entry (bonus or variant), the same in every chart of the report.
+    colors: dict[str, plots.Color] = dataclasses.field(default_factory=dict)
+
+    def entry_label(self, entry: str) -> str:
+        """``entry``, or for a variant ``name (bonus: overrides)``."""
+        runs = self.tables.runs
+        mine = runs[runs["bonus"] == entry]
+        if "overrides" not in runs or mine.empty or not str(mine["overrides"].iloc[0]):
+            return entry
+        return f"{entry} ({mine['method'].iloc[0]}: {mine['overrides'].iloc[0]})"
 
     def plot(self, fig: Any, stem: str, caption: str) -> Image:
         paths = plots.save(fig, self.plot_dir, stem)

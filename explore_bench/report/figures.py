@@ -94,13 +94,17 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
     # A boolean array, never a plain list: an empty list would select no columns instead of
     # no rows (and the next line would fail on a result set without any metrics row).
     points = points.loc[np.array([k in done_keys for k in keys], dtype=bool)]
-    bcolors = plots.palette(sorted(runs["bonus"].unique(), key=str))
+    bcolors = ctx.colors
     for agent in sorted(points["agent"].unique(), key=str):
         frames = []
         for task in sorted(points.loc[points["agent"] == agent, "task"].unique(), key=str):
             sub = points[(points["agent"] == agent) & (points["task"] == task)]
-            grid = common_grid(sub, by_fraction=False)
+            # one grid per entry: entries may have different budgets (variants)
+            grids = {
+                b: common_grid(g, by_fraction=False) for b, g in sub.groupby("bonus", sort=True)
+            }
             for (bonus, s), run in sub.groupby(["bonus", "seed"], sort=True):
+                grid = grids[bonus]
                 if len(grid):
                     frames.append(
                         pd.DataFrame(

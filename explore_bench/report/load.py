@@ -129,6 +129,16 @@ def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, An
             ident[key] = value
     if any(key not in ident for key in KEYS):
         return None
+    # A variant (a named set of overrides of one bonus) is its own entry: "bonus" holds its
+    # name everywhere in the report, "method" the bonus it varies, "overrides" its label.
+    variant = config.get("variant") or {}
+    ident["method"] = ident["bonus"]
+    ident["overrides"] = ""
+    if variant.get("name"):
+        ident["bonus"] = str(variant["name"])
+        ident["overrides"] = ", ".join(
+            f"{k}={v}" for k, v in dict(variant.get("overrides", {})).items()
+        )
     ident["seed"] = int(ident["seed"])
     ident["matrix"] = "/".join(parts[:-4]) if len(parts) >= 4 else ""
     return ident

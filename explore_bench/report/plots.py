@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from rliable import plot_utils
 
 from explore_bench.report.stats import Estimate
@@ -26,13 +28,51 @@ Color = tuple[float, float, float]
 _RC: dict[str, Any] = {"svg.hashsalt": "explore-bench", "svg.fonttype": "none"}
 
 
-# Shared by the profile and IQM-curve charts (rliable line plots with a legend).
+# Shared by the profile and IQM-curve charts (rliable line plots; the legend goes beside
+# the axes, where it cannot cover a line).
 _LINE_STYLE: dict[str, Any] = {
     "labelsize": "large",
     "ticklabelsize": "large",
-    "legend": True,
-    "legendsize": "medium",
+    "legend": False,
 }
+
+
+def compact(x: float, _pos: Any = None) -> str:
+    """A short tick label: 75000 -> "75k", 1600 -> "1.6k", 2e6 -> "2M", -0.0075 -> "-0.0075"."""
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if a >= 1e3:
+        return f"{x / 1e3:.3g}k"
+    return f"{x:.3g}"
+
+
+def _tidy_x(ax: Axes, bins: int) -> None:
+    """At most ``bins`` x ticks with compact labels, so that labels never run together."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=bins))
+    ax.xaxis.set_major_formatter(FuncFormatter(compact))
+
+
+def _legend_beside(ax: Axes) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def overlapping_tick_labels(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible tick labels (per axis of each panel) whose drawn extents intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    pairs = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            for i in range(len(labels)):
+                for j in range(i + 1, len(labels)):
+                    if boxes[i].overlaps(boxes[j]):
+                        pairs.append((labels[i].get_text(), labels[j].get_text()))
+    return pairs
 
 
 def _split(
@@ -43,7 +83,11 @@ def _split(
 
 
 def palette(names: Sequence[str]) -> dict[str, Color]:
-    colors = sns.color_palette("colorblind", n_colors=max(len(names), 1))
+    """One colour per name, in the order given: a report builds it once, over every entry
+    (bonus or variant) it shows, so that an entry has the same colour in every chart."""
+    colors = list(sns.color_palette("colorblind", n_colors=min(max(len(names), 1), 10)))
+    if len(names) > 10:  # the colourblind palette has 10 colours; then evenly spaced hues
+        colors += list(sns.color_palette("husl", n_colors=len(names) - 10))
     return {n: tuple(c) for n, c in zip(names, colors)}
 
 
@@ -84,7 +128,10 @@ def interval_chart(
         subfigure_width=3.4,
         row_height=height / len(names),
         xlabel_y_coordinate=0.02,
+        max_ticks=3,
     )
+    for ax in fig.axes:
+        _tidy_x(ax, 3)
     fig.subplots_adjust(top=1 - 0.8 / height, bottom=0.75 / height)
     fig.suptitle(title, y=1 - 0.08 / height, fontsize="x-large")
     return fig
@@ -109,6 +156,8 @@ def profile_chart(
         ax=ax,
         **_LINE_STYLE,
     )
+    _tidy_x(ax, 5)
+    _legend_beside(ax)
     ax.set_title(title)
     return fig
 
@@ -135,6 +184,8 @@ def iqm_curve_chart(
         ax=ax,
         **_LINE_STYLE,
     )
+    _tidy_x(ax, 5)
+    _legend_beside(ax)
     ax.set_title(title)
     return fig
 
@@ -191,11 +242,20 @@ def learning_curves(
             markersize=4,
         )
         ax.set_title(task)
+        _tidy_x(ax, 5)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation score (raw)")
         ax.grid(alpha=0.25)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
     for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
+    # one legend for all panels, beside them, where it cannot cover a line
+    handles = [
+        plt.Line2D([], [], color=colors[b], marker="o", markersize=4, label=str(b))
+        for b in sorted(points["bonus"].unique(), key=str)
+    ]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
     return fig
