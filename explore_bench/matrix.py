@@ -127,8 +127,12 @@ def main_matrix(args: argparse.Namespace) -> int:
             f"(delete them to rerun): {stale[0]}{' ...' if len(stale) > 1 else ''}"
         )
     if args.dry_run:
-        for cell in matrix.cells:
+        for cell, cfg in zip(matrix.cells, configs, strict=True):
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")
+            if cfg.recipe is not None:
+                print(f"             {cfg.recipe.summary()}")
+                for warning in cfg.recipe.warnings:
+                    print(f"             warning: {warning}")
         return 0
     io.write_text(matrix.out / SPEC_COPY, text)
     failures: list[Outcome] = []

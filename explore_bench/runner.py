@@ -240,6 +240,8 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     torch.set_num_threads(run.torch_threads)
     _seed_everything(run.seed)
     io.write_json(run_dir / "config.json", resolved.to_dict())
+    for warning in resolved.recipe.warnings if resolved.recipe is not None else ():
+        print(f"warning: {warning}", file=sys.stderr, flush=True)  # also in config.json
     prov = provenance(resolved)
     io.write_json(run_dir / "provenance.json", prov)
 
