@@ -49,8 +49,10 @@ def write_run(
     matrix: str = "m",
     coverage: Sequence[float] | None = None,
     bonus_time: float = 0.25,
+    recipe: str | None = None,
 ) -> Path:
-    """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k]."""
+    """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k]; ``recipe``
+    is the recipe mode recorded in config.json (None: a run from before recipe modes)."""
     path = root / matrix / task.replace("/", "__") / agent / bonus / f"seed{seed}"
     path.mkdir(parents=True)
     config = {
@@ -68,6 +70,8 @@ def write_run(
         "shaping": {},
         "task_card": card,
     }
+    if recipe is not None:
+        config["run"]["recipe"] = recipe
     (path / "config.json").write_text(json.dumps(config))
     lines = ["env_steps,iteration,wall_s,sps,ext_return,eval_return,time_bonus_s,coverage_cells"]
     n = len(evals)

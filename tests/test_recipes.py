@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,25 @@ def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsy
     assert "recipe paper [rnd/ppo]: run.warmup_steps=128, agent.two_value_heads=True" in out
     assert "recipe shared (no paper recipe applied)" in out
     assert not (tmp_path / "res").exists()
+
+
+def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    from explore_bench.report.load import ReportError, load_results
+
+    for seed, mode in enumerate(["paper", "paper", "shared"]):
+        write_run(
+            tmp_path, "CartPole-v1", "ppo", "rnd", seed, card=CARTPOLE, evals=[1, 2], recipe=mode
+        )
+    write_run(
+        tmp_path, "CartPole-v1", "ppo", "none", 0, card=CARTPOLE, evals=[1, 2], recipe="shared"
+    )
+    with pytest.raises(ReportError) as info:
+        load_results(tmp_path)
+    message = str(info.value)
+    assert "entry ppo/rnd mixes runs of recipe modes paper and shared" in message
+    assert "paper: 2 runs" in message and "shared: 1 runs" in message
+    shutil.rmtree(tmp_path / "m" / "CartPole-v1" / "ppo" / "rnd" / "seed2")
+    tables = load_results(tmp_path)  # one mode per entry; entries may differ
+    assert tables.modes == {("ppo", "none"): "shared", ("ppo", "rnd"): "paper"}
