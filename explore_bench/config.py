@@ -90,6 +90,12 @@ class RunSettings:
             raise ConfigError(f"run.recipe must be one of {', '.join(MODES)}, got {self.recipe!r}")
         if self.warmup_steps < 0:
             raise ConfigError(f"run.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.warmup_steps * self.num_envs >= self.steps:
+            raise ConfigError(
+                f"run.warmup_steps={self.warmup_steps} x run.num_envs={self.num_envs} random "
+                f"steps leave none of run.steps={self.steps} for training; lower "
+                "run.warmup_steps (it counts in the budget)"
+            )
 
     @property
     def effective_eval_interval(self) -> int:
@@ -387,7 +393,13 @@ def resolve(
         raise
     shaping = _layered(ShapingConfig(), "shaping", layers("shaping"), prov)
 
-    from bonuses.base import action_kind, observation_kind
+    from bonuses.base import IntrinsicBonus, action_kind, observation_kind
+
+    if run.warmup_steps and getattr(bonus_cls, "warm_up", None) is IntrinsicBonus.warm_up:
+        prov.warn(
+            f"run.warmup_steps={run.warmup_steps}: bonus {run.bonus} fits nothing on "
+            "random-action steps, so they only spend budget"
+        )
 
     env = task.make_env()
     try:

@@ -18,6 +18,7 @@ a non-episodic bonus on an agent with one value head   warning (its return then 
                                                        ends; ``agent.two_value_heads=true``)
 the bonus has recipes, none for this agent (no "*")    warning (agent defaults are used)
 a ``"*"`` recipe field the agent's config lacks        warning (that field is skipped)
+``run.warmup_steps`` for a bonus without ``warm_up``   warning (the random steps only cost budget)
 a recipe for this very agent names an unknown field    error (the declaration is wrong)
 a recipe's ``run`` sets agent, bonus, task, seed, ...  error (a recipe cannot choose the cell)
 =====================================================  ==========================================
