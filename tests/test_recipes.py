@@ -135,7 +135,7 @@ def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsy
     assert "recipe: none declared" in out  # the `none` bonus
     path = tmp_path / "t.toml"
     path.write_text(
-        f'agents = ["ppo"]\nbonuses = ["rnd", "icm"]\ntasks = ["{DEEPSEA}"]\nsteps = 512\n'
+        f'agents = ["ppo"]\nbonuses = ["rnd", "icm"]\ntasks = ["{DEEPSEA}"]\nsteps = 4096\n'
         '[recipe]\nicm = "shared"\n'
     )
     assert cli.main(["matrix", str(path), "--out", str(tmp_path / "res"), "--dry-run"]) == 0
