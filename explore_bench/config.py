@@ -15,7 +15,8 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from explore_bench import registry
+from explore_bench import presets, registry
+from explore_bench.errors import ConfigError
 from explore_bench.recipes import (
     MODES,
     Provenance,
@@ -28,10 +29,6 @@ from explore_bench.recipes import (
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
-
-
-class ConfigError(ValueError):
-    """A bad configuration value or key; the message names it and the valid choices."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -349,7 +346,6 @@ def resolve(
     warnings of `explore_bench.recipes`. Unknown names, unknown keys and badly typed values
     raise `ConfigError` or `UnknownNameError` before anything is created on disk.
     """
-    from explore_bench import presets
     from explore_bench.tasks import resolve_task
 
     unknown = set(sets or {}) - set(SECTIONS)  # checked before the sections are filled in
