@@ -45,6 +45,7 @@ EMI_TRPO = {
     "backtrack_coef": 0.8,
     "max_backtracks": 15,
     "vf_lr": 1e-3,
+    "bootstrap_truncation": False,  # rllab scores the value at a path end 0
 }
 
 

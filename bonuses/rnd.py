@@ -46,8 +46,8 @@ _SOURCE = (
     "Burda et al. 2018, sec. 2.3-2.4 and Table 5; openai/random-network-distillation "
     "run_atari.py (nepochs 4, nminibatches 4, lr 1e-4, cliprange 0.1, ent_coef 0.001, "
     "gamma_ext 0.999 per its README, ext/int coeff 2/1, random-agent statistics) and "
-    "ppo_agent.py (use_news=0, no advantage normalisation, vf_coef 1, rewards divided by the "
-    "std of the discounted intrinsic return)"
+    "ppo_agent.py (use_news=0, no advantage normalisation, vf_coef 1, max_grad_norm 0, "
+    "rewards divided by the std of the discounted intrinsic return)"
 )
 #: The advantage side of the recipe, for any agent with value heads (the paper runs PPO).
 _ADVANTAGES = {
@@ -121,7 +121,9 @@ class RND(IntrinsicBonus):
                 "clip_coef": 0.1,
                 "ent_coef": 0.001,
                 "update_epochs": 4,
+                "num_minibatches": 4,
                 "vf_coef": 1.0,
+                "max_grad_norm": 0.0,
             },
             shaping=_SHAPING,
             run=_WARMUP,

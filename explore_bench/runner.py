@@ -254,6 +254,8 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
     rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)
+    if run.warmup_steps and agent.env_steps == 0:  # random-action steps, within the budget
+        agent.warm_up(run.warmup_steps)
 
     writer = SummaryWriter(str(run_dir / "tb"))
     bar = _Progress(

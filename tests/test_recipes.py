@@ -44,6 +44,9 @@ def test_rnd_cell_without_preset_gets_its_recipe_in_config_json(mode: str, tmp_p
     assert (agent["gamma"], agent["int_gamma"]) == ((0.999, 0.99) if paper else (0.99, 0.99))
     assert (shaping["normalizer"] == "return_rms") is paper  # "" = the bonus's default
     assert ("agent.gamma" in record["overrides"]) is paper
+    # the recipe's 128 random-action steps per env (2 envs) come out of the 512-step budget
+    first = (cell.run_dir / "metrics.csv").read_text().splitlines()[1].split(",")[0]
+    assert int(first) == (256 if paper else 0) + 2 * 128
     if paper:
         assert record["overrides"]["agent.gamma"] == [{"from": "recipe", "value": 0.999}]
         assert record["applied"] == "ppo" and "Burda" in record["source"]
@@ -165,3 +168,36 @@ def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> 
     shutil.rmtree(tmp_path / "m" / "CartPole-v1" / "ppo" / "rnd" / "seed2")
     tables = load_results(tmp_path)  # one mode per entry; entries may differ
     assert tables.modes == {("ppo", "none"): "shared", ("ppo", "rnd"): "paper"}
+
+
+def test_the_report_states_the_recipe_mode_above_every_table(tmp_path: Path) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    from explore_bench.report import main_report
+
+    for bonus, mode in (("rnd", "paper"), ("none", "shared")):
+        for seed in range(2):
+            write_run(
+                tmp_path,
+                "CartPole-v1",
+                "ppo",
+                bonus,
+                seed,
+                card=CARTPOLE,
+                evals=[1, 2],
+                recipe=mode,
+            )
+    summary = main_report(tmp_path, reps=200, profile_reps=50, formats=("md", "csv"))
+    text = (summary.out_dir / "leaderboard.md").read_text()
+    line = "Recipe modes: **paper** for ppo/rnd; **shared** for ppo/none"
+    tables = text.count("\n|---") or text.count("|---|")
+    assert tables >= 3 and text.count(line) == tables
+    lines = text.splitlines()
+    for i, row in enumerate(lines):  # the line right above each table's header
+        if row.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):
+            above = next(x for x in reversed(lines[:i]) if x.strip())
+            assert above.startswith(line), (row, above)
+    assert dict(zip(summary.table["bonus"], summary.table["recipe"], strict=True)) == {
+        "none": "shared",
+        "rnd": "paper",
+    }
