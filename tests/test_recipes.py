@@ -170,6 +170,7 @@ def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> 
     assert tables.modes == {("ppo", "none"): "shared", ("ppo", "rnd"): "paper"}
 
 
+@pytest.mark.filterwarnings("ignore:no normalisation constants")
 def test_the_report_states_the_recipe_mode_above_every_table(tmp_path: Path) -> None:
     from _report_runs import CARTPOLE, write_run
 
