@@ -109,7 +109,7 @@ class Provenance:
         if self.mode == "shared":
             return "recipe shared (no paper recipe applied)"
         if not self.applied:
-            return f"recipe paper: {self.bonus} declares none for this agent"
+            return f"recipe paper: none applied ({self.source})"
         parts = []
         for key, chain in self.fields.items():
             set_by_recipe = [c["value"] for c in chain if c["from"] == "recipe"]
@@ -166,6 +166,7 @@ def recipe_layers(
         return prov, empty
     chosen = select(recipes, agent)
     if chosen is None:
+        prov.source = f"{bonus} declares no recipe" + (f" for {agent}" if recipes else "")
         if recipes:
             prov.warn(
                 f"{bonus} declares paper recipes for {', '.join(sorted(recipes))} only; "
