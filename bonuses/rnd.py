@@ -18,8 +18,9 @@ the observation normalised by running per-element mean and std and clipped to [-
   predictor update proportion, 0.25), over ``epochs`` x ``num_minibatches`` Adam steps.
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
-- ``episodic = False``: the intrinsic return runs across episode ends, and the default
-  normaliser divides by the running std of the intrinsic return ("return_rms").
+- ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
+  with two value heads (its recipe sets them; with one head the harness warns), and the
+  default normaliser divides by the running std of the intrinsic return ("return_rms").
 """
 
 from __future__ import annotations
