@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from explore_bench import presets, registry
+from explore_bench.devices import check_device_syntax, resolve_device
 from explore_bench.errors import ConfigError
 from explore_bench.recipes import (
     MODES,
@@ -29,6 +30,8 @@ from explore_bench.recipes import (
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
+#: config.json's record of the requested and the resolved device (see `ResolvedRun.to_dict`).
+DEVICE_KEY = "device"
 #: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
 VECTOR_KINDS = ("auto", "native", "sync", "async")
 
@@ -67,8 +70,12 @@ class RunSettings:
     eval_episodes: int = 5
     #: Save a resumable checkpoint every this many agent iterations (0: only at the end).
     checkpoint_interval: int = 10
-    #: torch device.
-    device: str = "cpu"
+    #: torch device: "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:K".
+    device: str = "auto"
+    #: Deterministic torch kernels (torch.use_deterministic_algorithms, cuDNN deterministic,
+    #: CUBLAS_WORKSPACE_CONFIG=:4096:8; torch's reproducibility notes): same-seed GPU runs then
+    #: repeat exactly on one machine, at some speed cost. CPU runs repeat without it.
+    deterministic: bool = False
     #: torch intra-op threads (1 is fastest for MLPs on small machines).
     torch_threads: int = 1
 
@@ -99,6 +106,7 @@ class RunSettings:
                 f"steps leave none of run.steps={self.steps} for training; lower "
                 "run.warmup_steps (it counts in the budget)"
             )
+        check_device_syntax(self.device)
 
     @property
     def effective_eval_interval(self) -> int:
@@ -269,6 +277,9 @@ class ResolvedRun:
     bonus: Any
     shaping: ShapingConfig
     card: dict[str, Any]
+    #: The concrete device ``run.device`` resolved to where the run was resolved ("cpu",
+    #: "cuda:K"); `from_dict` resolves it again where the run happens.
+    device: str = "cpu"
     #: The recipe mode, every override with where it came from, and the warnings.
     recipe: Provenance | None = None
 
@@ -279,6 +290,8 @@ class ResolvedRun:
             "bonus": dataclasses.asdict(self.bonus),
             "shaping": dataclasses.asdict(self.shaping),
             "task_card": self.card,
+            # Not read back: the device is resolved again where the run happens.
+            DEVICE_KEY: {"requested": self.run.device, "resolved": self.device},
         }
         if self.recipe is not None:
             out["recipe"] = self.recipe.to_dict()
@@ -288,7 +301,9 @@ class ResolvedRun:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedRun:
+    def from_dict(cls, data: Mapping[str, Any], device: str | None = None) -> ResolvedRun:
+        """Rebuild a run from `to_dict`'s form; its device is resolved again here, from
+        ``device`` when given (an executor's assignment) or else from ``run.device``."""
         run = config_from_dict(RunSettings, data["run"])
         agent_cls = registry.agents.load(run.agent)
         bonus_cls = registry.bonuses.load(run.bonus)
@@ -298,6 +313,7 @@ class ResolvedRun:
             bonus=config_from_dict(bonus_cls.config_cls, data["bonus"]),
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
+            device=resolve_device(device or run.device),
             recipe=Provenance.from_dict(data["recipe"]) if "recipe" in data else None,
         )
 
@@ -384,6 +400,7 @@ def resolve(
         ]
 
     run = _layered(RunSettings(), "run", layers("run"), prov)
+    device = resolve_device(run.device)  # an unavailable GPU fails here, before any file
     task = resolve_task(run.task)
     if run.vector == "native" and task.make_native_vector is None:
         raise ConfigError(
@@ -433,5 +450,6 @@ def resolve(
         bonus=bonus_cfg,
         shaping=shaping,
         card=task.card_dict(),
+        device=device,
         recipe=prov,
     )
