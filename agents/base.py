@@ -413,7 +413,7 @@ class OnPolicyAgent(ABC):
         start = time.perf_counter()
         n = self.envs.num_envs
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
-        obs = self.next_obs.numpy()
+        obs = self.next_obs.cpu().numpy()
         done_steps = 0
         while done_steps < steps_per_env:
             chunk = min(self.config.num_steps, steps_per_env - done_steps)
@@ -437,7 +437,7 @@ class OnPolicyAgent(ABC):
                     ext_rewards=torch.as_tensor(np.stack(rows["rew"]), dtype=torch.float32),
                     terminated=torch.as_tensor(np.stack(rows["te"])),
                     truncated=torch.as_tensor(np.stack(rows["tr"])),
-                )
+                ).to(self.device)
             )
             done_steps += chunk
         self.env_steps += steps_per_env * n
