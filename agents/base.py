@@ -8,7 +8,8 @@ shaping hook, a step-info reader, a coverage tracker) it knows only through the 
 in `agents.hooks`; the speed tricks (NumPy acting, NumPy GAE) live in `agents.fast`.
 
 Advantages use GAE (Schulman et al. 2016) with terminated and truncated kept apart: a
-terminated episode has no future value, a truncated one bootstraps from V(final obs). With
+terminated episode has no future value, a truncated one bootstraps from V(final obs) unless
+``bootstrap_truncation`` is off (rllab's value of 0 at a path end). With
 ``two_value_heads`` the extrinsic and intrinsic returns get their own heads and discounts
 (Burda et al. 2018); a non-episodic bonus's return runs on across episode ends.
 """
@@ -55,6 +56,9 @@ class OnPolicyConfig:
     int_coef: float = 1.0
     #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
     reward_clip: float = 0.0
+    #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
+    #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
+    bootstrap_truncation: bool = True
     #: Policy MLP hidden sizes (after the CNN for images).
     policy_hidden: tuple[int, ...] = (64, 64)
     #: Value MLP hidden sizes.
@@ -419,6 +423,60 @@ class OnPolicyAgent(ABC):
             self._ep_return[i] = 0.0
             self._ep_length[i] = 0
 
+    @torch.no_grad()
+    def warm_up(self, steps_per_env: int) -> None:
+        """Step every env ``steps_per_env`` times with uniformly random actions and hand the
+        transitions, one rollout's length at a time, to the bonus's ``warm_up`` (RND fits its
+        observation statistics on them: Burda et al. 2018, ``collect_random_statistics`` in
+        the release). The steps count in ``env_steps``; the envs are then reset, so training
+        starts on fresh episodes and no random-action episode is logged or covered."""
+        start = time.perf_counter()
+        n = self.envs.num_envs
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
+        obs = self.next_obs.cpu().numpy()
+        done_steps = 0
+        while done_steps < steps_per_env:
+            chunk = min(self.config.num_steps, steps_per_env - done_steps)
+            rows: dict[str, list[Any]] = {k: [] for k in ("obs", "act", "next", "rew", "te", "tr")}
+            for _ in range(chunk):
+                actions = self._random_actions(rng, n)
+                next_obs, reward, terminated, truncated, infos = self.envs.step(actions)
+                true_next = next_obs.copy()
+                for i in np.flatnonzero(terminated | truncated):
+                    true_next[i] = infos["final_obs"][i]
+                for key, value in zip(
+                    rows, (obs, actions, true_next, reward, terminated, truncated), strict=True
+                ):
+                    rows[key].append(value)
+                obs = next_obs
+            self.bonus.warm_up(
+                Transitions(
+                    obs=self.as_obs(np.stack(rows["obs"])),
+                    actions=torch.as_tensor(np.stack(rows["act"])),
+                    next_obs=self.as_obs(np.stack(rows["next"])),
+                    ext_rewards=torch.as_tensor(np.stack(rows["rew"]), dtype=torch.float32),
+                    terminated=torch.as_tensor(np.stack(rows["te"])),
+                    truncated=torch.as_tensor(np.stack(rows["tr"])),
+                ).to(self.device)
+            )
+            done_steps += chunk
+        self.env_steps += steps_per_env * n
+        reset_obs, _ = self.envs.reset(seed=int(rng.integers(0, 2**31 - 1)))
+        self.next_obs = self.as_obs(reset_obs)
+        self._ep_return[:] = 0.0
+        self._ep_length[:] = 0
+        self.timers["time_rollout_s"] += time.perf_counter() - start
+
+    def _random_actions(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """One uniformly random action per env (Gaussian where a Box bound is infinite)."""
+        if self.discrete:
+            return rng.integers(0, int(self.act_space.n), size=n)  # type: ignore[attr-defined]
+        shape = (n, *self._act_low.shape)
+        finite = np.isfinite(self._act_low) & np.isfinite(self._act_high)
+        low, high = np.where(finite, self._act_low, 0.0), np.where(finite, self._act_high, 1.0)
+        uniform = rng.uniform(low, high, size=shape)
+        return np.where(finite, uniform, rng.standard_normal(shape)).astype(np.float32)
+
     # advantages -----------------------------------------------------------------------
 
     @torch.no_grad()
@@ -432,6 +490,9 @@ class OnPolicyAgent(ABC):
         stream_next = torch.cat([values[1:], last_values.unsqueeze(0)])
         next_values = stream_next.clone()
         dones = batch.terminated | batch.truncated
+        # Episode ends whose successor has no value: terminations, and truncations too when
+        # the path end is scored 0 (rllab) instead of bootstrapped.
+        ended = batch.terminated if cfg.bootstrap_truncation else dones
         if dones.any():
             next_values[dones] = self.value(batch.next_obs[dones])
         ext = self.buf_rewards
@@ -443,7 +504,7 @@ class OnPolicyAgent(ABC):
             ext,
             values[..., 0],
             next_values[..., 0],
-            batch.terminated,
+            ended,
             dones,
             cfg.gamma,
             cfg.gae_lambda,
@@ -451,7 +512,7 @@ class OnPolicyAgent(ABC):
         if self.heads == 1:
             return adv_e, ret_e.unsqueeze(-1)
         if self.bonus.episodic:
-            int_next, int_term, int_done = next_values[..., 1], batch.terminated, dones
+            int_next, int_term, int_done = next_values[..., 1], ended, dones
         else:  # the intrinsic return runs on through episode ends, as one stream per env
             int_next = stream_next[..., 1]
             int_term = int_done = torch.zeros_like(dones)

@@ -6,6 +6,7 @@ clipping, global gradient-norm clipping, optional linear learning-rate annealing
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import torch
@@ -29,8 +30,11 @@ class PPOConfig(OnPolicyConfig):
     anneal_lr: bool = True
     #: Passes over each rollout (4, CleanRL; see the class docstring).
     update_epochs: int = 4
-    #: Transitions per minibatch.
+    #: Transitions per minibatch (unless num_minibatches is set).
     minibatch_size: int = 256
+    #: Minibatches per epoch, splitting the batch evenly; 0 = use minibatch_size
+    #: (Burda et al. 2018 fix 4 whatever the number of envs).
+    num_minibatches: int = 0
     #: Surrogate clipping range epsilon.
     clip_coef: float = 0.2
     #: Clip the value update to the same range around the old values.
@@ -39,7 +43,7 @@ class PPOConfig(OnPolicyConfig):
     ent_coef: float = 0.0
     #: Value loss weight.
     vf_coef: float = 0.5
-    #: Global gradient-norm clip.
+    #: Global gradient-norm clip; 0 = none (openai/random-network-distillation run_atari.py).
     max_grad_norm: float = 0.5
     #: Stop the epochs early once the approximate KL exceeds this (0 = never).
     target_kl: float = 0.0
@@ -50,6 +54,11 @@ class PPOConfig(OnPolicyConfig):
             raise ValueError("agent.lr, agent.update_epochs and agent.minibatch_size must be > 0")
         if not 0 < self.clip_coef < 1:
             raise ValueError(f"agent.clip_coef must be in (0, 1), got {self.clip_coef}")
+        if self.num_minibatches < 0 or self.max_grad_norm < 0:
+            raise ValueError(
+                "agent.num_minibatches and agent.max_grad_norm must be >= 0, got "
+                f"{self.num_minibatches} and {self.max_grad_norm}"
+            )
 
 
 class PPO(OnPolicyAgent):
@@ -66,7 +75,8 @@ class PPO(OnPolicyAgent):
         # fused: the same Adam update in one kernel per step (equal up to float rounding).
         self.optimizer = torch.optim.Adam(params, lr=self.config.lr, eps=1e-5, fused=True)
         #: clip_grad_norm_ + optimizer.step(), without torch.optim's per-call overhead.
-        self.clip_and_step = AdamStep(self.optimizer, params, self.config.max_grad_norm)
+        max_norm = self.config.max_grad_norm or math.inf  # 0: no clipping
+        self.clip_and_step = AdamStep(self.optimizer, params, max_norm)
 
     def update(self, batch: UpdateBatch) -> dict[str, float]:
         cfg = self.config
@@ -74,7 +84,7 @@ class PPO(OnPolicyAgent):
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * max(0.0, 1.0 - self.progress)
         n = len(batch)
-        mb = min(cfg.minibatch_size, n)
+        mb = max(1, n // cfg.num_minibatches) if cfg.num_minibatches else min(cfg.minibatch_size, n)
         num_mb = n // mb  # a remainder smaller than a minibatch is left out, as before
         # Losses stay tensors until the end (one sync instead of several per minibatch); the
         # KL and clip-fraction statistics are computed afterwards from the stored log-ratios,

@@ -263,6 +263,12 @@ class IntrinsicBonus(nn.Module, ABC):
     def update(self, batch: Transitions) -> dict[str, float]:
         """Train on the batch (or commit counts); return metrics such as losses."""
 
+    def warm_up(self, batch: Transitions) -> None:
+        """Fit input statistics on random-action steps taken before training (the run's
+        ``warmup_steps``, counted in the budget; RND's observation statistics). Most
+        bonuses have nothing to fit."""
+        return None
+
     # Helpers shared by bonuses -------------------------------------------------------
 
     def action_features(self, actions: torch.Tensor) -> torch.Tensor:

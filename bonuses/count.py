@@ -3,8 +3,13 @@ Count-Based Exploration for Deep Reinforcement Learning", NeurIPS).
 
 A state is mapped to a k-bit code by SimHash, ``sgn(A g(s))`` with a fixed Gaussian matrix A
 (k x D), and rewarded ``beta / sqrt(n(code))``. Discrete observation spaces are counted
-exactly, one entry per state. The state counted for transition t is s_{t+1}, the state the
-action led to (as in RND and ICM); Tang et al. reward s_t, which an action cannot change.
+exactly, one entry per state. The state counted and scored for transition t is s_t by
+default, as in Tang et al.'s code (hrtang/hash_exploration,
+``bonus_trpo/bonus_evaluators/ale_hashing_bonus_evaluator.py`` hashes
+``path["observations"]``, the states actions were taken from, with
+``count_target="observations"`` in the Table 1 launcher ``launchers/exp-027.py``).
+``counted_state = "next_obs"`` counts s_{t+1}, the state the action led to (as RND and ICM
+score), which credits the action that reached a rare state rather than the one taken from it.
 
 - ``g``: vector observations as they are; images (C x H x W, stacked frames) use the newest
   frame only, scaled to [0, 1] and area-downsampled to at most ``image_size`` (52, the
@@ -30,7 +35,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -47,6 +52,8 @@ class CountConfig(BonusConfig):
     depth: int = 6
     #: Images are area-downsampled to at most this height and width (paper: 52).
     image_size: int = 52
+    #: "obs" counts s_t (hrtang/hash_exploration ale_hashing_bonus_evaluator.py), or "next_obs".
+    counted_state: str = "obs"
 
     def __post_init__(self) -> None:
         if not self.beta > 0:
@@ -59,6 +66,10 @@ class CountConfig(BonusConfig):
             raise ValueError(f"count.depth must be in [1, 16], got {self.depth!r}")
         if self.image_size < 1:
             raise ValueError(f"count.image_size must be >= 1, got {self.image_size!r}")
+        if self.counted_state not in ("obs", "next_obs"):
+            raise ValueError(
+                f"count.counted_state must be 'obs' or 'next_obs', got {self.counted_state!r}"
+            )
 
 
 def largest_primes(limit: int, count: int) -> list[int]:
@@ -81,6 +92,27 @@ class Count(IntrinsicBonus):
     default_normalizer = "none"
     description = "Count-based: beta/sqrt(n) over SimHash codes (exact for discrete states)."
     reference = "Tang et al. 2017, #Exploration: A Study of Count-Based Exploration for Deep RL"
+    recipes = {
+        "trpo": Recipe(
+            source="Tang et al. 2017, app. A; hrtang/hash_exploration "
+            "bonus_trpo/launchers/exp-027.py (Table 1: step size 0.01, discount 0.99, CG 10 "
+            "iterations, reg_coeff 1e-3, 15 backtracks x 0.8) with rllab's GAE lambda 1, "
+            "centred advantages and value 0 at a path end; batch, horizon and reward "
+            "clipping are per domain, not here",
+            agent={
+                "gamma": 0.99,
+                "gae_lambda": 1.0,
+                "norm_adv": True,
+                "max_kl": 0.01,
+                "cg_iters": 10,
+                "cg_damping": 1e-3,
+                "backtrack_coef": 0.8,
+                "max_backtracks": 15,
+                "bootstrap_truncation": False,  # rllab scores the value at a path end 0
+            },
+        ),
+        "*": Recipe(source="none: Tang et al. 2017 run TRPO only; no settings for other agents"),
+    }
 
     config: CountConfig
     counts: torch.Tensor
@@ -154,10 +186,15 @@ class Count(IntrinsicBonus):
         residues = codes.double() @ self.bit_values
         return residues.long() % self.moduli
 
+    def _counted(self, batch: Transitions) -> torch.Tensor:
+        """The flat-batch states that are counted: s_t or s_{t+1} (``counted_state``)."""
+        flat = batch.flat()
+        return (flat.obs if self.config.counted_state == "obs" else flat.next_obs).to(self.device)
+
     @torch.no_grad()
     def visit_counts(self, batch: Transitions) -> torch.Tensor:
         """n per transition, (T * N,): committed counts plus this batch's own visits."""
-        keys = self._keys(batch.flat().next_obs.to(self.device))
+        keys = self._keys(self._counted(batch))
         n = torch.empty_like(keys)
         for row in range(keys.shape[1]):
             _, inverse, in_batch = torch.unique(
@@ -174,7 +211,7 @@ class Count(IntrinsicBonus):
 
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:
-        keys = self._keys(batch.flat().next_obs.to(self.device))
+        keys = self._keys(self._counted(batch))
         ones = torch.ones(keys.shape[0], dtype=torch.int32, device=self.device)
         for row in range(keys.shape[1]):
             self.counts[row].index_add_(0, keys[:, row], ones)

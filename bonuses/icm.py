@@ -3,23 +3,44 @@ Self-supervised Prediction", ICML).
 
 An encoder phi is trained through an inverse model that predicts a_t from (phi(s_t),
 phi(s_{t+1})); a forward model predicts phi(s_{t+1}) from (phi(s_t), a_t) in that feature
-space. The bonus is the forward model's surprise, ``eta / 2 * ||f_hat - phi(s_{t+1})||^2``,
-and the joint loss is ``(1 - beta) * L_inverse + beta * L_forward``.
+space. The bonus is the forward model's surprise, ``eta / 2 * ||f_hat - phi(s_{t+1})||^2``
+(per-feature mean, scaled as in the release: below), and the joint loss is
+``(1 - beta) * L_inverse + beta * L_forward``.
 
-Choices where the paper is silent or differs from this setting:
+Defaults follow the released code (pathak22/noreward-rl, ``src/model.py`` class
+StateActionPredictor, ``src/constants.py``, ``src/a3c.py``):
+
+- The forward loss back-propagates into the shared encoder through phi(s_t) and phi(s_{t+1})
+  (the release has no stop-gradient there; rllte's port does the same).
+  ``forward_to_encoder = False`` is the other choice: the encoder then learns from the
+  inverse model alone (the paper's motivation for features that hold only what the agent
+  can influence), the forward model from its loss.
+- Loss ``loss_scale * ((1 - beta) * L_inverse + beta * L_forward)`` with loss_scale 10
+  (PREDICTION_LR_SCALE), Adam lr 1e-4 (LEARNING_RATE), the gradient multiplied by 20 (the
+  release's rollout length, "factored out" there, a sum over its batch) and clipped to a
+  global norm of 40 (GRAD_NORM_CLIP). Under Adam the scale factors only matter through
+  the clip and Adam's epsilon; they are kept so that the clip acts as in the release.
+- Forward error ``0.5 * feature_scale * mean_features (f_hat - phi(s'))^2`` with feature_scale
+  288: the release multiplies its feature mean by 288 ("to make hyperparams not depend on
+  it"), which equals ``0.5 * ||f_hat - phi(s')||^2`` at its 42 x 42 input, where the
+  4-layer conv (32 filters, 3x3, stride 2) ends in 3 x 3 x 32 = 288 features. Here images
+  are larger: 52 x 52 (EMI's Atari tasks) gives 4 x 4 x 32 = 512 features, 84 x 84 gives
+  6 x 6 x 32 = 1152. The mean keeps the per-feature scale of the release at any width; the
+  sum form (``0.5 * ||.||^2``) would make the bonus 512/288 = 1.8x (52 x 52) and 1152/288 =
+  4x (84 x 84) larger. Bonus ``eta`` times that error, eta = 0.01 (PREDICTION_BETA).
+
+Choices where the paper and the release are silent or differ from this setting:
 
 - Continuous actions: the paper only has discrete ones. The inverse loss is then a regression,
   the mean squared error between predicted and taken actions (clipped to the action bounds),
   which is the Gaussian negative log-likelihood with a fixed unit variance.
-- The forward loss trains the forward model only: its gradient is stopped at the features, so
-  the encoder learns from the inverse model alone (the paper's motivation: features hold only
-  what the agent can influence). Pathak et al.'s released code also back-propagates the
-  forward loss into the encoder, which lets features shrink to lower the loss.
-- The paper trains the module with the A3C policy step, so each transition is used once;
-  here it has its own Adam optimiser and takes ``epochs`` (default 1) passes of
-  ``num_minibatches`` minibatches over each rollout.
+- The paper trains the module with the A3C policy step (one Adam for both), so each
+  transition is used once; here it has its own Adam optimiser and takes ``epochs``
+  (default 1) passes of ``num_minibatches`` minibatches over each rollout.
 - Vector and discrete (one-hot) observations use an MLP encoder; images (C x H x W uint8,
   all stacked frames, as in the paper) the paper's 4-layer ELU conv encoder.
+- The paper's agent is A3C; it fixes no PPO or TRPO settings, so ICM declares no recipe
+  overrides (its ``"*"`` recipe says so).
 """
 
 from __future__ import annotations
@@ -31,19 +52,30 @@ import torch
 from torch import nn
 
 from bonuses._encoders import ICM_CONV, conv_trunk, minibatches, mlp, observation_features
-from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+
+#: The release's rollout length; its gradient is of the sum over a 20-step batch (a3c.py).
+RELEASE_BATCH = 20
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ICMConfig(BonusConfig):
     """ICM hyper-parameters; defaults from Pathak et al. 2017 and their released code."""
 
-    #: Bonus scale eta in eta/2 * ||f_hat - phi||^2 (released code: 0.01).
+    #: Bonus scale eta (noreward-rl src/constants.py PREDICTION_BETA: 0.01).
     eta: float = 0.01
-    #: Weight beta of the forward loss against the inverse loss (paper: 0.2).
+    #: Weight beta of the forward loss against the inverse loss (paper: 0.2; FORWARD_LOSS_WT).
     beta: float = 0.2
-    #: Adam learning rate of the module (released code: 1e-3).
-    learning_rate: float = 1e-3
+    #: Adam learning rate of the module (noreward-rl src/constants.py LEARNING_RATE: 1e-4).
+    learning_rate: float = 1e-4
+    #: Factor on the module's loss (noreward-rl src/constants.py PREDICTION_LR_SCALE: 10).
+    loss_scale: float = 10.0
+    #: Global gradient-norm clip of the module (noreward-rl src/a3c.py, GRAD_NORM_CLIP: 40).
+    grad_clip: float = 40.0
+    #: Forward loss also trains the encoder (noreward-rl src/model.py: no stop-gradient).
+    forward_to_encoder: bool = True
+    #: Forward error = 0.5 * feature_scale * feature mean (noreward-rl src/model.py: 288).
+    feature_scale: float = 288.0
     #: Width of the hidden layer of the forward and inverse models (paper: 256).
     hidden_dim: int = 256
     #: Feature width of the MLP encoder for vector/discrete observations (paper's conv: 288).
@@ -57,6 +89,9 @@ class ICMConfig(BonusConfig):
         positive = (
             "eta",
             "learning_rate",
+            "loss_scale",
+            "grad_clip",
+            "feature_scale",
             "hidden_dim",
             "feature_dim",
             "epochs",
@@ -77,6 +112,12 @@ class ICM(IntrinsicBonus):
     default_normalizer = "none"
     description = "ICM: forward-model error in features learned by an inverse model."
     reference = "Pathak et al. 2017, Curiosity-driven Exploration by Self-supervised Prediction"
+    recipes = {
+        "*": Recipe(
+            source="none: Pathak et al. 2017 train ICM with A3C (noreward-rl src/constants.py); "
+            "the paper fixes no PPO or TRPO settings"
+        )
+    }
 
     config: ICMConfig
 
@@ -106,9 +147,12 @@ class ICM(IntrinsicBonus):
     def _surprise(
         self, phi: torch.Tensor, actions: torch.Tensor, phi_next: torch.Tensor
     ) -> torch.Tensor:
-        """0.5 * ||f_hat - phi(s')||^2 per transition; no gradient reaches the encoder."""
-        pred = self.forward_model(torch.cat([phi.detach(), self.action_features(actions)], -1))
-        return 0.5 * (pred - phi_next.detach()).pow(2).sum(-1)
+        """0.5 * feature_scale * mean_features (f_hat - phi(s'))^2 per transition; reaches the
+        encoder only with ``forward_to_encoder``."""
+        if not self.config.forward_to_encoder:
+            phi, phi_next = phi.detach(), phi_next.detach()
+        pred = self.forward_model(torch.cat([phi, self.action_features(actions)], -1))
+        return 0.5 * self.config.feature_scale * (pred - phi_next).pow(2).mean(-1)
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
@@ -144,7 +188,8 @@ class ICM(IntrinsicBonus):
                 fwd_loss = self._surprise(phi, flat.actions[idx], phi_next).mean()
                 loss = (1.0 - beta) * inv_loss + beta * fwd_loss
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (self.config.loss_scale * RELEASE_BATCH * loss).backward()
+                nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip, foreach=True)
                 self.optimizer.step()
                 terms["inverse_loss"].append(inv_loss.detach())
                 terms["forward_loss"].append(fwd_loss.detach())

@@ -8,16 +8,19 @@ the observation normalised by running per-element mean and std and clipped to [-
 
 - Observation statistics change only in `update` (`compute` is pure), so a rollout is scored
   with the statistics from before it, as in the released code.
-- Warm-up: the paper initialises the statistics by stepping a random agent before training.
-  A bonus never steps an environment, so here the first ``warmup_updates`` calls to
-  `update` only fit the statistics and `compute` returns zeros until they end. The batches
-  seen then are the agent's real rollout steps, so the warm-up is counted in the step budget.
+- Warm-up: the paper initialises the statistics by stepping a random agent before training
+  (released code: ``collect_random_statistics(128 * 50)`` per env in run_atari.py). Its
+  recipe sets ``run.warmup_steps``: the agent then steps that many uniformly random actions
+  per env before training (counted in the budget) and hands them to `warm_up`. Without it
+  (``--recipe shared``) the first ``warmup_updates`` calls to `update` only fit the
+  statistics on the agent's own rollouts and `compute` returns zeros until they end.
 - Each transition trains the predictor with probability ``update_proportion`` (the paper's
   predictor update proportion, 0.25), over ``epochs`` x ``num_minibatches`` Adam steps.
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
-- ``episodic = False``: the intrinsic return runs across episode ends, and the default
-  normaliser divides by the running std of the intrinsic return ("return_rms").
+- ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
+  with two value heads (its recipe sets them; with one head the harness warns), and the
+  default normaliser divides by the running std of the intrinsic return ("return_rms").
 """
 
 from __future__ import annotations
@@ -38,7 +41,30 @@ from bonuses._encoders import (
     observation_features,
     orthogonal_init,
 )
-from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+
+_SOURCE = (
+    "Burda et al. 2018, sec. 2.3-2.4 and Table 5; openai/random-network-distillation "
+    "run_atari.py (nepochs 4, nminibatches 4, lr 1e-4, cliprange 0.1, ent_coef 0.001, "
+    "gamma_ext 0.999 per its README, ext/int coeff 2/1, random-agent statistics) and "
+    "ppo_agent.py (use_news=0, no advantage normalisation, vf_coef 1, max_grad_norm 0, "
+    "rewards divided by the std of the discounted intrinsic return)"
+)
+#: The advantage side of the recipe, for any agent with value heads (the paper runs PPO).
+_ADVANTAGES = {
+    "two_value_heads": True,
+    "gamma": 0.999,
+    "int_gamma": 0.99,
+    "ext_coef": 2.0,
+    "int_coef": 1.0,
+    "gae_lambda": 0.95,
+    "norm_adv": False,
+}
+#: Random-action steps per env before training. The release takes 128 x 50 = 6,400 per env,
+#: a negligible share of its 2B-frame budgets but most of a 10^5-step one; the recipe keeps
+#: one rollout's worth (128). ``--set run.warmup_steps=6400`` gives the release's number.
+_WARMUP = {"warmup_steps": 128}
+_SHAPING = {"normalizer": "return_rms", "return_gamma": 0.99}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -85,6 +111,31 @@ class RND(IntrinsicBonus):
     default_normalizer = "return_rms"
     description = "RND: error of a predictor distilling a fixed random network on s'."
     reference = "Burda et al. 2018, Exploration by Random Network Distillation"
+    recipes = {
+        "ppo": Recipe(
+            source=_SOURCE,
+            agent={
+                **_ADVANTAGES,
+                "num_steps": 128,
+                "lr": 1e-4,
+                "anneal_lr": False,
+                "clip_coef": 0.1,
+                "ent_coef": 0.001,
+                "update_epochs": 4,
+                "num_minibatches": 4,
+                "vf_coef": 1.0,
+                "max_grad_norm": 0.0,
+            },
+            shaping=_SHAPING,
+            run=_WARMUP,
+        ),
+        "*": Recipe(
+            source=_SOURCE + "; the PPO-specific settings left out",
+            agent=_ADVANTAGES,
+            shaping=_SHAPING,
+            run=_WARMUP,
+        ),
+    }
 
     config: RNDConfig
 
@@ -114,6 +165,8 @@ class RND(IntrinsicBonus):
         self.target.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.num_updates = 0
+        #: Set once `warm_up` has fitted the statistics on random-action steps.
+        self.warmed_up = False
         self.to(self.device)
         self.optimizer = torch.optim.Adam(
             self.predictor.parameters(), lr=cfg.learning_rate, fused=True
@@ -122,7 +175,13 @@ class RND(IntrinsicBonus):
     @property
     def warming_up(self) -> bool:
         """True while updates only fit the observation statistics."""
-        return self.num_updates < self.config.warmup_updates
+        return not self.warmed_up and self.num_updates < self.config.warmup_updates
+
+    @torch.no_grad()
+    def warm_up(self, batch: Transitions) -> None:
+        """Observation statistics from random-action steps (the paper's initialisation)."""
+        self.obs_rms.update(self._raw_features(batch.flat().next_obs.to(self.device)))
+        self.warmed_up = True
 
     def _raw_features(self, next_obs: torch.Tensor) -> torch.Tensor:
         """Flat-batch observations as float features, before normalisation."""
@@ -175,8 +234,13 @@ class RND(IntrinsicBonus):
         return {"warmup": 0.0, "predictor_loss": mean_loss}
 
     def get_extra_state(self) -> Any:
-        return {**super().get_extra_state(), "num_updates": self.num_updates}
+        return {
+            **super().get_extra_state(),
+            "num_updates": self.num_updates,
+            "warmed_up": self.warmed_up,
+        }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
+        self.warmed_up = bool(state.get("warmed_up", False))

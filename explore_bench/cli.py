@@ -96,6 +96,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         help="offline: write RUN_DIR/wandb without network, `wandb sync` it later",
     )
     p.add_argument(
+        "--recipe",
+        choices=("paper", "shared"),
+        default=None,
+        help="paper (default): the bonus's paper recipe on top of the agent's defaults; "
+        "shared: no recipe, the same agent settings for every bonus",
+    )
+    p.add_argument(
         "--out",
         default="results/runs",
         help="results root; the run goes to OUT/<task>/<agent>/<bonus>/seed<k>",
@@ -129,6 +136,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ("wandb_project", args.wandb_project),
         ("wandb_entity", args.wandb_entity),
         ("wandb_mode", args.wandb_mode),
+        ("recipe", args.recipe),
     ):
         if value is not None:
             overrides[key] = value
@@ -238,6 +246,18 @@ def _print_summary(run_dir: Path) -> None:
     print(line)
 
 
+def _print_recipes(cls: type) -> None:
+    """A bonus's paper recipes, one line per agent key (see `explore_bench.recipes`)."""
+    from explore_bench.recipes import describe
+
+    recipes = getattr(cls, "recipes", {}) or {}
+    if not recipes:
+        print(f"  {'':<12} recipe: none declared (runs with the agent's defaults)")
+    for key, recipe in recipes.items():
+        agent = "any other agent" if key == "*" else key
+        print(f"  {'':<12} recipe for {agent}: {describe(recipe)}  [{recipe.source}]")
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     show_all = not (args.bonuses or args.agents or args.tasks)
     if show_all or args.bonuses:
@@ -248,6 +268,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             else:
                 cls = registry.bonuses.load(name)
                 print(f"  {name:<12} {cls.description}  [{cls.reference}]  ({source})")
+                _print_recipes(cls)
     if show_all or args.agents:
         print("agents:")
         for name, source, error in registry.agents.status():

@@ -21,6 +21,14 @@ from typing import Any, TypeVar
 from explore_bench import presets, registry
 from explore_bench.devices import check_device_syntax, resolve_device
 from explore_bench.errors import ConfigError
+from explore_bench.recipes import (
+    MODES,
+    Provenance,
+    RecipeError,
+    check_episodic,
+    recipe_layers,
+    select,
+)
 
 C = TypeVar("C")
 
@@ -90,6 +98,12 @@ class RunSettings:
     vector: str = "auto"
     #: Preset applied before overrides (see `explore_bench.presets`), or "".
     preset: str = ""
+    #: "paper": the bonus's paper recipe on top of the agent's defaults; "shared": no
+    #: recipe, every bonus under identical agent settings (see `explore_bench.recipes`).
+    recipe: str = "paper"
+    #: Random-action steps per env before training, handed to the bonus's ``warm_up``
+    #: (RND's observation statistics, Burda et al. 2018); they count in the budget.
+    warmup_steps: int = 0
     #: Evaluate every this many env steps (0: ten evaluations over the budget).
     eval_interval: int = 0
     #: Episodes per evaluation (raw score, the policy's mode).
@@ -142,6 +156,16 @@ class RunSettings:
             )
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
+        if self.recipe not in MODES:
+            raise ConfigError(f"run.recipe must be one of {', '.join(MODES)}, got {self.recipe!r}")
+        if self.warmup_steps < 0:
+            raise ConfigError(f"run.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.warmup_steps * self.num_envs >= self.steps:
+            raise ConfigError(
+                f"run.warmup_steps={self.warmup_steps} x run.num_envs={self.num_envs} random "
+                f"steps leave none of run.steps={self.steps} for training; lower "
+                "run.warmup_steps (it counts in the budget)"
+            )
         check_device_syntax(self.device)
         if self.video_every < 0:
             raise ConfigError(f"run.video_every must be >= 0, got {self.video_every}")
@@ -329,6 +353,9 @@ class ResolvedRun:
     #: value}}; empty for a plain (task, agent, bonus) cell.
     variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    #: The recipe mode, every override with where it came from, and the warnings.
+    recipe: Provenance | None = None
+
     def __post_init__(self) -> None:  # every way of building one (resolve, config.json) checks
         for section in SECTIONS:
             check_values(getattr(self, section), section)
@@ -345,6 +372,8 @@ class ResolvedRun:
         }
         if self.variant:
             out["variant"] = dict(self.variant)
+        if self.recipe is not None:
+            out["recipe"] = self.recipe.to_dict()
         return out
 
     def to_json(self) -> str:
@@ -365,6 +394,7 @@ class ResolvedRun:
             card=dict(data["task_card"]),
             device=resolve_device(device or run.device),
             variant=dict(data.get("variant", {})),
+            recipe=Provenance.from_dict(data["recipe"]) if "recipe" in data else None,
         )
 
 
@@ -409,14 +439,55 @@ def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> l
     return out
 
 
+#: Run settings that name the cell; recorded in config.json's run section, not as overrides.
+_IDENTITY = frozenset({"agent", "bonus", "task", "seed", "preset", "recipe"})
+_USER = "the user (--set or the spec)"
+
+
+def _layered(
+    config: C,
+    section: str,
+    layers: list[tuple[str, str, Mapping[str, Any]]],
+    prov: Provenance,
+) -> C:
+    """``config`` with each (source, label, overrides) layer applied in turn, recorded."""
+    for source, label, overrides in layers:
+        config = apply_overrides(config, overrides, section)
+        for key in overrides:
+            if not (section == "run" and key in _IDENTITY):
+                prov.note(section, key, getattr(config, key), source, label)
+    return config
+
+
+def _preset_sections(preset: Any, agent: str) -> dict[str, dict[str, Any]]:
+    """A preset's overrides per section; a preset that names a bonus's recipe starts from it."""
+    out: dict[str, dict[str, Any]] = {"run": {}, "agent": {}, "shaping": {}, "bonus": {}}
+    if preset.recipe:
+        target = preset.agent or agent
+        chosen = select(registry.bonuses.load(preset.recipe).recipes, target)
+        if chosen is None:
+            raise ConfigError(f"bonus {preset.recipe!r} declares no paper recipe for {target!r}")
+        chosen = chosen[1]
+        out["run"].update(chosen.run)
+        out["agent"].update(chosen.agent)
+        out["shaping"].update(chosen.shaping)
+    out["run"].update(preset.run)
+    out["agent"].update(preset.agent_overrides)
+    out["shaping"].update(preset.shaping)
+    out["bonus"].update(preset.bonus)
+    return out
+
+
 def resolve(
     run_overrides: Mapping[str, Any],
     sets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ResolvedRun:
     """Build a `ResolvedRun` from run-level options and per-section overrides.
 
-    Order: defaults -> preset -> overrides. Unknown names, unknown keys and badly typed
-    values raise `ConfigError` or `UnknownNameError` before anything is created on disk.
+    Order (later wins): defaults -> the bonus's paper recipe (``run.recipe = "paper"``) ->
+    preset -> overrides; every overridden field is recorded with its source, with the
+    warnings of `explore_bench.recipes`. Unknown names, unknown keys and badly typed values
+    raise `ConfigError` or `UnknownNameError` before anything is created on disk.
     """
     from explore_bench.tasks import resolve_task
 
@@ -424,37 +495,56 @@ def resolve(
     if unknown:
         raise ConfigError(f"unknown config sections {sorted(unknown)}; valid: {SECTIONS}")
     sets = {s: dict((sets or {}).get(s, {})) for s in SECTIONS}
-    base_run = apply_overrides(RunSettings(), dict(run_overrides), "run")
-    preset = presets.get(base_run.preset) if base_run.preset else None
-    if preset is not None:
-        base_run = apply_overrides(RunSettings(), {**preset.run, **run_overrides}, "run")
-    run = apply_overrides(base_run, sets["run"], "run")
-    device = resolve_device(run.device)  # an unavailable GPU fails here, before any file
+    named = apply_overrides(RunSettings(), dict(run_overrides), "run")
+    preset = presets.get(named.preset) if named.preset else None
+    user_run = {**run_overrides, **sets["run"]}
+    # The cell, its preset and its mode come from every layer but the recipe's.
+    probe = apply_overrides(RunSettings(), {**(preset.run if preset else {}), **user_run}, "run")
+    agent_cls = registry.agents.load(probe.agent)
+    bonus_cls = registry.bonuses.load(probe.bonus)
+    agent_fields = {f.name for f in dataclasses.fields(agent_cls.config_cls)}
+    try:
+        prov, recipe = recipe_layers(
+            bonus_cls, probe.bonus, probe.agent, agent_fields, probe.recipe
+        )
+    except RecipeError as exc:
+        raise ConfigError(str(exc)) from exc
+    preset_sets = _preset_sections(preset, probe.agent) if preset is not None else {}
+    label = f"preset {named.preset!r}"
 
-    agent_cls = registry.agents.load(run.agent)
-    bonus_cls = registry.bonuses.load(run.bonus)
+    def layers(section: str) -> list[tuple[str, str, Mapping[str, Any]]]:
+        user = user_run if section == "run" else sets[section]
+        return [
+            ("recipe", "recipe", recipe.get(section, {})),
+            ("preset", label, preset_sets.get(section, {})),
+            ("user", _USER, user),
+        ]
+
+    run = _layered(RunSettings(), "run", layers("run"), prov)
+    device = resolve_device(run.device)  # an unavailable GPU fails here, before any file
     task = resolve_task(run.task)
     if run.vector == "native" and task.make_native_vector is None:
         raise ConfigError(
             f"run.vector='native': task {run.task!r} has no native vector env (see its card's "
             "notes); use 'auto', 'sync' or 'async'"
         )
+    if preset is not None and preset.agent and preset.agent != run.agent and ":" not in run.agent:
+        raise ConfigError(f"preset {run.preset!r} is for agent {preset.agent!r}, not {run.agent!r}")
+    try:
+        agent_cfg = _layered(agent_cls.config_cls(), "agent", layers("agent"), prov)
+    except ConfigError as exc:
+        if prov.applied:
+            raise ConfigError(f"{exc} (with {run.bonus}'s paper recipe: {prov.source})") from exc
+        raise
+    shaping = _layered(ShapingConfig(), "shaping", layers("shaping"), prov)
 
-    agent_cfg = agent_cls.config_cls()
-    shaping = ShapingConfig()
-    bonus_overrides: dict[str, Any] = {}
-    if preset is not None:
-        if preset.agent and preset.agent != run.agent and ":" not in run.agent:
-            raise ConfigError(
-                f"preset {run.preset!r} is for agent {preset.agent!r}, not {run.agent!r}"
-            )
-        agent_cfg = apply_overrides(agent_cfg, preset.agent_overrides, "agent")
-        shaping = apply_overrides(shaping, preset.shaping, "shaping")
-        bonus_overrides.update(preset.bonus)
-    agent_cfg = apply_overrides(agent_cfg, sets["agent"], "agent")
-    shaping = apply_overrides(shaping, sets["shaping"], "shaping")
+    from bonuses.base import IntrinsicBonus, action_kind, observation_kind
 
-    from bonuses.base import action_kind, observation_kind
+    if run.warmup_steps and getattr(bonus_cls, "warm_up", None) is IntrinsicBonus.warm_up:
+        prov.warn(
+            f"run.warmup_steps={run.warmup_steps}: bonus {run.bonus} fits nothing on "
+            "random-action steps, so they only spend budget"
+        )
 
     env = task.make_env()
     try:
@@ -469,8 +559,12 @@ def resolve(
         bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
     finally:
         env.close()
-    bonus_overrides.update(sets["bonus"])
-    bonus_cfg = apply_overrides(bonus_cfg, bonus_overrides, "bonus")
+    bonus_layers = [
+        ("preset", label, preset_sets.get("bonus", {})),
+        ("user", _USER, sets["bonus"]),
+    ]
+    bonus_cfg = _layered(bonus_cfg, "bonus", bonus_layers, prov)
+    check_episodic(prov, bonus_cls, run.bonus, agent_cfg)
     return ResolvedRun(
         run=run,
         agent=agent_cfg,
@@ -478,4 +572,5 @@ def resolve(
         shaping=shaping,
         card=task.card_dict(),
         device=device,
+        recipe=prov,
     )

@@ -171,8 +171,12 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
         getattr(args, "gpus_per_cell", 0.0),
     )
     if args.dry_run:
-        for cell in matrix.cells:
+        for cell, cfg in zip(matrix.cells, configs, strict=True):
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")
+            if cfg.recipe is not None:
+                print(f"             {cfg.recipe.summary()}")
+                for warning in cfg.recipe.warnings:
+                    print(f"             warning: {warning}")
         return MatrixResult(matrix.out, len(matrix.cells), ())
     check_out_dir(matrix.out, "--out")
     jobs = [Job(c.label, r.to_dict(), str(c.run_dir)) for c, r in todo]

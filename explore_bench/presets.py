@@ -23,6 +23,8 @@ class Preset:
     agent: str = ""
     #: One line: what this reproduces and from where.
     description: str = ""
+    #: Start from this bonus's paper recipe for ``agent`` (its overrides, then the ones below).
+    recipe: str = ""
     #: Run-level settings (e.g. num_envs).
     run: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Agent config fields.
@@ -44,26 +46,16 @@ def get(name: str) -> Preset:
     return PRESETS[name]
 
 
-# The EMI paper's TRPO settings (Kim et al. 2019, from the released rllab scripts; see
-# shared/reference/emi.md). Batch = run.num_envs x agent.num_steps: 10 x 5,000 = 50k steps
-# (MuJoCo) and 10 x 10,000 = 100k steps (Atari) per TRPO iteration.
-_EMI_TRPO = {
-    "gamma": 0.995,
-    "gae_lambda": 1.0,
-    "norm_adv": True,
-    "max_kl": 0.01,
-    "cg_iters": 10,
-    "cg_damping": 1e-5,
-    "backtrack_coef": 0.8,
-    "max_backtracks": 15,
-    "vf_lr": 1e-3,
-}
+# The EMI paper's TRPO (Kim et al. 2019, from the released rllab scripts; see
+# shared/reference/emi.md): EMI's recipe for TRPO (`bonuses.emi.EMI_TRPO`, declared next to
+# the bonus) plus each domain's batch and networks. Batch = run.num_envs x agent.num_steps:
+# 10 x 5,000 = 50k steps (MuJoCo) and 10 x 10,000 = 100k steps (Atari) per TRPO iteration.
 PRESETS["emi-mujoco"] = Preset(
     agent="trpo",
     description="EMI paper's TRPO for MuJoCo (Kim et al. 2019): 50k-step batches, max KL 0.01",
+    recipe="emi",
     run={"num_envs": 10},
     agent_overrides={
-        **_EMI_TRPO,
         "num_steps": 5000,
         "policy_hidden": (64, 32),
         "activation": "tanh",
@@ -77,9 +69,9 @@ PRESETS["emi-mujoco"] = Preset(
 PRESETS["emi-atari"] = Preset(
     agent="trpo",
     description="EMI paper's TRPO for Atari (Kim et al. 2019): 100k-step batches, EMI conv net",
+    recipe="emi",
     run={"num_envs": 10},
     agent_overrides={
-        **_EMI_TRPO,
         "num_steps": 10000,
         "cnn": "emi",
         "policy_hidden": (),  # the 'emi' conv trunk already ends in FC256
@@ -91,19 +83,11 @@ PRESETS["emi-atari"] = Preset(
     },
 )
 
-# RND's recipe (Burda et al. 2018): two value heads, a non-episodic intrinsic return with its
-# own discount, extrinsic advantages weighted 2:1, the bonus divided by the running std of
-# its discounted return. Usable with any bonus; the paper pairs it with `--bonus rnd`.
+# RND's recipe as a preset, to run it with another bonus or under `--recipe shared`: the
+# overrides are those of `bonuses.rnd.RND.recipes["ppo"]` (Burda et al. 2018), declared there.
 PRESETS["rnd"] = Preset(
     agent="ppo",
-    description="RND's PPO recipe (Burda et al. 2018): two value heads, gamma 0.999/0.99, "
-    "ext_coef 2, int_coef 1, return-std normalisation",
-    agent_overrides={
-        "two_value_heads": True,
-        "gamma": 0.999,
-        "int_gamma": 0.99,
-        "ext_coef": 2.0,
-        "int_coef": 1.0,
-    },
-    shaping={"normalizer": "return_rms", "return_gamma": 0.99},
+    recipe="rnd",
+    description="RND's PPO recipe (Burda et al. 2018; bonuses/rnd.py): two value heads, "
+    "gamma 0.999/0.99, ext_coef 2, int_coef 1, return-std normalisation",
 )

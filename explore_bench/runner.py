@@ -435,6 +435,8 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
     run = resolved.run
     _seed_everything(run.seed)
     io.write_json(run_dir / "config.json", {**resolved.to_dict(), "budget": budget(resolved)})
+    for warning in resolved.recipe.warnings if resolved.recipe is not None else ():
+        print(f"warning: {warning}", file=sys.stderr, flush=True)  # also in config.json
     prov = provenance(resolved)
     io.write_json(run_dir / "provenance.json", prov)
 
@@ -450,6 +452,8 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
     else:  # a fresh start: events of an earlier attempt that left no checkpoint go
         rows, wall_offset = [], 0.0
         _cut_tensorboard(run_dir / "tb", -1)
+    if run.warmup_steps and agent.env_steps == 0:  # random-action steps, within the budget
+        agent.warm_up(run.warmup_steps)
 
     config = resolved.to_dict()
     tracker = Tracker(run_dir, config, start_wandb(run_dir, config) if run.track else None)

@@ -10,6 +10,8 @@ A spec (see ``explore_bench/configs/*.toml``)::
     steps = 20_000                    # or a table per task: [steps] "CartPole-v1" = 20_000
     num_envs = 4
     preset = ""                       # or a table per agent: [preset] trpo = "emi-mujoco"
+    recipe = "paper"                  # or "shared"; or a table per bonus: [recipe] rnd =
+                                      # "shared", "*" = "paper" (the others)
     report = false                    # write the leaderboard after the runs
     [run]                             # RunSettings fields for every cell
     [agent.ppo]                       # the agent's config fields
@@ -59,6 +61,7 @@ SPEC_KEYS = {
     "steps": "step budget, or a table task -> budget",
     "num_envs": "parallel environments per run",
     "preset": "preset name, or a table agent -> preset",
+    "recipe": "'paper' (default) or 'shared', or a table bonus -> mode ('*' for the others)",
     "report": "true, or a table of `explore-bench report` options (reps, baseline, ...)",
     "run": "table of run settings",
     "agent": "tables [agent.<name>]",
@@ -67,7 +70,7 @@ SPEC_KEYS = {
     "variants": 'table name -> { bonus = ..., "section.field" = value, grid = {...} }',
 }
 #: Run settings a cell takes from the spec's own keys, never from [run].
-CELL_KEYS = ("agent", "bonus", "task", "seed", "steps", "preset", "num_envs")
+CELL_KEYS = ("agent", "bonus", "task", "seed", "steps", "preset", "num_envs", "recipe")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,12 +397,13 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         **(preset if isinstance(preset, dict) else dict.fromkeys(agents, preset)),
     }
 
+    recipe_for = _recipe_modes(spec.get("recipe", "paper"), bonuses, where)
     run_table = _table(spec, "run", where)
     clash = [k for k in run_table if k in CELL_KEYS]
     if clash:
         raise ConfigError(
             f"{where}: [run] {clash[0]} is set by the spec's top-level keys "
-            "(agents, bonuses, tasks, seeds, steps, num_envs, preset), not in [run]"
+            "(agents, bonuses, tasks, seeds, steps, num_envs, preset, recipe), not in [run]"
         )
     agent_sets = _per_name(spec, "agent", agents, "agents", where)
     bonus_sets = _per_name(spec, "bonus", bonus_names, "bonuses or variants", where)
@@ -435,6 +439,7 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                         "task": task,
                         "seed": seed,
                         "steps": steps_for[task],
+                        "recipe": recipe_for[bonus],
                     }
                     if "num_envs" in spec:
                         run_opts["num_envs"] = spec["num_envs"]
@@ -462,6 +467,25 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                     path = run_dir_for(root, argparse.Namespace(**run_opts), entry)
                     cells.append(Cell(task, agent, bonus, seed, run_opts, sets, path, variant))
     return Matrix(name, root, tuple(cells), report, where)
+
+
+def _recipe_modes(value: Any, bonuses: Sequence[str], where: str) -> dict[str, str]:
+    """The recipe mode of each bonus: one mode, or a table bonus -> mode ("*": the others)."""
+    from explore_bench.recipes import MODES
+
+    table = value if isinstance(value, dict) else {"*": value}
+    for key, mode in table.items():
+        if key != "*" and key not in bonuses:
+            raise ConfigError(
+                f"{where}: [recipe] {key} names a bonus that is not in bonuses = {list(bonuses)}"
+            )
+        if mode not in MODES:
+            raise ConfigError(
+                f"{where}: recipe {'for ' + key + ' ' if key != '*' else ''}must be one of "
+                f"{', '.join(repr(m) for m in MODES)}, got {mode!r}"
+            )
+    default = str(table.get("*", "paper"))
+    return {b: str(table.get(b, default)) for b in bonuses}
 
 
 def _check_report_options(options: Mapping[str, Any], where: str) -> None:

@@ -50,10 +50,13 @@ def write_run(
     coverage: Sequence[float] | None = None,
     bonus_time: float = 0.25,
     variant: dict[str, Any] | None = None,
+    recipe: str | None = None,
 ) -> Path:
     """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k].
 
-    ``variant``: {"name": ..., "overrides": {...}}: a run of a matrix variant of ``bonus``.
+    ``variant``: {"name": ..., "overrides": {...}}: a run of a matrix variant of ``bonus``;
+    ``recipe`` is the recipe mode recorded in config.json (None: a run from before recipe
+    modes).
     """
     entry = variant["name"] if variant else bonus
     path = root / matrix / task.replace("/", "__") / agent / entry / f"seed{seed}"
@@ -75,6 +78,8 @@ def write_run(
     }
     if variant:
         config["variant"] = {"bonus": bonus, **variant}
+    if recipe is not None:
+        config["run"]["recipe"] = recipe
     (path / "config.json").write_text(json.dumps(config))
     lines = ["env_steps,iteration,wall_s,sps,ext_return,eval_return,time_bonus_s,coverage_cells"]
     n = len(evals)

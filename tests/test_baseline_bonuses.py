@@ -108,6 +108,22 @@ def test_far_apart_observations_rarely_collide() -> None:
     assert torch.equal(bonus.visit_counts(column(states)), same.sum(1))
 
 
+@pytest.mark.parametrize(
+    ("counted", "n"),
+    [("obs", [[2], [2], [1]]), ("next_obs", [[1], [2], [2]])],
+)
+def test_count_hashes_s_t_by_default_as_tang_et_al(counted: str, n: list[list[int]]) -> None:
+    """Transitions 0 -> 1, 0 -> 2, 1 -> 2: counting s_t (the default, hrtang/hash_exploration)
+    sees 0 twice and 1 once; counting s_{t+1} sees 1 once and 2 twice."""
+    assert CountConfig().counted_state == "obs"
+    bonus = Count(gym.spaces.Discrete(3), ACT4, CountConfig(beta=1.0, counted_state=counted))
+    batch = batch_of(torch.tensor([[1], [2], [2]]), obs=torch.tensor([[0], [0], [1]]))
+    expected = (1.0 / torch.tensor(n, dtype=torch.float64).sqrt()).float()
+    assert torch.equal(bonus.compute(batch), expected)
+    with pytest.raises(ValueError, match="counted_state"):
+        CountConfig(counted_state="s")
+
+
 def test_count_min_sketch_never_undercounts_and_is_exact_when_roomy() -> None:
     torch.manual_seed(2)
     small = Count(VEC, ACT4, CountConfig(k=16, table_size=101, depth=2))
@@ -228,7 +244,9 @@ def test_rnd_class_attributes_and_preset() -> None:
 
 # ----------------------------------------------------------------------------- ICM
 
-SMALL_ICM = ICMConfig(hidden_dim=64, feature_dim=32, epochs=4)
+# lr 1e-3 instead of the release's 1e-4: these oracles check what the module can learn in
+# 20 updates, not the default schedule.
+SMALL_ICM = ICMConfig(hidden_dim=64, feature_dim=32, epochs=4, learning_rate=1e-3)
 STEPS = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
 
 
@@ -280,7 +298,7 @@ def test_icm_inverse_regression_beats_chance_continuous() -> None:
     assert error < 0.1 / 3  # chance (predict the mean of U(-1, 1)): variance 1/3
 
 
-def test_icm_bonus_is_eta_half_squared_error() -> None:
+def test_icm_bonus_is_eta_half_squared_error_at_the_release_scale() -> None:
     torch.manual_seed(0)
     bonus = ICM(VEC, ACT4, ICMConfig(eta=0.3, hidden_dim=16, feature_dim=8))
     data = toy_dynamics(10, torch.Generator().manual_seed(0))
@@ -288,5 +306,26 @@ def test_icm_bonus_is_eta_half_squared_error() -> None:
     with torch.no_grad():
         phi, phi_next = bonus._features(flat.obs), bonus._features(flat.next_obs)
         pred = bonus.forward_model(torch.cat([phi, bonus.action_features(flat.actions)], -1))
-    expected = 0.3 / 2 * (pred - phi_next).pow(2).sum(-1)
+    # noreward-rl src/model.py: 0.5 * mean over features * 288 (= 0.5 * ||.||^2 at 288 features)
+    expected = 0.3 / 2 * 288 * (pred - phi_next).pow(2).mean(-1)
     assert torch.allclose(bonus.compute(data).reshape(-1), expected)
+
+
+@pytest.mark.parametrize("to_encoder", [True, False])
+def test_icm_forward_loss_alone_reaches_the_encoder_only_as_released(to_encoder: bool) -> None:
+    """beta = 1 zeroes the inverse loss: the encoder then moves through the forward loss
+    (noreward-rl back-propagates it into phi) or, detached, not at all."""
+    torch.manual_seed(0)
+    cfg = ICMConfig(beta=1.0, hidden_dim=16, feature_dim=8, forward_to_encoder=to_encoder)
+    bonus = ICM(VEC, ACT4, cfg)
+    encoder = [p.detach().clone() for p in bonus.encoder.parameters()]
+    inverse = [p.detach().clone() for p in bonus.inverse.parameters()]
+    forward = [p.detach().clone() for p in bonus.forward_model.parameters()]
+    bonus.update(toy_dynamics(64, torch.Generator().manual_seed(1)))
+
+    def moved(before: list[torch.Tensor], module: torch.nn.Module) -> bool:
+        return any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+    assert moved(encoder, bonus.encoder) is to_encoder
+    assert not moved(inverse, bonus.inverse)  # its loss weight is 0
+    assert moved(forward, bonus.forward_model)

@@ -187,6 +187,7 @@ def _tiny(steps: int, device: str = "auto") -> Any:
             "eval_episodes": 0,
             "checkpoint_interval": 1,
             "device": device,
+            "recipe": "shared",  # RND's recipe spends 128 random steps per env: too many here
         },
         {"agent": {"num_steps": 32}},
     )

@@ -43,6 +43,7 @@ def _resolved(task: str, agent: str, bonus: str, device: str, steps: int = 128, 
             "eval_episodes": 0,
             "device": device,
             "deterministic": True,
+            "recipe": "shared",  # RND's recipe spends 128 random steps per env: too many here
             **run,
         },
         {"agent": {"num_steps": 32}},

@@ -58,6 +58,39 @@ class ReportSummary:
     runs_broken: int = 0
 
 
+_MODE_MEANING = {
+    "paper": "each bonus with its paper recipe on top of the agent's defaults",
+    "shared": "every bonus under identical agent settings, no paper recipe",
+    "unrecorded": "not recorded: runs made before recipe modes, without any paper recipe",
+}
+
+
+def recipe_mode_line(modes: dict[tuple[str, str], str]) -> str:
+    """The recipe mode(s) of the entries, for the line above every table."""
+    by_mode: dict[str, list[str]] = {}
+    for (agent, bonus), mode in sorted(modes.items()):
+        by_mode.setdefault(mode, []).append(f"{agent}/{bonus}")
+    if len(by_mode) == 1:
+        mode = next(iter(by_mode))
+        return f"Recipe mode: **{mode}** ({_MODE_MEANING.get(mode, mode)})."
+    parts = [f"**{mode}** for {', '.join(by_mode[mode])}" for mode in sorted(by_mode)]
+    return "Recipe modes: " + "; ".join(parts) + " (config.json `recipe` of each run)."
+
+
+def with_recipe_modes(blocks: list[Block], modes: dict[tuple[str, str], str]) -> list[Block]:
+    """``blocks`` with the recipe-mode line before every table (no entry mixes modes: the
+    loader refuses that)."""
+    if not modes:
+        return blocks
+    line = recipe_mode_line(modes)
+    out: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Table):
+            out.append(Para(line))
+        out.append(block)
+    return out
+
+
 def main_report(
     results_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str] | None = None,
@@ -158,7 +191,7 @@ def main_report(
         *caveats.warning_blocks(notes),
         *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
     ]
-    blocks = head + body + tail
+    blocks = with_recipe_modes(head + body, loaded.modes) + tail
     table = pd.DataFrame(ctx.rows)
     if "md" in formats:
         (out / "leaderboard.md").write_text(to_markdown(blocks, out))

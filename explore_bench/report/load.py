@@ -22,6 +22,8 @@ import pandas as pd
 from explore_bench.layout import done_problem, name_from_path
 
 KEYS = ("task", "agent", "bonus", "seed")
+#: The recipe mode of runs whose config.json predates recipe modes.
+UNRECORDED = "unrecorded"
 _MARKERS = frozenset({"config.json", "metrics.csv", "DONE", "FAILED"})
 
 
@@ -43,6 +45,9 @@ class Tables:
     settings: dict[str, dict[str, Any]]
     #: Things the reader must know (fallbacks, unreadable runs).
     warnings: list[str]
+    #: (agent, bonus) -> the recipe mode of its runs ("paper", "shared", or "unrecorded"
+    #: for runs written before config.json recorded one).
+    modes: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -215,6 +220,7 @@ def _run_row(
         "error": error,
         "path": str(path),
         "budget": config.get("run", {}).get("steps", math.nan),
+        "recipe": str(config.get("run", {}).get("recipe", UNRECORDED)),
         "env_steps": steps,
         "final_raw": raw,
         "final_source": source,
@@ -288,7 +294,39 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
     for task in runs["task"].unique():
         cards.setdefault(task, {"name": task})
         settings.setdefault(task, {})
-    return Tables(runs=runs, curves=curve_table, cards=cards, settings=settings, warnings=notes)
+    return Tables(
+        runs=runs,
+        curves=curve_table,
+        cards=cards,
+        settings=settings,
+        warnings=notes,
+        modes=recipe_modes(runs),
+    )
+
+
+def recipe_modes(runs: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """The recipe mode of each (agent, bonus) entry; `ReportError` when an entry mixes modes.
+
+    An entry pools its runs over tasks and seeds, so runs made under different recipe modes
+    (a bonus with its paper recipe and the same bonus under shared settings) would be
+    averaged into one number that is neither method: refused, with where the runs are.
+    """
+    modes: dict[tuple[str, str], str] = {}
+    for (agent, bonus), group in runs.groupby(["agent", "bonus"], sort=True):
+        found = sorted(group["recipe"].unique())
+        if len(found) > 1:
+            counts = ", ".join(
+                f"{mode}: {int((group['recipe'] == mode).sum())} runs, e.g. "
+                f"{group[group['recipe'] == mode]['path'].iloc[0]}"
+                for mode in found
+            )
+            raise ReportError(
+                f"entry {agent}/{bonus} mixes runs of recipe modes {' and '.join(found)} "
+                f"({counts}); one entry must be one method: report each mode from its own "
+                "results directory, or rerun the cells in one mode"
+            )
+        modes[(str(agent), str(bonus))] = str(found[0])
+    return modes
 
 
 def _fmt_key(key: tuple[Any, ...]) -> str:

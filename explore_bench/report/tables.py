@@ -82,6 +82,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
                 "overrides": overrides,
                 "runs_per_task": arr.shape[0],
                 "tasks": arr.shape[1],
+                "recipe": ctx.tables.modes.get((agent, bonus), ""),
             }
             for m in [*stats.METRICS, stats.SUCCESS]:
                 key = m.lower().replace(" ", "_")

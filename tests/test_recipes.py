@@ -1,0 +1,204 @@
+"""Paper recipes: resolution order, provenance in config.json, the two modes, warnings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from explore_bench import cli
+from explore_bench import spec as specs
+from explore_bench.config import ConfigError, resolve
+from explore_bench.runner import run as run_cell
+
+DEEPSEA = "explore_bench/DeepSea20-v0"
+RND_SPEC: dict[str, Any] = {
+    "name": "r",
+    "agents": ["ppo"],
+    "bonuses": ["rnd", "none"],
+    "tasks": [DEEPSEA],
+    "seeds": 1,
+    "steps": 512,
+    "num_envs": 2,
+}
+
+
+def cells(spec: dict[str, Any], out: Path) -> list[Any]:
+    matrix = specs.plan(spec, out, "r.toml")
+    return list(zip(matrix.cells, specs.resolve_cells(matrix), strict=True))
+
+
+@pytest.mark.parametrize("mode", ["paper", "shared"])
+def test_rnd_cell_without_preset_gets_its_recipe_in_config_json(mode: str, tmp_path: Path) -> None:
+    spec = {**RND_SPEC, "recipe": mode, "run": {"eval_episodes": 0}, "agent": {}}
+    cell, resolved = next((c, r) for c, r in cells(spec, tmp_path) if c.bonus == "rnd")
+    run_cell(resolved, cell.run_dir, progress=False)
+    config = json.loads((cell.run_dir / "config.json").read_text())
+    agent, shaping, record = config["agent"], config["shaping"], config["recipe"]
+    assert config["run"]["recipe"] == record["mode"] == mode
+    paper = mode == "paper"
+    assert agent["two_value_heads"] is paper
+    assert (agent["gamma"], agent["int_gamma"]) == ((0.999, 0.99) if paper else (0.99, 0.99))
+    assert (shaping["normalizer"] == "return_rms") is paper  # "" = the bonus's default
+    assert ("agent.gamma" in record["overrides"]) is paper
+    # the recipe's 128 random-action steps per env (2 envs) come out of the 512-step budget
+    first = (cell.run_dir / "metrics.csv").read_text().splitlines()[1].split(",")[0]
+    assert int(first) == (256 if paper else 0) + 2 * 128
+    if paper:
+        assert record["overrides"]["agent.gamma"] == [{"from": "recipe", "value": 0.999}]
+        assert record["applied"] == "ppo" and "Burda" in record["source"]
+        assert record["warnings"] == []
+    else:  # one head: RND's non-episodic return is cut at episode ends, and said so
+        assert len(record["warnings"]) == 1 and "non-episodic" in record["warnings"][0]
+
+
+def test_resolution_order_recipe_then_preset_then_user_with_sources() -> None:
+    r = resolve(
+        {"agent": "trpo", "bonus": "rnd", "task": "Pendulum-v1", "preset": "emi-mujoco"},
+        {"agent": {"int_gamma": "0.95"}},
+    )
+    fields = r.recipe.fields
+    assert r.agent.gamma == 0.995  # the preset wins over RND's generic recipe (0.999)
+    assert [c["from"] for c in fields["agent.gamma"]] == ["recipe", "preset"]
+    assert r.agent.int_gamma == 0.95 and fields["agent.int_gamma"][-1]["from"] == "user"
+    assert r.agent.two_value_heads and fields["agent.two_value_heads"][0]["from"] == "recipe"
+    assert fields["agent.num_steps"] == [{"from": "preset", "value": 5000}]
+    warned = " ".join(r.recipe.warnings)
+    assert "preset 'emi-mujoco' sets agent.gamma=0.995, replacing 0.999" in warned
+    assert "agent.int_gamma=0.95, replacing 0.99" in warned
+
+
+def test_user_values_win_over_the_recipe_with_one_warning_each() -> None:
+    r = resolve(
+        {"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1"},
+        {"agent": {"gamma": "0.99", "ent_coef": "0.001"}, "shaping": {"coef": "2"}},
+    )
+    assert r.agent.gamma == 0.99 and r.shaping.coef == 2.0
+    # ent_coef equals the recipe's value and coef is not a recipe field: no warning for them
+    assert len(r.recipe.warnings) == 1 and "agent.gamma=0.99" in r.recipe.warnings[0]
+
+
+def test_a_third_party_recipe_applies_per_agent_and_skips_fields_an_agent_lacks() -> None:
+    ppo = resolve({"agent": "ppo", "bonus": "recipe_bonus:RecipeBonus", "task": "CartPole-v1"})
+    assert ppo.agent.ent_coef == 0.01 and ppo.shaping.coef == 0.5 and ppo.agent.gamma == 0.99
+    assert ppo.recipe.applied == "ppo" and ppo.recipe.warnings == []
+    trpo = resolve({"agent": "trpo", "bonus": "recipe_bonus:RecipeBonus", "task": "CartPole-v1"})
+    assert trpo.recipe.applied == "*" and trpo.agent.gamma == 0.98
+    assert trpo.recipe.warnings == [
+        "recipe_bonus:RecipeBonus's paper recipe sets agent.clip_coef, which agent trpo does "
+        "not have; skipped"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cls", "message"),
+    [
+        ("UnknownFieldRecipe", "sets agent.no_such_field, which is not a field of ppo's config"),
+        ("CellRecipe", "sets run.seed, which only the user or the spec may set"),
+    ],
+)
+def test_a_recipe_that_cannot_apply_is_an_error(cls: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve({"agent": "ppo", "bonus": f"recipe_bonus:{cls}", "task": "CartPole-v1"})
+
+
+def test_a_bonus_with_recipes_for_other_agents_only_warns() -> None:
+    r = resolve(
+        {"agent": "trpo", "bonus": "recipe_bonus:UnknownFieldRecipe", "task": "CartPole-v1"}
+    )
+    assert r.recipe.applied == ""
+    assert r.recipe.warnings == [
+        "recipe_bonus:UnknownFieldRecipe declares paper recipes for ppo only; agent trpo runs "
+        "with its own defaults"
+    ]
+
+
+def test_spec_recipe_modes_globally_and_per_bonus(tmp_path: Path) -> None:
+    both = cells({**RND_SPEC, "recipe": {"*": "shared", "rnd": "paper"}}, tmp_path)
+    modes = {c.bonus: r.run.recipe for c, r in both}
+    assert modes == {"rnd": "paper", "none": "shared"}
+    with pytest.raises(ConfigError, match="recipe must be one of 'paper', 'shared', got 'own'"):
+        specs.plan({**RND_SPEC, "recipe": "own"}, tmp_path, "r.toml")
+    with pytest.raises(ConfigError, match=r"\[recipe\] icm names a bonus that is not in"):
+        specs.plan({**RND_SPEC, "recipe": {"icm": "paper"}}, tmp_path, "r.toml")
+    with pytest.raises(ConfigError, match=r"\[run\] recipe is set by the spec's top-level keys"):
+        specs.plan({**RND_SPEC, "run": {"recipe": "shared"}}, tmp_path, "r.toml")
+
+
+def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsys) -> None:
+    parsed = cli.build_parser().parse_args(["run", "--recipe", "shared"])
+    assert parsed.recipe == "shared"
+    assert cli.main(["list", "--bonuses"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe for ppo: run.warmup_steps=128, agent.two_value_heads=True" in out
+    assert "recipe for any other agent: none  [none: Pathak et al. 2017" in out
+    assert "recipe: none declared" in out  # the `none` bonus
+    path = tmp_path / "t.toml"
+    path.write_text(
+        f'agents = ["ppo"]\nbonuses = ["rnd", "icm"]\ntasks = ["{DEEPSEA}"]\nsteps = 4096\n'
+        '[recipe]\nicm = "shared"\n'
+    )
+    assert cli.main(["matrix", str(path), "--out", str(tmp_path / "res"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "recipe paper [rnd/ppo]: run.warmup_steps=128, agent.two_value_heads=True" in out
+    assert "recipe shared (no paper recipe applied)" in out
+    assert not (tmp_path / "res").exists()
+
+
+def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    from explore_bench.report.load import ReportError, load_results
+
+    for seed, mode in enumerate(["paper", "paper", "shared"]):
+        write_run(
+            tmp_path, "CartPole-v1", "ppo", "rnd", seed, card=CARTPOLE, evals=[1, 2], recipe=mode
+        )
+    write_run(
+        tmp_path, "CartPole-v1", "ppo", "none", 0, card=CARTPOLE, evals=[1, 2], recipe="shared"
+    )
+    with pytest.raises(ReportError) as info:
+        load_results(tmp_path)
+    message = str(info.value)
+    assert "entry ppo/rnd mixes runs of recipe modes paper and shared" in message
+    assert "paper: 2 runs" in message and "shared: 1 runs" in message
+    shutil.rmtree(tmp_path / "m" / "CartPole-v1" / "ppo" / "rnd" / "seed2")
+    tables = load_results(tmp_path)  # one mode per entry; entries may differ
+    assert tables.modes == {("ppo", "none"): "shared", ("ppo", "rnd"): "paper"}
+
+
+@pytest.mark.filterwarnings("ignore:no normalisation constants")
+def test_the_report_states_the_recipe_mode_above_every_table(tmp_path: Path) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    from explore_bench.report import main_report
+
+    for bonus, mode in (("rnd", "paper"), ("none", "shared")):
+        for seed in range(2):
+            write_run(
+                tmp_path,
+                "CartPole-v1",
+                "ppo",
+                bonus,
+                seed,
+                card=CARTPOLE,
+                evals=[1, 2],
+                recipe=mode,
+            )
+    summary = main_report(tmp_path, reps=200, profile_reps=50, formats=("md", "csv"))
+    text = (summary.out_dir / "leaderboard.md").read_text()
+    line = "Recipe modes: **paper** for ppo/rnd; **shared** for ppo/none"
+    tables = text.count("\n|---") or text.count("|---|")
+    assert tables >= 3 and text.count(line) == tables
+    lines = text.splitlines()
+    for i, row in enumerate(lines):  # the line right above each table's header
+        if row.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):
+            above = next(x for x in reversed(lines[:i]) if x.strip())
+            assert above.startswith(line), (row, above)
+    assert dict(zip(summary.table["bonus"], summary.table["recipe"], strict=True)) == {
+        "none": "shared",
+        "rnd": "paper",
+    }
