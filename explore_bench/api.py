@@ -178,8 +178,7 @@ def resolve_run(
         if key in sets["run"]:  # two values for one setting: say so instead of picking one
             flag = f"--{key.replace('_', '-')}"
             raise ConfigError(
-                f"--set run.{key}={sets['run'][key]} conflicts with {flag} ({key}=); "
-                "give one of them"
+                f"--set run.{key}={sets['run'][key]} conflicts with {flag}; give {flag} only"
             )
     return resolve(run_opts, sets)
 

@@ -162,7 +162,7 @@ def _tb_steps(run_dir: Path) -> list[int]:
 
     acc = EventAccumulator(str(run_dir / "tb"))
     acc.Reload()
-    return [e.step for e in acc.Scalars("sps")]
+    return [e.step for e in acc.Scalars("charts/sps")]
 
 
 def test_4_workers_die_with_their_driver_and_a_second_matrix_never_runs_a_cell_twice(
