@@ -115,3 +115,48 @@ def observation_features(obs: torch.Tensor, kind: str, num_states: int = 0) -> t
     if kind == "image" and obs.dtype == torch.uint8:
         return obs.float() / 255.0
     return obs.float()
+
+
+#: Images at most this many cells high and wide are symbolic grids (MiniGrid's 7 x 7 view),
+#: too small for the frame convolutions above; `image_trunk` gives them `grid_trunk`.
+GRID_MAX_SIZE = 16
+
+
+def is_grid(shape: Sequence[int]) -> bool:
+    """Whether a C x H x W observation is a small symbolic grid rather than a frame stack."""
+    return len(shape) == 3 and max(int(shape[1]), int(shape[2])) <= GRID_MAX_SIZE
+
+
+def grid_trunk(
+    input_shape: Sequence[int], activation: type[nn.Module] = nn.ReLU
+) -> tuple[nn.Sequential, int]:
+    """The MiniGrid conv of rl-starter-files (2x2 convs with 16, 32 and 64 filters, a 2x2
+    max-pool after the first), as in RE3's A2C release (younggyoseo/RE3,
+    a2c_re3/torch-ac/torch_ac/algos/base.py); 64 features on a 7 x 7 view."""
+    channels = int(input_shape[0])
+    net = nn.Sequential(
+        nn.Conv2d(channels, 16, 2),
+        activation(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 2),
+        activation(),
+        nn.Conv2d(32, 64, 2),
+        activation(),
+        nn.Flatten(),
+    )
+    with torch.no_grad():
+        width = int(net(torch.zeros(1, *input_shape)).shape[1])
+    return net, width
+
+
+def image_trunk(
+    input_shape: Sequence[int],
+    layers: Sequence[ConvSpec],
+    activation: type[nn.Module] = nn.ReLU,
+) -> tuple[nn.Sequential, int]:
+    """The encoder factory for image observations: ``conv_trunk(layers)`` for frame stacks,
+    `grid_trunk` for symbolic grids (`is_grid`), which the frame layers would shrink to
+    nothing. Bonuses build every image encoder through here so that grids plug in."""
+    if is_grid(input_shape):
+        return grid_trunk(input_shape, activation)
+    return conv_trunk(input_shape, layers, activation)
