@@ -309,7 +309,7 @@ def resolve(
     agent_cfg = apply_overrides(agent_cfg, sets["agent"], "agent")
     shaping = apply_overrides(shaping, sets["shaping"], "shaping")
 
-    from bonuses.base import action_kind, observation_kind
+    from bonuses.base import UnsupportedSpaceError, action_kind, observation_kind
 
     env = task.make_env()
     try:
@@ -321,7 +321,12 @@ def resolve(
                 f"{sorted(bonus_cls.observation_kinds)} and actions "
                 f"{sorted(bonus_cls.action_kinds)}"
             )
-        bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
+        try:  # a bonus may refuse a space its kinds allow (AE-SimHash: grids)
+            bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
+        except UnsupportedSpaceError as exc:
+            raise ConfigError(
+                f"bonus {run.bonus!r} does not support task {run.task!r}: {exc}"
+            ) from None
     finally:
         env.close()
     bonus_overrides.update(sets["bonus"])
