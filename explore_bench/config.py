@@ -188,8 +188,17 @@ def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
     if not overrides:
         return config
     types_ = _field_types(type(config))
-    changes = {}
+    changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}  # "rnd.lr" or a {"lr": ...} table for a config field
     for key, raw in overrides.items():
+        head, dot, rest = key.partition(".")
+        if dataclasses.is_dataclass(getattr(config, head if dot else key, None)):
+            if dot:
+                nested.setdefault(head, {})[rest] = raw
+                continue
+            if isinstance(raw, Mapping):
+                nested.setdefault(key, {}).update(raw)
+                continue
         if key not in types_:
             close = difflib.get_close_matches(key, list(types_), n=1)
             hint = f" (did you mean {section}.{close[0]}?)" if close else ""
@@ -198,6 +207,8 @@ def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
                 f"valid fields: {', '.join(sorted(types_))}"
             )
         changes[key] = _coerce(raw, types_[key], f"{section}.{key}={raw!r}")
+    for key, sub in nested.items():  # a composite bonus's part configs
+        changes[key] = apply_overrides(getattr(config, key), sub, f"{section}.{key}")
     try:
         return dataclasses.replace(config, **changes)  # type: ignore[type-var]
     except ConfigError:
