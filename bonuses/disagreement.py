@@ -142,6 +142,8 @@ class Disagreement(IntrinsicBonus):
     """Variance of an ensemble of forward models' predictions in a random feature space."""
 
     config_cls = DisagreementConfig
+    #: The intrinsic return runs across episode ends (run.py --use_news 0).
+    episodic = False
     default_normalizer = "return_rms"  # cppo_agent.py: rewards over the intrinsic return's std
     description = "Disagreement: variance of 5 forward models' predictions of random features."
     reference = "Pathak, Gandhi & Gupta 2019, Self-Supervised Exploration via Disagreement"

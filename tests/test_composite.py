@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import tomllib
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -18,6 +20,7 @@ from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
 from bonuses.count import Count
 from bonuses.rnd import RND
 from explore_bench import registry
+from explore_bench import spec as specs
 from explore_bench.config import ConfigError, ResolvedRun, resolve
 from explore_bench.testing import check_bonus, random_batch
 
@@ -164,3 +167,22 @@ def test_set_reaches_a_parts_field_and_the_config_round_trips() -> None:
         resolve({"bonus": "rnd*count", "task": "CartPole-v1"}, {"bonus": {"rnd.lr": "1"}})
     with pytest.raises(ConfigError, match="one entry per part"):
         resolve({"bonus": "rnd*count", "task": "CartPole-v1"}, {"bonus": {"weights": "1"}})
+
+
+def test_a_matrix_spec_reaches_a_parts_config_through_a_table() -> None:
+    data = tomllib.loads(
+        """
+        agents = ["ppo"]
+        bonuses = ["none", "rnd*count"]
+        tasks = ["CartPole-v1"]
+        seeds = 1
+        steps = 1000
+        [bonus."rnd*count"]
+        weights = [1.0, 2.0]
+        [bonus."rnd*count".count]
+        beta = 0.25
+        """
+    )
+    configs = specs.resolve_cells(specs.plan(data, Path("r"), "t.toml"))
+    composite = next(c for c in configs if c.run.bonus == "rnd*count")
+    assert composite.bonus.count.beta == 0.25 and composite.bonus.weights == (1.0, 2.0)
