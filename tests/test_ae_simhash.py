@@ -91,3 +91,11 @@ def test_grids_and_small_frames_are_refused_up_front() -> None:
         AESimHash(grid, ACT)
     with pytest.raises(UnsupportedSpaceError, match="image"):
         AESimHash(gym.spaces.Box(-1, 1, (5,), np.float32), ACT)
+
+
+def test_84_pixel_frames_are_downsampled_to_52() -> None:
+    frames84 = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    bonus = AESimHash(frames84, ACT)
+    obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    assert bonus.frames(obs).shape == (3, 1, 52, 52)
+    assert bonus.compute(batch(obs)).shape == (3, 1)

@@ -71,3 +71,12 @@ def test_bad_config_is_refused() -> None:
         DisagreementConfig(ensemble_size=1)
     with pytest.raises(ValueError, match="keep_prob"):
         DisagreementConfig(keep_prob=0.0)
+
+
+def test_84_pixel_frame_stacks_and_continuous_actions() -> None:
+    frames84 = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    bonus = Disagreement(frames84, ACT, SMALL)
+    assert bonus.compute(random_batch(frames84, ACT, 3, 2, seed=0)).shape == (3, 2)
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    bonus = Disagreement(VEC, box, SMALL)
+    assert bonus.ensemble.inp.weight.shape[1] == 16 + 2  # features + the action's values

@@ -12,7 +12,7 @@ import torch
 
 from bonuses.base import Transitions
 from bonuses.re3 import RE3, RE3Config
-from explore_bench.testing import check_bonus
+from explore_bench.testing import check_bonus, random_batch
 
 VEC = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACT = gym.spaces.Discrete(3)
@@ -91,3 +91,10 @@ def test_grids_use_the_grid_encoder_and_meet_the_contract() -> None:
 def test_bad_config_is_refused(bad: dict) -> None:
     with pytest.raises(ValueError, match="re3"):
         RE3Config(**bad)
+
+
+def test_84_pixel_frame_stacks() -> None:
+    frames84 = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    bonus = RE3(frames84, ACT)
+    batch84 = random_batch(frames84, ACT, 3, 2, seed=0)
+    assert bonus.compute(batch84).shape == (3, 2)
