@@ -22,7 +22,7 @@ As in the released code (pathak22/exploration-by-disagreement, defaults of ``run
 - The variance is the population variance across members (``np.var``, ``rollouts.py``).
 
 Where the paper is silent: vector and discrete (one-hot) observations get a random
-leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv (`image_trunk`); continuous
+leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv of `conv_trunk`; continuous
 actions enter the models as their (clipped) values instead of a one-hot.
 """
 
@@ -39,7 +39,7 @@ from torch import nn
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
-    image_trunk,
+    conv_trunk,
     minibatches,
     mlp,
     observation_features,
@@ -178,7 +178,7 @@ class Disagreement(IntrinsicBonus):
         cfg = self.config
         if self.obs_kind == "image":
             shape = tuple(observation_space.shape)  # type: ignore[arg-type]
-            trunk, width = image_trunk(shape, RND_CONV, nn.LeakyReLU)
+            trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)  # grids: the grid conv
             self.features = nn.Sequential(trunk, nn.Linear(width, cfg.feature_dim))
         else:
             shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]

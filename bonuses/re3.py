@@ -23,9 +23,11 @@ The release has two variants; this follows its on-policy one (A2C on MiniGrid,
   scores s_t, which the action cannot change).
 
 Encoders (torch's default init): frame stacks use the RAD encoder of the off-policy release
-(4 convs of 32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh),
-grids (MiniGrid) the A2C release's 2x2 conv (64 features), and vector and discrete
-(one-hot) observations a ReLU MLP with the same head (the paper has none for them).
+(4 convs of 32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh).
+Symbolic grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same
+head; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool, 64
+features) differs, but is as random. Vector and discrete (one-hot) observations use a
+ReLU MLP with the same head (the paper has none for them).
 The release's coefficient (beta = 0.005 on DoorKey-6x6, added to A2C's advantages) fixes
 no PPO or TRPO setting, so there is no paper recipe.
 """
@@ -39,7 +41,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses._encoders import RunningMeanStd, image_trunk, is_grid, mlp, observation_features
+from bonuses._encoders import RunningMeanStd, conv_trunk, mlp, observation_features
 from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
 
 #: RAD's encoder (Laskin et al. 2020), RE3's off-policy release (rad_re3/re3.py).
@@ -100,10 +102,9 @@ class RE3(IntrinsicBonus):
         head: list[nn.Module] = []
         if self.obs_kind == "image":
             shape = tuple(observation_space.shape)  # type: ignore[arg-type]
-            trunk, width = image_trunk(shape, RAD_CONV, nn.ReLU)
-            if not is_grid(shape):  # the grid conv's 64 features are the A2C embedding
-                head = [nn.Linear(width, cfg.feature_dim), nn.LayerNorm(cfg.feature_dim), nn.Tanh()]
-                width = cfg.feature_dim
+            trunk, width = conv_trunk(shape, RAD_CONV, nn.ReLU)  # grids: the shared grid conv
+            head = [nn.Linear(width, cfg.feature_dim), nn.LayerNorm(cfg.feature_dim), nn.Tanh()]
+            width = cfg.feature_dim
         else:
             in_dim = self.num_states or int(observation_space.shape[0])  # type: ignore[index]
             trunk = mlp(in_dim, cfg.hidden_sizes[:-1], cfg.hidden_sizes[-1])
