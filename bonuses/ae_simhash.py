@@ -222,7 +222,10 @@ class AESimHash(IntrinsicBonus):
     def update(self, batch: Transitions) -> dict[str, float]:
         cfg = self.config
         frames = self.frames(batch.flat().next_obs)
-        metrics = self.counter.commit(self.binary_codes(batch.flat().next_obs))
+        with torch.no_grad():  # one encoder pass gives the counted codes and the saturation
+            code = self.code(frames)
+        metrics = self.counter.commit(code.round())
+        saturated = ((code < 0.1) | (code > 0.9)).float().mean()
         trains = self.num_updates % cfg.train_every == 0
         self.num_updates += 1
         losses, penalties = [], []
@@ -236,15 +239,12 @@ class AESimHash(IntrinsicBonus):
                     self.optimizer.step()
                     losses.append(loss.detach())
                     penalties.append(penalty.detach())
-        with torch.no_grad():
-            code = self.code(frames)
-            saturated = ((code < 0.1) | (code > 0.9)).float().mean()
         return {
             **metrics,
             "trained": float(trains),
             "ae_loss": float(torch.stack(losses).mean()) if losses else 0.0,
             "binary_penalty": float(torch.stack(penalties).mean()) if penalties else 0.0,
-            "code_saturation": float(saturated),
+            "code_saturation": float(saturated),  # before this update's training
         }
 
     def get_extra_state(self) -> Any:

@@ -168,7 +168,7 @@ class RE3(IntrinsicBonus):
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:
         y = self.embed(batch.flat().next_obs)
-        d = self.knn_distances(y)
+        d = self.knn_distances(y)  # against the window before the commit, as compute scored
         self.dist_rms.update(d[:, None])
         size = self.config.memory_size
         self.memory.copy_(torch.cat([self.memory, y])[-size:])
