@@ -196,6 +196,10 @@ def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
             if isinstance(raw, Mapping):
                 nested.setdefault(key, {}).update(raw)
                 continue
+            raise ConfigError(
+                f"{section}.{key} is a config of its own; set its fields as "
+                f"{section}.{key}.<field>=value"
+            )
         if key not in types_:
             close = difflib.get_close_matches(key, list(types_), n=1)
             hint = f" (did you mean {section}.{close[0]}?)" if close else ""

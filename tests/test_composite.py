@@ -165,6 +165,8 @@ def test_set_reaches_a_parts_field_and_the_config_round_trips() -> None:
     assert again.bonus == cfg
     with pytest.raises(ConfigError, match=r"bonus\.rnd\.lr is not a field of RNDConfig"):
         resolve({"bonus": "rnd*count", "task": "CartPole-v1"}, {"bonus": {"rnd.lr": "1"}})
+    with pytest.raises(ConfigError, match=r"bonus\.rnd\.<field>=value"):
+        resolve({"bonus": "rnd*count", "task": "CartPole-v1"}, {"bonus": {"rnd": "1"}})
     with pytest.raises(ConfigError, match="one entry per part"):
         resolve({"bonus": "rnd*count", "task": "CartPole-v1"}, {"bonus": {"weights": "1"}})
 
