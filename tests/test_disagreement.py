@@ -11,6 +11,8 @@ import torch
 
 from bonuses import _encoders
 from bonuses.disagreement import Disagreement, DisagreementConfig
+from explore_bench import registry
+from explore_bench.config import RunSettings, ShapingConfig, apply_overrides
 from explore_bench.testing import check_bonus, random_batch
 
 VEC = gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
@@ -84,3 +86,13 @@ def test_84_pixel_frame_stacks_and_continuous_actions() -> None:
     box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     bonus = Disagreement(VEC, box, SMALL)
     assert bonus.ensemble.inp.weight.shape[1] == 16 + 2  # features + the action's values
+
+
+@pytest.mark.parametrize("name", ["re3", "disagreement", "ae_simhash"])
+def test_paper_recipes_name_real_config_fields(name: str) -> None:
+    for agent, recipe in registry.bonuses.load(name).recipes.items():
+        agent_cls = registry.agents.load(agent)
+        apply_overrides(agent_cls.config_cls(), dict(recipe.agent), "agent")
+        apply_overrides(ShapingConfig(), dict(recipe.shaping), "shaping")
+        apply_overrides(RunSettings(), dict(recipe.run), "run")
+        assert recipe.source
