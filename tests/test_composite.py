@@ -188,3 +188,17 @@ def test_a_matrix_spec_reaches_a_parts_config_through_a_table() -> None:
     configs = specs.resolve_cells(specs.plan(data, Path("r"), "t.toml"))
     composite = next(c for c in configs if c.run.bonus == "rnd*count")
     assert composite.bonus.count.beta == 0.25 and composite.bonus.weights == (1.0, 2.0)
+
+
+def test_global_times_episodic_with_e3b_across_rollouts() -> None:
+    """rnd*e3b (Henaff et al. 2023): the product of the parts' own scores on each rollout,
+    E3B's episodic memory carried between rollouts by its own update; episodic overall."""
+    torch.manual_seed(3)
+    bonus = build("rnd*e3b")
+    assert bonus.episodic and not bonus.parts["rnd"].episodic
+    for seed in range(3):
+        batch = random_batch(VEC, ACT, 6, 2, seed)
+        parts = {name: part.compute(batch) for name, part in bonus.part_items()}
+        assert torch.equal(bonus.compute(batch), parts["rnd"] * parts["e3b"])
+        bonus.update(batch)
+    assert bonus.parts["e3b"].memory is not None  # committed by the part's update
