@@ -10,19 +10,62 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import os
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from explore_bench import presets, registry
+from explore_bench.devices import check_device_syntax, resolve_device
 from explore_bench.errors import ConfigError
 
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
+#: config.json's record of the requested and the resolved device (see `ResolvedRun.to_dict`).
+DEVICE_KEY = "device"
 #: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
 VECTOR_KINDS = ("auto", "native", "sync", "async")
+
+
+#: Largest step budget accepted (far beyond any published run; larger values are typos
+#: such as 1e23 that would never reach an evaluation).
+MAX_STEPS = 10**12
+#: Seeds are used by NumPy, whose seeds are 32-bit.
+MAX_SEED = 2**32 - 1
+_INT64 = 2**63
+
+
+def check_values(config: Any, section: str) -> None:
+    """Generic checks of every numeric field of a config dataclass, so that new fields and
+    plugin configs get them without writing any: floats finite, integers within 64 bits,
+    both >= 0 unless the class lists the field in ``signed_fields``, and tuples of integers
+    (layer widths, shapes) made of entries >= 1. Per-field ranges stay in ``__post_init__``.
+    """
+    signed: frozenset[str] = getattr(type(config), "signed_fields", frozenset())
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        where = f"{section}.{field.name}"
+        if isinstance(value, tuple):
+            for item in value:
+                _check_number(item, where, value, minimum=1 if isinstance(item, int) else 0)
+        else:
+            _check_number(value, where, value, minimum=None if field.name in signed else 0)
+
+
+def _check_number(value: Any, where: str, shown: Any, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}={shown!r} is not a finite number")
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        raise ConfigError(f"{where}={shown!r} does not fit a 64-bit integer")
+    if minimum is not None and value < minimum:
+        what = "entries >= 1 (a layer width or size)" if minimum == 1 else "a value >= 0"
+        raise ConfigError(f"{where}={shown!r}: expected {what}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,14 +96,27 @@ class RunSettings:
     eval_episodes: int = 5
     #: Save a resumable checkpoint every this many agent iterations (0: only at the end).
     checkpoint_interval: int = 10
-    #: torch device.
-    device: str = "cpu"
+    #: torch device: "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:K".
+    device: str = "auto"
+    #: Deterministic torch kernels (torch.use_deterministic_algorithms, cuDNN deterministic,
+    #: CUBLAS_WORKSPACE_CONFIG=:4096:8; torch's reproducibility notes): same-seed GPU runs then
+    #: repeat exactly on one machine, at some speed cost. CPU runs repeat without it.
+    deterministic: bool = False
     #: torch intra-op threads (1 is fastest for MLPs on small machines).
     torch_threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.steps <= 0:
-            raise ConfigError(f"run.steps must be a positive integer, got {self.steps}")
+        if not 0 < self.steps <= MAX_STEPS:
+            raise ConfigError(
+                f"run.steps must be a positive integer of at most {MAX_STEPS:.0e}, got {self.steps}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"run.seed must be in [0, {MAX_SEED}], got {self.seed}")
+        if not 0 <= self.eval_interval <= MAX_STEPS:
+            raise ConfigError(
+                f"run.eval_interval must be in [0, {MAX_STEPS:.0e}] env steps, "
+                f"got {self.eval_interval}"
+            )
         if self.num_envs <= 0:
             raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
         if self.vector not in VECTOR_KINDS:
@@ -75,6 +131,7 @@ class RunSettings:
             )
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
+        check_device_syntax(self.device)
 
     @property
     def effective_eval_interval(self) -> int:
@@ -99,6 +156,9 @@ class ShapingConfig:
     return_gamma: float = 0.99
     #: Running statistics are clipped to this many standard deviations (0 = no clipping).
     clip: float = 0.0
+
+    #: Fields that may be negative (a negative coefficient penalises novelty: an ablation).
+    signed_fields: typing.ClassVar[frozenset[str]] = frozenset({"coef", "coef_final"})
 
     def __post_init__(self) -> None:
         valid = ("", "none", "reward_rms", "return_rms", "minmax")
@@ -260,6 +320,13 @@ class ResolvedRun:
     bonus: Any
     shaping: ShapingConfig
     card: dict[str, Any]
+    #: The concrete device ``run.device`` resolved to where the run was resolved ("cpu",
+    #: "cuda:K"); `from_dict` resolves it again where the run happens.
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:  # every way of building one (resolve, config.json) checks
+        for section in SECTIONS:
+            check_values(getattr(self, section), section)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -268,13 +335,17 @@ class ResolvedRun:
             "bonus": dataclasses.asdict(self.bonus),
             "shaping": dataclasses.asdict(self.shaping),
             "task_card": self.card,
+            # Not read back: the device is resolved again where the run happens.
+            DEVICE_KEY: {"requested": self.run.device, "resolved": self.device},
         }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedRun:
+    def from_dict(cls, data: Mapping[str, Any], device: str | None = None) -> ResolvedRun:
+        """Rebuild a run from `to_dict`'s form; its device is resolved again here, from
+        ``device`` when given (an executor's assignment) or else from ``run.device``."""
         run = config_from_dict(RunSettings, data["run"])
         agent_cls = registry.agents.load(run.agent)
         bonus_cls = registry.bonuses.load(run.bonus)
@@ -284,7 +355,49 @@ class ResolvedRun:
             bonus=config_from_dict(bonus_cls.config_cls, data["bonus"]),
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
+            device=resolve_device(device or run.device),
         )
+
+
+def check_out_dir(path: Path, flag: str) -> None:
+    """Refuse an output directory that is a file, or that cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is an existing file, not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is not writable")
+
+
+def config_differences(old: Any, new: ResolvedRun) -> list[str]:
+    """``section.field: old -> new`` for every resolved setting a stored config.json (read
+    as untrusted JSON) records differently; keys it holds beyond the resolved ones (notes
+    such as the step budget actually run) are not settings and are ignored."""
+    current = json.loads(json.dumps(new.to_dict(), default=str))
+    if not isinstance(old, Mapping):
+        return [f"config.json: not a JSON object ({type(old).__name__})"]
+    old = {k: old.get(k) for k in current}
+    # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
+    for record in (old, current):
+        record.pop(DEVICE_KEY, None)
+        if isinstance(record.get("run"), dict):
+            record["run"] = {k: v for k, v in record["run"].items() if k != "device"}
+    return _diff(old, current)
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
 
 
 def resolve(
@@ -307,6 +420,7 @@ def resolve(
     if preset is not None:
         base_run = apply_overrides(RunSettings(), {**preset.run, **run_overrides}, "run")
     run = apply_overrides(base_run, sets["run"], "run")
+    device = resolve_device(run.device)  # an unavailable GPU fails here, before any file
 
     agent_cls = registry.agents.load(run.agent)
     bonus_cls = registry.bonuses.load(run.bonus)
@@ -354,5 +468,10 @@ def resolve(
     bonus_overrides.update(sets["bonus"])
     bonus_cfg = apply_overrides(bonus_cfg, bonus_overrides, "bonus")
     return ResolvedRun(
-        run=run, agent=agent_cfg, bonus=bonus_cfg, shaping=shaping, card=task.card_dict()
+        run=run,
+        agent=agent_cfg,
+        bonus=bonus_cfg,
+        shaping=shaping,
+        card=task.card_dict(),
+        device=device,
     )

@@ -4,13 +4,22 @@ The directory follows the results layout of docs/design.md: config.json, provena
 metrics.csv, tb/, and DONE written last and atomically (FAILED with the traceback instead,
 when the run raises).
 A resumable checkpoint.pt is saved every ``run.checkpoint_interval`` iterations; a run
-started on a directory that holds one continues from it. Environments cannot be
-checkpointed: a resumed run resets them with a seed derived from the iteration.
+started on a directory that holds one continues from it, provided its config.json records
+the same settings. Environments cannot be checkpointed: a resumed run resets them with a
+seed derived from the iteration. The checkpoint also holds the metrics rows it covers, so
+a resume restores them even when metrics.csv was lost, and the TensorBoard series is cut
+back to the checkpoint so that it continues without overlapping steps.
+
+A run directory has one writer at a time (`explore_bench.lock`); checks that can refuse a
+run happen before anything in the directory is touched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as _dt
+import json
 import math
 import os
 import platform
@@ -19,6 +28,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,7 +38,8 @@ import numpy as np
 import torch
 
 from explore_bench import io, registry
-from explore_bench.config import ResolvedRun
+from explore_bench.config import ConfigError, ResolvedRun, config_differences
+from explore_bench.lock import writer_lock
 from explore_bench.shaping import RewardShaper
 from explore_bench.tasks import Task, raw_rewards, read_step, resolve_task, step_infos
 
@@ -111,9 +122,21 @@ def provenance(resolved: ResolvedRun) -> dict[str, Any]:
             "bonus": {"name": run.bonus, "source": registry.bonuses.source(run.bonus)},
             "task": {"name": run.task, "source": _task_source(run.task)},
         },
-        "host": {"name": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "host": {
+            "name": platform.node(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "device": resolved.device,
+            "gpu": _gpu_name(resolved.device),
+        },
         "start_time": _dt.datetime.now(_dt.UTC).isoformat(),
     }
+
+
+def _gpu_name(device: str) -> str | None:
+    if not device.startswith("cuda"):
+        return None
+    return str(torch.cuda.get_device_name(torch.device(device)))
 
 
 def _task_source(name: str) -> str:
@@ -128,18 +151,49 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _rng_state() -> dict[str, Any]:
-    return {
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
     }
+    if device.type == "cuda":  # sampling and minibatch draws on the GPU use its generator
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
+    if device.type == "cuda" and "cuda" in state:  # a CPU checkpoint has none: seeded only
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+@contextlib.contextmanager
+def _on_device(run: Any, device: torch.device) -> Iterator[None]:
+    """Make ``device`` the current CUDA device (stray allocations land on it) and apply
+    ``run.deterministic`` for the run, restoring the process's settings afterwards (a pool
+    worker runs other cells next)."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+    )
+    if run.deterministic:
+        # cuBLAS reads it when its first handle is made: set before any GPU product runs.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: the few kernels without a deterministic version (NLLLoss on CUDA, in
+        # ICM's inverse model) warn instead of stopping the run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic = before[2]
 
 
 class _Progress:
@@ -179,22 +233,60 @@ class _Progress:
 def run(resolved: ResolvedRun, run_dir: Path, *, progress: bool | None = None) -> Path:
     """Train one (task, agent, bonus, seed) to its step budget in ``run_dir``.
 
-    Returns the directory. Skips a directory that is already DONE. On an exception writes
-    FAILED (with the traceback) and re-raises; on Ctrl-C leaves the last checkpoint.
+    Returns the directory. Skips a directory that is already DONE with the same settings.
+    Raises `ConfigError` without touching the directory when it holds a DONE run or a
+    checkpoint of other settings, or a checkpoint that cannot be loaded, and
+    `explore_bench.lock.RunBusyError` when another process is writing it. On an exception
+    during training writes FAILED (with the traceback) and re-raises; on Ctrl-C leaves the
+    last checkpoint.
     """
     run_dir = Path(run_dir)
+    check_existing_run(resolved, run_dir)
     if (run_dir / "DONE").exists():
         return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "FAILED").unlink(missing_ok=True)
-    try:
-        _train(resolved, run_dir, progress)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        io.write_text(run_dir / "FAILED", traceback.format_exc())
-        raise
+    with writer_lock(run_dir):
+        if (run_dir / "DONE").exists():  # finished by the writer that held the lock before
+            return run_dir
+        for tmp in run_dir.glob(".*.tmp"):  # left by a killed writer; no one else writes now
+            tmp.unlink(missing_ok=True)
+        (run_dir / "FAILED").unlink(missing_ok=True)
+        try:
+            _train(resolved, run_dir, progress)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            io.write_text(run_dir / "FAILED", traceback.format_exc())
+            raise
     return run_dir
+
+
+def check_existing_run(resolved: ResolvedRun, run_dir: Path) -> None:
+    """Refuse (read-only) a directory whose DONE run or checkpoint has other settings, or
+    whose checkpoint cannot be loaded safely; the message names the differing fields."""
+    done = (run_dir / "DONE").exists()
+    ckpt = run_dir / "checkpoint.pt"
+    if not (done or ckpt.exists()):
+        return
+    what = "a finished (DONE) run" if done else "a checkpoint"
+    config = run_dir / "config.json"
+    try:
+        old = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(
+            f"{run_dir} holds {what} but its config.json cannot be read ({exc}); "
+            "delete the directory to rerun, or choose another --out"
+        ) from None
+    changes = config_differences(old, resolved)
+    if changes:
+        shown = "; ".join(changes[:5]) + (
+            f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
+        )
+        raise ConfigError(
+            f"{run_dir} holds {what} of different settings ({shown}); "
+            "delete it to rerun with these settings, or choose another --out"
+        )
+    if not done:
+        io.load_checkpoint(ckpt)  # a corrupt or foreign checkpoint stops here, nothing written
 
 
 def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) -> Any:
@@ -203,7 +295,7 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
     run = resolved.run
     bonus_cls = registry.bonuses.load(run.bonus)
     bonus = bonus_cls(
-        envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device
+        envs.single_observation_space, envs.single_action_space, resolved.bonus, resolved.device
     )
     return registry.agents.load(run.agent)(
         envs,
@@ -213,7 +305,7 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
         total_steps=run.steps,
         coverage=task.coverage() if task.coverage else None,
         read_step=read_step,
-        device=run.device,
+        device=resolved.device,
     )
 
 
@@ -221,19 +313,90 @@ def _resume(agent: Any, run_dir: Path, seed: int) -> tuple[list[dict[str, Any]],
     """Load checkpoint.pt into ``agent``; return the metrics rows it covers and its wall_s.
 
     Environments cannot be checkpointed: they restart with a seed derived from the iteration.
+    Tensors load onto the CPU whatever device saved them, so a GPU run resumes on a CPU-only
+    machine; ``load_state_dict`` then copies them onto the parameters' and buffers' device
+    (and an optimizer casts its state to its parameters' device), which also covers CPU -> GPU.
     """
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    ckpt = io.load_checkpoint(run_dir / "checkpoint.pt")
     agent.load_state_dict(ckpt["agent"])
-    _set_rng_state(ckpt["rng"])
+    _set_rng_state(ckpt["rng"], agent.device)
     metrics = run_dir / "metrics.csv"
-    rows = (
-        [r for r in io.read_csv(metrics) if r["iteration"] <= agent.iteration]
-        if metrics.exists()
-        else []
-    )
+    try:
+        logged = io.read_csv(metrics) if metrics.exists() else []
+    except (OSError, ValueError, csv.Error):
+        logged = []
+    rows = [
+        r
+        for r in logged
+        if isinstance(r.get("iteration"), int) and r["iteration"] <= agent.iteration
+    ]
+    if "rows" in ckpt:  # the checkpoint's own copy is the record up to the checkpoint
+        kept = list(ckpt["rows"])
+        if [r.get("iteration") for r in rows] != [r.get("iteration") for r in kept]:
+            print(
+                f"warning: {metrics} was missing or incomplete ({len(rows)} of {len(kept)} "
+                "rows up to the checkpoint); restored its rows from checkpoint.pt",
+                file=sys.stderr,
+                flush=True,
+            )
+        rows = kept
+    _cut_tensorboard(run_dir / "tb", agent.env_steps)
     obs, _ = agent.envs.reset(seed=seed + 7919 * agent.iteration)
     agent.next_obs = agent.as_obs(obs)
     return rows, ckpt["wall_s"]
+
+
+def _cut_tensorboard(tb_dir: Path, last_step: int) -> None:
+    """Rewrite the event files of ``tb_dir`` as one file holding only the steps up to
+    ``last_step`` (those the checkpoint covers), so the resumed run continues one series
+    instead of adding a second one that overlaps the first."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    files = sorted(p for p in tb_dir.glob("events.out.tfevents.*") if p.is_file())
+    if not files:
+        return
+    kept = []
+    for path in files:
+        try:
+            for record in RawEventFileLoader(str(path)).Load():
+                event = Event.FromString(record)
+                if event.HasField("file_version") or event.step > last_step:
+                    continue
+                kept.append(record)
+        except Exception:  # a file cut short by a kill: keep what was read before the cut
+            continue
+    target = files[0]
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "wb") as fh:
+        writer = RecordWriter(fh)
+        writer.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+        for record in kept:
+            writer.write(record)
+        writer.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    for path in files[1:]:
+        path.unlink(missing_ok=True)
+
+
+def budget(resolved: ResolvedRun) -> dict[str, Any]:
+    """The step budget asked for and the steps the run will take: agents step every env at
+    once and learn from whole rollouts, so a run stops at the first whole vector step at or
+    past the budget (its last rollout cut to fit), or, for an agent that cannot cut its last
+    rollout, at the end of the rollout that reaches it. Written into config.json."""
+    run = resolved.run
+    n = run.num_envs
+    per_rollout = int(getattr(resolved.agent, "num_steps", 1)) * n
+    cuts = bool(getattr(registry.agents.load(run.agent), "cuts_last_rollout", False))
+    unit = n if cuts else per_rollout
+    return {
+        "requested_steps": run.steps,
+        "steps_run": -(-run.steps // unit) * unit,
+        "steps_per_rollout": per_rollout,
+        "last_rollout_cut_to_fit": cuts,
+    }
 
 
 def _next_multiple(steps: int, every: int) -> int:
@@ -242,12 +405,18 @@ def _next_multiple(steps: int, every: int) -> int:
 
 
 def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
+    run = resolved.run
+    torch.set_num_threads(run.torch_threads)
+    with _on_device(run, torch.device(resolved.device)):
+        _train_on_device(resolved, run_dir, progress)
+
+
+def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     run = resolved.run
-    torch.set_num_threads(run.torch_threads)
     _seed_everything(run.seed)
-    io.write_json(run_dir / "config.json", resolved.to_dict())
+    io.write_json(run_dir / "config.json", {**resolved.to_dict(), "budget": budget(resolved)})
     prov = provenance(resolved)
     io.write_json(run_dir / "provenance.json", prov)
 
@@ -258,7 +427,11 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
-    rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)
+    if ckpt_path.exists():
+        rows, wall_offset = _resume(agent, run_dir, run.seed)
+    else:  # a fresh start: events of an earlier attempt that left no checkpoint go
+        rows, wall_offset = [], 0.0
+        _cut_tensorboard(run_dir / "tb", -1)
 
     writer = SummaryWriter(str(run_dir / "tb"))
     bar = _Progress(
@@ -323,8 +496,9 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
                     ckpt_path,
                     {
                         "agent": agent.state_dict(),
-                        "rng": _rng_state(),
+                        "rng": _rng_state(agent.device),
                         "wall_s": time.perf_counter() - start,
+                        "rows": rows,
                     },
                 )
             bar.update(agent.env_steps - steps0, agent.env_steps, row, last_return)
@@ -339,4 +513,5 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     prov["end_time"] = _dt.datetime.now(_dt.UTC).isoformat()
     prov["wall_s"] = round(time.perf_counter() - start, 3)
     io.write_json(run_dir / "provenance.json", prov)
-    io.write_text(run_dir / "DONE", prov["end_time"] + "\n")
+    done = {"end_time": prov["end_time"], "rows": len(rows), "env_steps": agent.env_steps}
+    io.write_json(run_dir / "DONE", done)
