@@ -15,7 +15,8 @@ filters, stride 2, pads 0/1/2, ReLU), dense 1024, a 512-unit code; a mirrored de
 1024, dense 2400, 3 transposed convs) ending in 64 intensity classes per pixel; Adam lr
 3e-4, minibatches of 32, retrained every 5 iterations; SimHash to 64 bits; beta = 0.01.
 lambda = 10 as in the sandbox's ``launch_trpo_plus_lsh_atari_ram.py`` (the image launcher
-uses 1). Which launcher produced the paper's table is not known.
+uses 1). Other sandbox launchers use other values (SimHash k = 512 or 32, beta = 0.001,
+lambda = 1): all are fields here. Which launcher produced the paper's table is not known.
 
 Choices here:
 
