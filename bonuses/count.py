@@ -194,7 +194,13 @@ class Count(IntrinsicBonus):
     @torch.no_grad()
     def visit_counts(self, batch: Transitions) -> torch.Tensor:
         """n per transition, (T * N,): committed counts plus this batch's own visits."""
-        keys = self._keys(self._counted(batch))
+        return self.counts_of(self._counted(batch))
+
+    @torch.no_grad()
+    def counts_of(self, obs: torch.Tensor) -> torch.Tensor:
+        """n per flat-batch observation: committed counts plus the batch's own occurrences.
+        Other bonuses count their own codes with it (AE-SimHash hashes learned codes)."""
+        keys = self._keys(obs.to(self.device))
         n = torch.empty_like(keys)
         for row in range(keys.shape[1]):
             _, inverse, in_batch = torch.unique(
@@ -211,7 +217,12 @@ class Count(IntrinsicBonus):
 
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:
-        keys = self._keys(self._counted(batch))
+        return self.commit(self._counted(batch))
+
+    @torch.no_grad()
+    def commit(self, obs: torch.Tensor) -> dict[str, float]:
+        """Add one visit per flat-batch observation to the counts; returns table metrics."""
+        keys = self._keys(obs.to(self.device))
         ones = torch.ones(keys.shape[0], dtype=torch.int32, device=self.device)
         for row in range(keys.shape[1]):
             self.counts[row].index_add_(0, keys[:, row], ones)

@@ -292,8 +292,21 @@ def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
     if not overrides:
         return config
     types_ = _field_types(type(config))
-    changes = {}
+    changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}  # "rnd.lr" or a {"lr": ...} table for a config field
     for key, raw in overrides.items():
+        head, dot, rest = key.partition(".")
+        if dataclasses.is_dataclass(getattr(config, head if dot else key, None)):
+            if dot:
+                nested.setdefault(head, {})[rest] = raw
+                continue
+            if isinstance(raw, Mapping):
+                nested.setdefault(key, {}).update(raw)
+                continue
+            raise ConfigError(
+                f"{section}.{key} is a config of its own; set its fields as "
+                f"{section}.{key}.<field>=value"
+            )
         if key not in types_:
             close = difflib.get_close_matches(key, list(types_), n=1)
             hint = f" (did you mean {section}.{close[0]}?)" if close else ""
@@ -302,6 +315,8 @@ def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
                 f"valid fields: {', '.join(sorted(types_))}"
             )
         changes[key] = _coerce(raw, types_[key], f"{section}.{key}={raw!r}")
+    for key, sub in nested.items():  # a composite bonus's part configs
+        changes[key] = apply_overrides(getattr(config, key), sub, f"{section}.{key}")
     try:
         return dataclasses.replace(config, **changes)  # type: ignore[type-var]
     except ConfigError:
@@ -538,7 +553,7 @@ def resolve(
         raise
     shaping = _layered(ShapingConfig(), "shaping", layers("shaping"), prov)
 
-    from bonuses.base import IntrinsicBonus, action_kind, observation_kind
+    from bonuses.base import IntrinsicBonus, UnsupportedSpaceError, action_kind, observation_kind
 
     if run.warmup_steps and getattr(bonus_cls, "warm_up", None) is IntrinsicBonus.warm_up:
         prov.warn(
@@ -556,7 +571,12 @@ def resolve(
                 f"{sorted(bonus_cls.observation_kinds)} and actions "
                 f"{sorted(bonus_cls.action_kinds)}"
             )
-        bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
+        try:  # a bonus may refuse a space its kinds allow (AE-SimHash: grids)
+            bonus_cfg = bonus_cls.default_config(env.observation_space, env.action_space)
+        except UnsupportedSpaceError as exc:
+            raise ConfigError(
+                f"bonus {run.bonus!r} does not support task {run.task!r}: {exc}"
+            ) from None
     finally:
         env.close()
     bonus_layers = [

@@ -67,8 +67,12 @@ class Registry:
         package: str | None = None,
         finder: Callable[[Any], Any] | None = None,
         validate: Callable[[Any], None] | None = None,
+        compose: str | None = None,
     ) -> None:
         self.kind = kind
+        #: "module:function" building a composite plugin from a name such as "rnd*count"
+        #: (given the name and `load`); None: this registry has no composites.
+        self._compose = compose
         self.entry_point_group = entry_point_group
         self.package = package
         self._finder = finder
@@ -114,9 +118,21 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         self._discover()
+        parts = self._parts(name)
+        if parts is not None:
+            return all(p in self._entries for p in parts)
         return name in self._entries or ":" in name
 
+    def _parts(self, name: str) -> list[str] | None:
+        """The part names of a composite name ("rnd*count"), None for a plain name."""
+        if self._compose is None or ":" in name or not any(op in name for op in "*+"):
+            return None
+        return [p.strip() for p in name.replace("*", "+").split("+")]
+
     def source(self, name: str) -> str:
+        parts = self._parts(name)
+        if parts is not None:
+            return "composite of " + ", ".join(f"{p} ({self.source(p)})" for p in parts)
         if ":" in name and name not in self._entries:
             return f"import path {name}"
         return self._entry(name).source
@@ -134,7 +150,17 @@ class Registry:
         return self._entries[name]
 
     def load(self, name: str) -> Any:
-        """The plugin object for a registered name or an import path ``module:Attr``."""
+        """The plugin object for a registered name, a composite name (``rnd*count``) or an
+        import path ``module:Attr``."""
+        parts = self._parts(name)
+        if parts is not None:
+            for part in parts:
+                if part:
+                    self._entry(part)  # an unknown part: UnknownNameError with a hint
+            try:
+                return import_path(str(self._compose))(name, self.load)
+            except ValueError as exc:
+                raise UnknownNameError(f"{self.kind} {name!r}: {exc}") from exc
         if ":" in name and name not in self._entries:
             return self._resolve(name, name)
         entry = self._entry(name)
@@ -246,6 +272,7 @@ bonuses = Registry(
     package="bonuses",
     finder=_single_subclass("bonuses.base:IntrinsicBonus"),
     validate=_subclass_of("bonuses.base:IntrinsicBonus"),
+    compose="bonuses._composite:composite_class",
 )
 agents = Registry(
     "agent",

@@ -1,0 +1,256 @@
+"""Counts over learned hash codes (Tang et al. 2017, "#Exploration: A Study of Count-Based
+Exploration for Deep Reinforcement Learning", NeurIPS, sec. 2.3 "Learned hash codes").
+
+An autoencoder with a K-unit sigmoid code layer is trained to reconstruct the latest frame;
+uniform noise U(-a, a) added to the code in training pushes the sigmoid units to saturate,
+and a penalty pulls them to 0 or 1. A frame's code is rounded to binary, SimHash reduces it
+to k bits (``sgn(A b)``) and the bonus is ``beta / sqrt(n(code))``. The loss (paper eq. 3):
+``-(1/N) sum_n [log p(s_n) - (lambda / K) sum_i min((1 - b_i(s_n))^2, b_i(s_n)^2)]`` with
+p(s) a per-pixel softmax over intensity classes.
+
+Defaults from the authors' sandbox (florensacc/rllab-curriculum at 8728e61,
+``sandbox/rein/algos/embedding_theano2/launch_trpo_atari_img.py``; the released
+hrtang/hash_exploration has only a stub): 52 x 52 input, encoder of 3 convs (96 6x6
+filters, stride 2, pads 0/1/2, ReLU), dense 1024, a 512-unit code; a mirrored decoder (dense
+1024, dense 2400, 3 transposed convs) ending in 64 intensity classes per pixel; Adam lr
+3e-4, minibatches of 32, retrained every 5 iterations; SimHash to 64 bits; beta = 0.01.
+lambda = 10 as in the sandbox's ``launch_trpo_plus_lsh_atari_ram.py`` (the image launcher
+uses 1). Other sandbox launchers use other values (SimHash k = 512 or 32, beta = 0.001,
+lambda = 1): all are fields here. Which launcher produced the paper's table is not known.
+
+Choices here:
+
+- Counting reuses `bonuses.count.Count` on the codes (its count-min sketch, the in-batch
+  rule n = committed + occurrences in this batch, and s_{t+1} as the counted state).
+- Each training is ``epochs`` passes over the latest frames of the current rollout; the
+  sandbox samples its minibatches from a replay pool of up to 5M frames instead.
+- The sandbox's batch normalisation is left out (the paper does not describe it), and its
+  last transposed conv gives the 64 class logits directly.
+- Images only, as in the paper: frame stacks whose frames are at least ``image_size``
+  pixels high and wide (area-downsampled to it). Vector and discrete observations are
+  refused (use ``count``, the paper's SimHash on raw states); so are symbolic grids such as
+  MiniGrid's 7 x 7 view, which the 6x6 stride-2 encoder cannot take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from bonuses._encoders import minibatches
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, UnsupportedSpaceError
+from bonuses.count import Count, CountConfig
+
+_SANDBOX = "florensacc/rllab-curriculum@8728e61, sandbox/rein/algos/embedding_theano2"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AESimHashConfig(BonusConfig):
+    """AE-SimHash hyper-parameters; defaults from Tang et al. 2017 and the authors' sandbox."""
+
+    #: Bonus coefficient beta in beta / sqrt(n) (sandbox launcher: eta 0.01).
+    beta: float = 0.01
+    #: SimHash bits k applied to the binary code (sandbox launcher: dim_key 64).
+    k: int = 64
+    #: Units K of the sigmoid code layer (sandbox launcher: discrete_embedding 512).
+    code_dim: int = 512
+    #: Half-width a of the U(-a, a) noise added to the code in training (paper: 0.3).
+    noise: float = 0.3
+    #: Weight lambda of the binarisation penalty (sandbox RAM launcher: 10).
+    binary_penalty: float = 10.0
+    #: Intensity classes of the per-pixel softmax (sandbox launcher: 64).
+    num_classes: int = 64
+    #: Frames are area-downsampled to image_size x image_size (paper: 52).
+    image_size: int = 52
+    #: Adam learning rate of the autoencoder (sandbox launcher: 3e-4).
+    learning_rate: float = 3e-4
+    #: Autoencoder minibatch size (sandbox launcher: 32).
+    batch_size: int = 32
+    #: Train the autoencoder on every this many updates (sandbox: train_model_freq 5).
+    train_every: int = 5
+    #: Passes over the rollout's frames per training (the sandbox samples a replay pool).
+    epochs: int = 1
+    #: Counter rows x columns of the count-min sketch (as `count`: 6 x 999,983).
+    depth: int = 6
+    #: Counters per sketch row (as `count`).
+    table_size: int = 999_983
+
+    def __post_init__(self) -> None:
+        for name in ("k", "code_dim", "num_classes", "batch_size", "train_every", "epochs"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"ae_simhash.{name} must be an integer >= 1, got {value!r}")
+        if not 2 <= self.num_classes <= 256:
+            raise ValueError(f"ae_simhash.num_classes must be in [2, 256], got {self.num_classes}")
+        if self.image_size != 52:
+            raise ValueError(
+                f"ae_simhash.image_size must be 52 (the paper's encoder), got {self.image_size}"
+            )
+        for name in ("beta", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ae_simhash.{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.noise < 0.5 or self.binary_penalty < 0:
+            raise ValueError("ae_simhash.noise must be in [0, 0.5) and binary_penalty >= 0")
+        CountConfig(beta=self.beta, k=self.k, table_size=self.table_size, depth=self.depth)
+
+
+def _check_frames(observation_space: gym.Space, size: int) -> None:
+    shape: tuple[int, ...] = tuple(getattr(observation_space, "shape", None) or ())
+    if len(shape) == 3 and min(shape[1], shape[2]) < size:
+        raise UnsupportedSpaceError(
+            f"ae_simhash needs frames of at least {size}x{size} pixels, got "
+            f"{observation_space}; symbolic grids are not supported (use count or re3)"
+        )
+
+
+class AESimHash(IntrinsicBonus):
+    """beta / sqrt(n) over SimHash codes of an autoencoder's binary code of the frame."""
+
+    config_cls = AESimHashConfig
+    default_normalizer = "none"
+    observation_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    description = "AE-SimHash: beta/sqrt(n) over SimHash of a learned binary autoencoder code."
+    reference = "Tang et al. 2017, #Exploration (sec. 2.3, learned hash codes)"
+    recipes = {
+        "trpo": Recipe(
+            source=f"{_SANDBOX}/launch_trpo_atari_img.py (TRPOPlusLSH arguments)",
+            agent={
+                "num_steps": 5000,
+                "gamma": 0.995,
+                "max_kl": 0.01,
+                "cg_iters": 10,
+                "cg_damping": 1e-5,
+                "max_backtracks": 15,
+                "backtrack_coef": 0.8,
+                "reward_clip": 1.0,
+            },
+            run={"num_envs": 10},
+        )
+    }
+
+    config: AESimHashConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        _check_frames(observation_space, cfg.image_size)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 96, 6, 2, 0), nn.ReLU(),  # 52 -> 24
+            nn.Conv2d(96, 96, 6, 2, 1), nn.ReLU(),  # 24 -> 11
+            nn.Conv2d(96, 96, 6, 2, 2), nn.ReLU(),  # 11 -> 5
+            nn.Flatten(), nn.Linear(2400, 1024), nn.ReLU(),
+            nn.Linear(1024, cfg.code_dim), nn.Sigmoid(),
+        )  # fmt: skip
+        self.decoder = nn.Sequential(
+            nn.Linear(cfg.code_dim, 1024), nn.ReLU(), nn.Linear(1024, 2400), nn.ReLU(),
+            nn.Unflatten(1, (96, 5, 5)),
+            nn.ConvTranspose2d(96, 96, 6, 2, 2), nn.ReLU(),  # 5 -> 10
+            nn.ConvTranspose2d(96, 96, 6, 2, 0), nn.ReLU(),  # 10 -> 24
+            nn.ConvTranspose2d(96, cfg.num_classes, 6, 2, 0),  # 24 -> 52
+        )  # fmt: skip
+        code_space = gym.spaces.Box(0.0, 1.0, (cfg.code_dim,), np.float32)
+        self.counter = Count(
+            code_space,
+            action_space,
+            CountConfig(beta=cfg.beta, k=cfg.k, table_size=cfg.table_size, depth=cfg.depth),
+            device,
+        )
+        self.num_updates = 0
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(
+            [*self.encoder.parameters(), *self.decoder.parameters()], lr=cfg.learning_rate
+        )
+
+    @classmethod
+    def default_config(cls, observation_space: gym.Space, action_space: gym.Space) -> BonusConfig:
+        """The defaults, after refusing frames the encoder cannot take (so that a run is
+        refused while its config is resolved, before anything is written)."""
+        _check_frames(observation_space, AESimHashConfig.image_size)
+        return cls.config_cls()
+
+    def frames(self, obs: torch.Tensor) -> torch.Tensor:
+        """The latest frame of each flat-batch observation as (B, 1, 52, 52) uint8 levels."""
+        frame = obs[:, -1:].to(self.device).float()
+        if obs.dtype != torch.uint8:  # float frames in [0, 1]
+            frame = frame * 255.0
+        size = self.config.image_size
+        frame = nn.functional.adaptive_avg_pool2d(frame, (size, size))
+        return frame.round().clamp(0, 255).to(torch.uint8)
+
+    def code(self, frames: torch.Tensor, noisy: bool = False) -> torch.Tensor:
+        """The code layer's sigmoid output; U(-a, a) noise added when ``noisy`` (training)."""
+        b = self.encoder(frames.float() / 255.0)
+        if noisy and self.config.noise > 0:
+            b = b + torch.empty_like(b).uniform_(-self.config.noise, self.config.noise)
+        return b
+
+    @torch.no_grad()
+    def binary_codes(self, obs: torch.Tensor) -> torch.Tensor:
+        """Rounded codes in {0, 1} (no noise), (B, K): what is hashed and counted."""
+        return self.code(self.frames(obs)).round()
+
+    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Paper eq. 3 (per-pixel negative log-likelihood summed over pixels, plus the
+        binarisation penalty), and the penalty's mean."""
+        cfg = self.config
+        clean = self.code(frames)
+        noisy = clean + torch.empty_like(clean).uniform_(-cfg.noise, cfg.noise)
+        logits = self.decoder(noisy)
+        target = (frames[:, 0].long() * cfg.num_classes) // 256  # intensity class per pixel
+        nll = nn.functional.cross_entropy(logits, target, reduction="none").sum((1, 2))
+        penalty = torch.minimum((1 - clean) ** 2, clean**2).sum(1) * (
+            cfg.binary_penalty / cfg.code_dim
+        )
+        return (nll + penalty).mean(), penalty.mean()
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        n = self.counter.counts_of(self.binary_codes(batch.flat().next_obs)).double()
+        bonus = self.config.beta / n.sqrt()
+        return bonus.reshape(batch.ext_rewards.shape).float().cpu()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        cfg = self.config
+        frames = self.frames(batch.flat().next_obs)
+        with torch.no_grad():  # one encoder pass gives the counted codes and the saturation
+            code = self.code(frames)
+        metrics = self.counter.commit(code.round())
+        saturated = ((code < 0.1) | (code > 0.9)).float().mean()
+        trains = self.num_updates % cfg.train_every == 0
+        self.num_updates += 1
+        losses, penalties = [], []
+        if trains:
+            chunks = max(1, frames.shape[0] // cfg.batch_size)
+            for _ in range(cfg.epochs):
+                for idx in minibatches(frames.shape[0], chunks, self.device):
+                    loss, penalty = self.loss(frames[idx])
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                    losses.append(loss.detach())
+                    penalties.append(penalty.detach())
+        return {
+            **metrics,
+            "trained": float(trains),
+            "ae_loss": float(torch.stack(losses).mean()) if losses else 0.0,
+            "binary_penalty": float(torch.stack(penalties).mean()) if penalties else 0.0,
+            "code_saturation": float(saturated),  # before this update's training
+        }
+
+    def get_extra_state(self) -> Any:
+        return {**super().get_extra_state(), "num_updates": self.num_updates}
+
+    def set_extra_state(self, state: Any) -> None:
+        super().set_extra_state(state)
+        self.num_updates = int(state["num_updates"])

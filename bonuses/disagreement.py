@@ -1,0 +1,243 @@
+"""Self-supervised exploration via disagreement (Pathak, Gandhi & Gupta 2019, ICML).
+
+An ensemble of forward models predicts the features phi(s_{t+1}) from (phi(s_t), a_t); the
+bonus is their disagreement, the variance across the ensemble's predictions averaged over
+the feature dimensions. Where the models have seen enough data they agree, whatever the
+environment's noise, so the bonus fades there.
+
+As in the released code (pathak22/exploration-by-disagreement, defaults of ``run.py``):
+
+- Features are fixed random features (``--feat_learning none``): the 3-layer conv of
+  Mnih et al. (32 8x8/4, 64 4x4/2, 64 3x3/1, leaky ReLU) on the stacked frames, then a
+  linear layer to 512, on observations standardised by a per-element mean and one scalar
+  std (the mean of the per-element stds) measured on random-agent steps (``utils.py``).
+  Here those statistics are measured on the first ``warmup_updates`` rollouts, whose steps
+  count in the budget, and then frozen; `compute` returns zeros until then.
+- 5 forward models (``dynamics.py``): [phi(s), a] -> 512 leaky ReLU, 4 residual blocks of
+  two dense layers with the action concatenated into every layer, -> 512. Each is trained
+  on the squared error averaged over features, with a dropout of keep probability 0.8 on
+  the per-sample loss (so each member sees its own random 80%), the members' losses summed
+  into one Adam with lr 1e-4, over 3 epochs of 8 minibatches (the release trains them in
+  PPO's own minibatch loop).
+- The variance is the population variance across members (``np.var``, ``rollouts.py``).
+
+Where the paper is silent: vector and discrete (one-hot) observations get a random
+leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv of `conv_trunk`; continuous
+actions enter the models as their (clipped) values instead of a one-hot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from bonuses._encoders import (
+    RND_CONV,
+    RunningMeanStd,
+    conv_trunk,
+    minibatches,
+    mlp,
+    observation_features,
+)
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+
+_RELEASE = "pathak22/exploration-by-disagreement, run.py defaults and cppo_agent.py"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DisagreementConfig(BonusConfig):
+    """Disagreement hyper-parameters; defaults from Pathak et al. 2019 and their run.py."""
+
+    #: Forward models in the ensemble (run.py --num_dynamics: 5).
+    ensemble_size: int = 5
+    #: Width of the random features phi (run.py feat_dim: 512).
+    feature_dim: int = 512
+    #: Width of the forward models' hidden layers (run.py hidsize: 512).
+    hidden_dim: int = 512
+    #: Residual blocks per forward model (dynamics.py: 4).
+    residual_blocks: int = 4
+    #: Share of samples each member trains on (dynamics.py dropout keep_prob: 0.8).
+    keep_prob: float = 0.8
+    #: Adam learning rate (run.py --lr: 1e-4).
+    learning_rate: float = 1e-4
+    #: Passes over each rollout per update (run.py --nepochs: 3).
+    epochs: int = 3
+    #: Minibatches per pass (run.py --nminibatches: 8).
+    num_minibatches: int = 8
+    #: Hidden widths of the random MLP features for vector/discrete inputs (not in the paper).
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Updates that only measure the observation statistics (release: 10k random steps).
+    warmup_updates: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("ensemble_size", "feature_dim", "hidden_dim", "epochs", "num_minibatches"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"disagreement.{name} must be an integer >= 1, got {value!r}")
+        if self.ensemble_size < 2:
+            raise ValueError(
+                f"disagreement.ensemble_size must be >= 2 (a variance), got {self.ensemble_size}"
+            )
+        if self.residual_blocks < 0 or self.warmup_updates < 0:
+            raise ValueError("disagreement.residual_blocks and warmup_updates must be >= 0")
+        if not 0.0 < self.keep_prob <= 1.0:
+            raise ValueError(f"disagreement.keep_prob must be in (0, 1], got {self.keep_prob!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"disagreement.learning_rate must be > 0, got {self.learning_rate!r}")
+        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
+            raise ValueError(
+                f"disagreement.hidden_sizes must be positive widths, got {self.hidden_sizes!r}"
+            )
+
+
+class EnsembleLinear(nn.Module):
+    """``E`` independent linear layers applied in one batched matmul: (E, B, in) -> (E, B, out)."""
+
+    def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default init, per member
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class ForwardEnsemble(nn.Module):
+    """The release's forward model, ``members`` times: the action joins every layer's input."""
+
+    def __init__(self, members: int, feat: int, act: int, hidden: int, blocks: int) -> None:
+        super().__init__()
+        self.members = members
+        self.inp = EnsembleLinear(members, feat + act, hidden)
+        # Residual block i is second[i](first[i](h)) added to h.
+        self.first = nn.ModuleList(
+            EnsembleLinear(members, hidden + act, hidden) for _ in range(blocks)
+        )
+        self.second = nn.ModuleList(
+            EnsembleLinear(members, hidden + act, hidden) for _ in range(blocks)
+        )
+        self.out = EnsembleLinear(members, hidden + act, feat)
+
+    def forward(self, phi: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(B, F), (B, A) -> (E, B, F) predictions of phi(s')."""
+        a = action.expand(self.members, *action.shape)
+
+        def cat(x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x, a], -1)
+
+        act = nn.functional.leaky_relu
+        h = act(self.inp(cat(phi.expand(self.members, *phi.shape))))
+        for first, second in zip(self.first, self.second, strict=True):
+            h = h + second(cat(act(first(cat(h)))))
+        return self.out(cat(h))
+
+
+class Disagreement(IntrinsicBonus):
+    """Variance of an ensemble of forward models' predictions in a random feature space."""
+
+    config_cls = DisagreementConfig
+    #: The intrinsic return runs across episode ends (run.py --use_news 0).
+    episodic = False
+    default_normalizer = "return_rms"  # cppo_agent.py: rewards over the intrinsic return's std
+    description = "Disagreement: variance of 5 forward models' predictions of random features."
+    reference = "Pathak, Gandhi & Gupta 2019, Self-Supervised Exploration via Disagreement"
+    recipes = {
+        "ppo": Recipe(
+            source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}",
+            agent={
+                "num_steps": 128,
+                "update_epochs": 3,
+                "clip_coef": 0.1,
+                "ent_coef": 1e-3,
+                "lr": 1e-4,
+                "anneal_lr": False,
+                "gamma": 0.99,
+                "gae_lambda": 0.95,
+                "norm_adv": True,
+            },
+            shaping={"normalizer": "return_rms", "return_gamma": 0.99},
+        )
+    }
+
+    config: DisagreementConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        if self.obs_kind == "image":
+            shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+            trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)  # grids: the grid conv
+            self.features = nn.Sequential(trunk, nn.Linear(width, cfg.feature_dim))
+        else:
+            shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
+            self.features = mlp(shape[0], cfg.hidden_sizes, cfg.feature_dim, nn.LeakyReLU)
+        self.features.requires_grad_(False)
+        self.obs_rms = RunningMeanStd(shape)
+        self.ensemble = ForwardEnsemble(
+            cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim, cfg.residual_blocks
+        )
+        self.num_updates = 0
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(
+            self.ensemble.parameters(), lr=cfg.learning_rate, fused=True
+        )
+
+    def _phi(self, obs: torch.Tensor) -> torch.Tensor:
+        x = observation_features(obs, self.obs_kind, self.num_states)
+        std = torch.sqrt(self.obs_rms.var).mean()  # one scalar std, as the release
+        with torch.no_grad():
+            return self.features(((x - self.obs_rms.mean) / (std + 1e-8)).float())
+
+    def disagreement(self, predictions: torch.Tensor) -> torch.Tensor:
+        """(E, B, F) predictions -> (B,) population variance across E, mean over F."""
+        return predictions.var(0, unbiased=False).mean(-1)
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        if self.num_updates < self.config.warmup_updates:
+            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
+        flat = batch.flat().to(self.device)
+        pred = self.ensemble(self._phi(flat.obs), self.action_features(flat.actions))
+        return self.disagreement(pred).reshape(batch.ext_rewards.shape).float().cpu()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        flat = batch.flat().to(self.device)
+        self.num_updates += 1
+        if self.num_updates <= self.config.warmup_updates:
+            self.obs_rms.update(observation_features(flat.obs, self.obs_kind, self.num_states))
+            return {"warmup": 1.0, "forward_loss": 0.0}
+        cfg = self.config
+        phi, phi_next = self._phi(flat.obs), self._phi(flat.next_obs)
+        actions = self.action_features(flat.actions)
+        losses = []
+        for _ in range(cfg.epochs):
+            for idx in minibatches(phi.shape[0], cfg.num_minibatches, self.device):
+                pred = self.ensemble(phi[idx], actions[idx])
+                per_sample = (pred - phi_next[idx]).pow(2).mean(-1)  # (E, b)
+                keep = torch.rand(per_sample.shape, device=self.device) < cfg.keep_prob
+                # tf.nn.dropout scales the kept entries by 1 / keep_prob.
+                loss = (per_sample * keep / cfg.keep_prob).mean(1).sum()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                losses.append(loss.detach())
+        return {"warmup": 0.0, "forward_loss": float(torch.stack(losses).mean())}
+
+    def get_extra_state(self) -> Any:
+        return {**super().get_extra_state(), "num_updates": self.num_updates}
+
+    def set_extra_state(self, state: Any) -> None:
+        super().set_extra_state(state)
+        self.num_updates = int(state["num_updates"])

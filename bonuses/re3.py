@@ -1,0 +1,178 @@
+"""Random Encoders for Efficient Exploration (Seo et al. 2021, "State Entropy Maximization
+with Random Encoders for Efficient Exploration", ICML).
+
+A randomly initialised encoder, never trained, embeds each state as y; the bonus is a
+k-nearest-neighbour particle estimate of the state entropy, ``log(1 + d)`` with d the
+distance from y to its k-th nearest neighbour among a sample set of recent embeddings
+(paper eq. 5, k = 3).
+
+The release has two variants; this follows its on-policy one (A2C on MiniGrid,
+``a2c_re3/``), the closer match to PPO and TRPO:
+
+- Sample set: a FIFO of the last ``memory_size`` (10,000) embeddings, filled with the
+  rollout before it is scored, so the rollout's own states are neighbours of each other.
+  `compute` scores against the memory plus this batch; `update` commits the batch.
+- The sample itself is never its own neighbour (the release's ``kthvalue(k + 1)`` skips
+  the zero self-distance the same way in its off-policy variant; its A2C variant averages
+  the 5 smallest distances including that zero). ``average_k = True`` with ``k = 5`` gives
+  the A2C variant's mean of the nearest distances, without the self-distance.
+- ``normalize``: d is divided by its running std before the log (the A2C release, whose
+  running-moments update has a bug, adding n/N where it should multiply; not copied here).
+  ``normalize = False`` gives the paper's eq. 5, ``log(1 + d)``.
+- The state scored for transition t is s_{t+1}, as for RND, ICM and counts (the release
+  scores s_t, which the action cannot change).
+
+Encoders (torch's default init): frame stacks use the RAD encoder of the off-policy release
+(4 convs of 32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh).
+Symbolic grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same
+head; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool, 64
+features) differs, but is as random. Vector and discrete (one-hot) observations use a
+ReLU MLP with the same head (the paper has none for them).
+The release's coefficient (beta = 0.005 on DoorKey-6x6, added to A2C's advantages) fixes
+no PPO or TRPO setting, so there is no paper recipe.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from bonuses._encoders import RunningMeanStd, conv_trunk, mlp, observation_features
+from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+
+#: RAD's encoder (Laskin et al. 2020), RE3's off-policy release (rad_re3/re3.py).
+RAD_CONV = ((32, 3, 2, 0), (32, 3, 1, 0), (32, 3, 1, 0), (32, 3, 1, 0))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RE3Config(BonusConfig):
+    """RE3 hyper-parameters; defaults from Seo et al. 2021 and younggyoseo/RE3."""
+
+    #: The k of the k-th nearest neighbour (paper sec. 4 and rad_re3/re3.py: k = 3).
+    k: int = 3
+    #: Mean of the k nearest distances instead of the k-th (A2C release: k = 5, averaged).
+    average_k: bool = False
+    #: Embeddings in the FIFO sample set (A2C release, scripts/train.py: 10,000).
+    memory_size: int = 10_000
+    #: Embedding width for frames and vectors (rad_re3 RandomEncoder feature_dim: 50).
+    feature_dim: int = 50
+    #: Hidden widths of the random MLP for vector/discrete observations (not in the paper).
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Divide d by its running std inside the log (A2C release, torch_ac/algos/a2c.py).
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("k", "memory_size", "feature_dim"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"re3.{name} must be an integer >= 1, got {value!r}")
+        if self.k >= self.memory_size:
+            raise ValueError(
+                f"re3.k must be < re3.memory_size ({self.memory_size}), got {self.k!r}"
+            )
+        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
+            raise ValueError(f"re3.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
+
+
+class RE3(IntrinsicBonus):
+    """State entropy: log(1 + k-NN distance) in a fixed random embedding."""
+
+    config_cls = RE3Config
+    default_normalizer = "none"
+    description = "RE3: log(1 + k-NN distance) of s' among recent states, fixed random encoder."
+    reference = "Seo et al. 2021, State Entropy Maximization with Random Encoders (ICML)"
+
+    config: RE3Config
+    memory: torch.Tensor
+    filled: torch.Tensor
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        head: list[nn.Module] = []
+        if self.obs_kind == "image":
+            shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+            trunk, width = conv_trunk(shape, RAD_CONV, nn.ReLU)  # grids: the shared grid conv
+            head = [nn.Linear(width, cfg.feature_dim), nn.LayerNorm(cfg.feature_dim), nn.Tanh()]
+            width = cfg.feature_dim
+        else:
+            in_dim = self.num_states or int(observation_space.shape[0])  # type: ignore[index]
+            trunk = mlp(in_dim, cfg.hidden_sizes[:-1], cfg.hidden_sizes[-1])
+            head = [nn.ReLU(), nn.Linear(cfg.hidden_sizes[-1], cfg.feature_dim)]
+            head += [nn.LayerNorm(cfg.feature_dim), nn.Tanh()]
+            width = cfg.feature_dim
+        self.encoder = nn.Sequential(trunk, *head).requires_grad_(False)
+        self.embed_dim = width
+        # Newest embeddings last; only the last `filled` rows are valid.
+        self.register_buffer("memory", torch.zeros(cfg.memory_size, width))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.int64))
+        self.dist_rms = RunningMeanStd((1,))
+        self.to(self.device)
+
+    @torch.no_grad()
+    def embed(self, obs: torch.Tensor) -> torch.Tensor:
+        """Flat-batch observations -> (B, D) random embeddings."""
+        x = observation_features(obs.to(self.device), self.obs_kind, self.num_states)
+        return self.encoder(x).float()
+
+    def _window(self, y: torch.Tensor) -> torch.Tensor:
+        """The sample set for this batch: the memory plus ``y``, newest ``memory_size`` rows."""
+        filled = int(self.filled)
+        old = self.memory[self.memory.shape[0] - filled :]
+        return torch.cat([old, y])[-self.config.memory_size :]
+
+    @torch.no_grad()
+    def knn_distances(self, y: torch.Tensor) -> torch.Tensor:
+        """d per embedding: distance to the k-th nearest (or mean of the k nearest) other
+        sample in `_window`; 0 when no other sample exists."""
+        # Matrix-product distances in float64: the speed of a GEMM, and exact enough that a
+        # repeated state is at distance ~1e-7 from its twin (float32 gives ~1e-3).
+        y, window = y.double(), self._window(y).double()
+        b, m = y.shape[0], window.shape[0]
+        k = min(self.config.k, m - 1)
+        if k < 1:
+            return torch.zeros(b, device=y.device)
+        out = []
+        for start in range(0, b, 1024):  # bounds the (rows x M) distance block
+            rows = torch.arange(start, min(start + 1024, b), device=y.device)
+            dist = torch.cdist(y[rows], window, compute_mode="use_mm_for_euclid_dist")
+            own = rows + (m - b)  # where each row sits in the window (if still there)
+            inside = own >= 0
+            dist[inside.nonzero().squeeze(1), own[inside]] = float("inf")
+            near = dist.topk(k, dim=1, largest=False).values
+            out.append(near.mean(1) if self.config.average_k else near[:, -1])
+        return torch.cat(out).float()
+
+    def _scale(self, d: torch.Tensor) -> torch.Tensor:
+        """d / running std, the std including this batch (not committed: compute is pure)."""
+        if not self.config.normalize:
+            return d
+        rms = copy.deepcopy(self.dist_rms)
+        rms.update(d[:, None])
+        return d / torch.sqrt(rms.var[0] + 1e-8).to(d.dtype)
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        d = self.knn_distances(self.embed(batch.flat().next_obs))
+        bonus = torch.log1p(self._scale(d))
+        return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
+
+    @torch.no_grad()
+    def update(self, batch: Transitions) -> dict[str, float]:
+        y = self.embed(batch.flat().next_obs)
+        d = self.knn_distances(y)  # against the window before the commit, as compute scored
+        self.dist_rms.update(d[:, None])
+        size = self.config.memory_size
+        self.memory.copy_(torch.cat([self.memory, y])[-size:])
+        self.filled.fill_(min(size, int(self.filled) + y.shape[0]))
+        return {"knn_distance": float(d.mean()), "memory_fill": int(self.filled) / size}
