@@ -2,8 +2,10 @@
 
 Every agent (PPO, TRPO, ...) subclasses `OnPolicyAgent` and implements `update` only. The
 loop owns the order of operations, so an intrinsic reward always reaches the advantages
-(peers that add it after GAE silently train without it): the `RewardShaper` runs on the raw
-rollout before any return is computed.
+(peers that add it after GAE silently train without it): the `Shaping` hook runs on the raw
+rollout before any return is computed. What the loop needs from outside the agent (the
+shaping hook, a step-info reader, a coverage tracker) it knows only through the protocols
+in `agents.hooks`; the speed tricks (NumPy acting, NumPy GAE) live in `agents.fast`.
 
 Advantages use GAE (Schulman et al. 2016) with terminated and truncated kept apart: a
 terminated episode has no future value, a truncated one bootstraps from V(final obs). With
@@ -23,11 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.fast import NumpyPolicy, gae
+from agents.hooks import Coverage, Shaping, StepInfoReader, reward_is_score
 from agents.networks import Distribution, Policy, ValueFunction, encoder, run_layers
-from agents.numpy_policy import NumpyPolicy
 from bonuses.base import Transitions
-from explore_bench.shaping import RewardShaper
-from explore_bench.tasks import CoverageTracker, raw_rewards, step_infos
+
+__all__ = ["EVAL_CHUNK_ELEMENTS", "OnPolicyAgent", "OnPolicyConfig", "UpdateBatch", "gae"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -89,45 +92,6 @@ class OnPolicyConfig:
 EVAL_CHUNK_ELEMENTS = 1 << 23
 
 
-def _has_raw_reward(infos: dict[str, Any]) -> bool:
-    """Whether any env reported info["raw_reward"] this step (top level or in final_info)."""
-    return "raw_reward" in infos or "raw_reward" in infos.get("final_info", ())
-
-
-def gae(
-    rewards: torch.Tensor,
-    values: torch.Tensor,
-    next_values: torch.Tensor,
-    terminated: torch.Tensor,
-    dones: torch.Tensor,
-    gamma: float,
-    lam: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation over (T, N) tensors; returns (advantages, returns).
-
-    ``next_values[t]`` is V of the true successor of step t (the final observation at an
-    episode end); ``terminated`` zeroes it, ``dones`` (terminated or truncated) stops the
-    recursion so advantages never leak across episodes.
-    """
-    # The recursion runs on NumPy views: the same float32 operations in the same order as on
-    # tensors, at a fraction of the per-operation overhead (T small ops per rollout).
-    dtype = torch.promote_types(rewards.dtype, values.dtype)
-    r = rewards.detach().to(dtype).numpy()
-    v = values.detach().to(dtype).numpy()
-    nv = next_values.detach().to(dtype).numpy()
-    not_term = (1.0 - terminated.to(dtype)).numpy()
-    not_done = (1.0 - dones.to(dtype)).numpy()
-    adv = np.zeros_like(r)
-    last = np.zeros_like(r[0])
-    gl = gamma * lam
-    for t in range(r.shape[0] - 1, -1, -1):
-        delta = r[t] + gamma * nv[t] * not_term[t] - v[t]
-        last = delta + gl * not_done[t] * last
-        adv[t] = last
-    advantages = torch.from_numpy(adv)
-    return advantages, advantages + values
-
-
 @dataclasses.dataclass
 class UpdateBatch:
     """Flat (B, ...) tensors handed to ``update``; values/returns are (B, heads)."""
@@ -156,12 +120,13 @@ class OnPolicyAgent(ABC):
     def __init__(
         self,
         envs: gym.vector.VectorEnv,
-        shaper: RewardShaper,
+        shaper: Shaping,
         config: OnPolicyConfig,
         *,
         seed: int = 0,
         total_steps: int = 1,
-        coverage: CoverageTracker | None = None,
+        coverage: Coverage | None = None,
+        read_step: StepInfoReader = reward_is_score,
         device: str = "cpu",
     ) -> None:
         self.envs = envs
@@ -171,6 +136,7 @@ class OnPolicyAgent(ABC):
         self.device = torch.device(device)
         self.total_steps = total_steps
         self.coverage = coverage
+        self.read_step = read_step
         self.obs_space = envs.single_observation_space
         self.act_space = envs.single_action_space
         self.discrete = isinstance(self.act_space, gym.spaces.Discrete)
@@ -293,28 +259,7 @@ class OnPolicyAgent(ABC):
                 np_obs[t + 1] = next_obs
             else:
                 self._last_obs.numpy()[:] = next_obs
-            done = terminated | truncated
-            any_done = done.any()
-            if any_done:
-                final_obs = infos["final_obs"]
-                finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
-            raw = reward
-            step_info: dict[str, np.ndarray] | None = None
-            if self.coverage is not None or _has_raw_reward(infos):
-                step_info = step_infos(infos)
-                raw = raw_rewards(reward, step_info)
-            self._np_rewards[t] = reward
-            self._np_raw_rewards[t] = raw
-            self._np_terminated[t] = terminated
-            self._np_truncated[t] = truncated
-            self._track_episodes(raw, done, any_done)
-            if self.coverage is not None:
-                true_next = next_obs
-                if any_done:
-                    true_next = next_obs.copy()
-                    for i in np.flatnonzero(done):
-                        true_next[i] = infos["final_obs"][i]
-                self.coverage.update(true_next, step_info or {})
+            self._record_step(t, next_obs, reward, terminated, truncated, infos, finals)
         # next_obs[t] is obs[t + 1], except at episode ends: there the true final observation.
         np_next[:-1] = np_obs[1:]
         self.buf_next_obs[-1] = self._last_obs
@@ -332,6 +277,38 @@ class OnPolicyAgent(ABC):
             terminated=self.buf_terminated,
             truncated=self.buf_truncated,
         )
+
+    def _record_step(
+        self,
+        t: int,
+        next_obs: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        infos: dict[str, Any],
+        finals: list[tuple[int, int, Any]],
+    ) -> None:
+        """Store what step ``t`` returned besides the next observation: rewards and the game
+        score, episode ends (with their true final observations), episode statistics and
+        coverage."""
+        done = terminated | truncated
+        any_done = done.any()
+        if any_done:
+            final_obs = infos["final_obs"]
+            finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
+        raw, step_info = self.read_step(reward, infos, self.coverage is not None)
+        self._np_rewards[t] = reward
+        self._np_raw_rewards[t] = raw
+        self._np_terminated[t] = terminated
+        self._np_truncated[t] = truncated
+        self._track_episodes(raw, done, any_done)
+        if self.coverage is not None:
+            true_next = next_obs
+            if any_done:
+                true_next = next_obs.copy()
+                for i in np.flatnonzero(done):
+                    true_next[i] = infos["final_obs"][i]
+            self.coverage.update(true_next, step_info or {})
 
     def _numpy_mirror(self) -> NumpyPolicy | None:
         """The policy mirrored in NumPy for acting, where it can be (see `NumpyPolicy`)."""
@@ -431,7 +408,7 @@ class OnPolicyAgent(ABC):
         """Rollout, bonus hook, advantages, update; returns this iteration's metrics."""
         batch = self.collect_rollout()
         start = time.perf_counter()
-        int_rewards, metrics = self.shaper.apply(batch, self.progress)
+        int_rewards, metrics = self.shaper(batch, self.progress)
         self.timers["time_bonus_s"] += time.perf_counter() - start
         start = time.perf_counter()
         advantages, returns = self.compute_advantages(batch, int_rewards)

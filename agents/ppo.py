@@ -6,13 +6,12 @@ clipping, global gradient-norm clipping, optional linear learning-rate annealing
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, cast
+from typing import Any
 
 import torch
-from torch import nn
-from torch.optim.adam import adam as adam_kernel
 
 from agents.base import OnPolicyAgent, OnPolicyConfig, UpdateBatch
+from agents.fast import AdamStep
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,13 +62,11 @@ class PPO(OnPolicyAgent):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # fused: the same Adam update in one kernel per step (4x faster than the per-parameter
-        # loop on CPU for small MLPs; equal up to float rounding).
-        self.optimizer = torch.optim.Adam(
-            self.parameters(), lr=self.config.lr, eps=1e-5, fused=True
-        )
-        #: (params, exp_avgs, exp_avg_sqs, steps) of the optimizer, for `_clip_and_step`.
-        self._adam_lists: tuple[list[Any], list[Any], list[Any], list[Any]] | None = None
+        params = self.parameters()
+        # fused: the same Adam update in one kernel per step (equal up to float rounding).
+        self.optimizer = torch.optim.Adam(params, lr=self.config.lr, eps=1e-5, fused=True)
+        #: clip_grad_norm_ + optimizer.step(), without torch.optim's per-call overhead.
+        self.clip_and_step = AdamStep(self.optimizer, params, self.config.max_grad_norm)
 
     def update(self, batch: UpdateBatch) -> dict[str, float]:
         cfg = self.config
@@ -104,22 +101,15 @@ class PPO(OnPolicyAgent):
                 pg_loss = torch.max(
                     -adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)
                 ).mean()
-                returns = ret_e[sl]
-                if old_v_e is not None:
-                    old = old_v_e[sl]
-                    clipped = old + (values - old).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = (
-                        0.5
-                        * torch.max((values - returns) ** 2, (clipped - returns) ** 2).mean(0).sum()
-                    )
-                else:
-                    v_loss = 0.5 * ((values - returns) ** 2).mean(0).sum()
+                v_loss = self._value_loss(
+                    values, ret_e[sl], None if old_v_e is None else old_v_e[sl]
+                )
                 entropy = dist.entropy().mean()
                 loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
-                for p in params:
+                for p in params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
                     p.grad = None
                 loss.backward()
-                self._clip_and_step(params)
+                self.clip_and_step()
                 log_ratios.append(log_ratio.detach())
                 losses["policy_loss"].append(pg_loss.detach())
                 losses["value_loss"].append(v_loss.detach())
@@ -138,95 +128,26 @@ class PPO(OnPolicyAgent):
         out["lr"] = self.optimizer.param_groups[0]["lr"]
         return out
 
-    def _clip_and_step(self, params: list[nn.Parameter]) -> None:
-        """``clip_grad_norm_`` then ``optimizer.step()``, the same kernels on the same
-        optimizer state without torch.optim's per-call bookkeeping (hooks, profiler records,
-        per-parameter state lookups and device grouping: half of a 64x64 MLP's minibatch step
-        on CPU). Falls back to the library calls whenever the fast path's assumptions fail."""
-        cfg = self.config
-        grads = [p.grad for p in params]
-        lists = self._adam_lists
-        if lists is None or any(g is None for g in grads) or len(lists[0]) != len(params):
-            nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
-            self.optimizer.step()
-            self._cache_adam_state(params)
-            return
-        present = cast(list[torch.Tensor], grads)
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
-        torch._foreach_mul_(present, torch.clamp(cfg.max_grad_norm / (total + 1e-6), max=1.0))
-        group = self.optimizer.param_groups[0]
-        beta1, beta2 = group["betas"]
-        try:
-            _fused_adam_step(lists, present, group, beta1, beta2)
-        except TypeError:  # another torch release changed the private kernel's signature
-            self._adam_lists = None
-            self.optimizer.step()
-
-    def _cache_adam_state(self, params: list[nn.Parameter]) -> None:
-        """Remember the optimizer's state tensors (the fast path updates them in place)."""
-        self._adam_lists = None
-        group = self.optimizer.param_groups[0]
-        plain = (
-            len(self.optimizer.param_groups) == 1
-            and group["fused"]
-            and not group["amsgrad"]
-            and not group["maximize"]
-            and not group["capturable"]
-            and not group["differentiable"]
-            and not group["decoupled_weight_decay"]
-            and [id(p) for p in group["params"]] == [id(p) for p in params]
-            and all(p in self.optimizer.state for p in params)
-        )
-        if plain:
-            states = [self.optimizer.state[p] for p in params]
-            self._adam_lists = (
-                list(params),
-                [s["exp_avg"] for s in states],
-                [s["exp_avg_sq"] for s in states],
-                [s["step"] for s in states],
-            )
+    def _value_loss(
+        self, values: torch.Tensor, returns: torch.Tensor, old: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Half the squared error per head, summed over heads; with ``old`` (clip_vloss) the
+        larger of the plain and the clipped error, as in the PPO code (Huang et al. 2022)."""
+        error = (values - returns) ** 2
+        if old is not None:
+            clipped = old + (values - old).clamp(-self.config.clip_coef, self.config.clip_coef)
+            error = torch.max(error, (clipped - returns) ** 2)
+        return 0.5 * error.mean(0).sum()
 
     def extra_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-        self._adam_lists = None  # the state tensors were replaced
+        self.clip_and_step.reset()  # the state tensors were replaced
 
 
 def _approx_kl(log_ratio: torch.Tensor) -> torch.Tensor:
     """Schulman's low-variance estimator of KL(old || new), (r - 1) - log r, averaged over
     the last dimension (one value per minibatch)."""
     return ((log_ratio.exp() - 1) - log_ratio).mean(-1)
-
-
-def _fused_adam_step(
-    lists: tuple[list[Any], list[Any], list[Any], list[Any]],
-    grads: list[torch.Tensor],
-    group: dict[str, Any],
-    beta1: float,
-    beta2: float,
-) -> None:
-    """torch's fused Adam kernel on the optimizer's own state tensors (what
-    ``optimizer.step()`` runs for this group, minus its per-call bookkeeping)."""
-    adam_kernel(
-        lists[0],
-        grads,
-        lists[1],
-        lists[2],
-        [],
-        lists[3],
-        amsgrad=False,
-        has_complex=False,
-        beta1=beta1,
-        beta2=beta2,
-        lr=group["lr"],
-        weight_decay=group["weight_decay"],
-        eps=group["eps"],
-        maximize=False,
-        foreach=None,
-        capturable=False,
-        differentiable=False,
-        fused=True,
-        decoupled_weight_decay=False,
-    )

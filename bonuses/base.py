@@ -79,7 +79,8 @@ class Transitions:
     def _map(self, fn: Any) -> Transitions:
         """Apply ``fn`` to every tensor field, leaving absent optional fields as None."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return Transitions(**{k: None if v is None else fn(v) for k, v in values.items()})
+        mapped: dict[str, Any] = {k: None if v is None else fn(v) for k, v in values.items()}
+        return Transitions(**mapped)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -15,15 +15,12 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from explore_bench import registry
+from explore_bench import presets, registry
+from explore_bench.errors import ConfigError
 
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
-
-
-class ConfigError(ValueError):
-    """A bad configuration value or key; the message names it and the valid choices."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -278,7 +275,6 @@ def resolve(
     Order: defaults -> preset -> overrides. Unknown names, unknown keys and badly typed
     values raise `ConfigError` or `UnknownNameError` before anything is created on disk.
     """
-    from explore_bench import presets
     from explore_bench.tasks import resolve_task
 
     unknown = set(sets or {}) - set(SECTIONS)  # checked before the sections are filled in

@@ -1,4 +1,4 @@
-"""The results layout (DESIGN.md): ``<root>/<task>/<agent>/<bonus>/seed<k>/``.
+"""The results layout (docs/design.md): ``<root>/<task>/<agent>/<bonus>/seed<k>/``.
 
 Kept free of torch so that `report` and `status` can read a results tree cheaply.
 """

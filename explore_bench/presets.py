@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from explore_bench.config import ConfigError
+from explore_bench.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """One run: a resolved config in, a complete run directory out.
 
-The directory follows DESIGN.md: config.json, provenance.json, metrics.csv, tb/, and DONE
-written last and atomically (FAILED with the traceback instead, when the run raises).
+The directory follows the results layout of docs/design.md: config.json, provenance.json,
+metrics.csv, tb/, and DONE written last and atomically (FAILED with the traceback instead,
+when the run raises).
 A resumable checkpoint.pt is saved every ``run.checkpoint_interval`` iterations; a run
 started on a directory that holds one continues from it. Environments cannot be
 checkpointed: a resumed run resets them with a seed derived from the iteration.
@@ -29,7 +30,7 @@ import torch
 from explore_bench import io, registry
 from explore_bench.config import ResolvedRun
 from explore_bench.shaping import RewardShaper
-from explore_bench.tasks import Task, raw_rewards, resolve_task, step_infos
+from explore_bench.tasks import Task, raw_rewards, read_step, resolve_task, step_infos
 
 #: Longest time metrics.csv may lag behind the run between checkpoints (seconds).
 METRICS_FLUSH_S = 10.0
@@ -192,7 +193,8 @@ def run(resolved: ResolvedRun, run_dir: Path, *, progress: bool | None = None) -
 
 
 def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) -> Any:
-    """The run's agent, with its bonus and reward shaper, on ``envs``."""
+    """The run's agent on ``envs``, wired to the harness: its bonus inside the reward shaper,
+    the task's coverage tracker and the task-aware step reader (see `agents.hooks`)."""
     run = resolved.run
     bonus_cls = registry.bonuses.load(run.bonus)
     bonus = bonus_cls(
@@ -205,6 +207,7 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
         seed=run.seed,
         total_steps=run.steps,
         coverage=task.coverage() if task.coverage else None,
+        read_step=read_step,
         device=run.device,
     )
 

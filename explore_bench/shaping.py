@@ -2,7 +2,9 @@
 
 `RewardShaper.apply` runs the bonus (compute/update in the order the bonus declares), scales
 the raw bonus with a normaliser and a coefficient, and returns the intrinsic rewards that
-the agent adds before computing any return or advantage. Normalisers are separate,
+the agent adds before computing any return or advantage. This is the one place that decides
+that order; the agents call it through the `agents.hooks.Shaping` protocol, so they never
+import this module (the runner hands a `RewardShaper` in). Normalisers are separate,
 stateful components: calling one is pure, ``update`` changes it, and its state is saved.
 """
 
@@ -208,6 +210,8 @@ class RewardShaper:
             int_coef=coef,
         )
         return int_rewards, out
+
+    __call__ = apply  # the `agents.hooks.Shaping` protocol
 
     def state_dict(self) -> dict[str, Any]:
         return {"normalizer": self.normalizer.state_dict(), "iteration": self.iteration}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from agents.hooks import Coverage
 from explore_bench import registry
 
 
@@ -54,14 +55,8 @@ class ProtocolCard:
         return (score - self.random_score) / (self.reference_score - self.random_score)
 
 
-class CoverageTracker(Protocol):
-    """Counts how much of a task's state space the agent has visited (logged beside return)."""
-
-    def update(self, next_obs: np.ndarray, infos: Mapping[str, Any]) -> None:
-        """Feed one vector-env step: the observations and the info dict of the vector env."""
-
-    def metrics(self) -> dict[str, float]:
-        """Coverage figures so far, e.g. {"coverage_cells": 0.12}."""
+#: Counts how much of a task's state space the agent has visited; the agents own the protocol.
+CoverageTracker = Coverage
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -161,3 +156,18 @@ def raw_rewards(reward: np.ndarray, step_info: Mapping[str, np.ndarray]) -> np.n
     if "raw_reward" not in step_info:
         return reward
     return np.where(step_info["_raw_reward"], step_info["raw_reward"], reward)
+
+
+def read_step(
+    reward: np.ndarray, infos: Mapping[str, Any], need_info: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """The `agents.hooks.StepInfoReader` the runner hands to agents: each env's game score
+    (`raw_rewards`) and, when asked for or needed for the score, its info (`step_infos`)."""
+    if (
+        not need_info
+        and "raw_reward" not in infos
+        and "raw_reward" not in infos.get("final_info", ())
+    ):
+        return reward, None
+    info = step_infos(infos)
+    return raw_rewards(reward, info), info

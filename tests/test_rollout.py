@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from agents.fast import NumpyPolicy
 from agents.networks import Policy
-from agents.numpy_policy import NumpyPolicy
 from agents.ppo import PPO, PPOConfig
 from agents.trpo import TRPO, TRPOConfig
 from bonuses.none import NoBonus

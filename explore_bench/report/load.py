@@ -1,8 +1,9 @@
 """Read a results tree into tidy tables: one row per log point, one row per run.
 
-Layout (DESIGN.md): ``<root>/<matrix>/<task>/<agent>/<bonus>/seed<k>/`` with config.json,
-metrics.csv and DONE (finished) or FAILED (traceback). A run's identity comes from its
-config.json; the path is only a fallback for runs that died before writing it.
+Layout (docs/design.md, "Where a run leaves its results"):
+``<root>/<matrix>/<task>/<agent>/<bonus>/seed<k>/`` with config.json, metrics.csv and DONE
+(finished) or FAILED (traceback). A run's identity comes from its config.json; the path is
+only a fallback for runs that died before writing it.
 """
 
 from __future__ import annotations
