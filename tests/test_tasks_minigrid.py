@@ -236,3 +236,35 @@ def test_every_bonus_scores_minigrid_views(bonus):
         model.update(batch)
         scores = model.compute(batch)
         assert scores.shape == (steps, n) and torch.isfinite(scores).all()
+
+
+def test_the_rollout_hands_state_keys_to_the_bonus():
+    """Transitions.state_keys[t, n] is the key of the state after step t of env n: replaying
+    the rollout's actions in a fresh env with the same seeds gives the same keys, including
+    at episode ends (the final state's key, not the reset's)."""
+    from agents.ppo import PPO, PPOConfig
+    from bonuses.none import NoBonus
+    from explore_bench.config import ShapingConfig
+    from explore_bench.runner import make_vector_env
+    from explore_bench.shaping import RewardShaper
+    from explore_bench.tasks import read_step
+
+    name = IDS["MultiRoomN2S4"]  # 40-step episodes: the rollout crosses episode ends
+    envs = make_vector_env(resolve_task(name), 2)
+    shaper = RewardShaper(NoBonus(envs.single_observation_space, envs.single_action_space),
+                          ShapingConfig())  # fmt: skip
+    agent = PPO(envs, shaper, PPOConfig(num_steps=100), seed=3, read_step=read_step)
+    batch = agent.collect_rollout()
+    assert batch.state_keys is not None and batch.state_keys.shape == (100, 2)
+    assert batch.state_keys.dtype == torch.int64 and batch.truncated.any()
+    for n in range(2):
+        env = _make(name)
+        env.reset(seed=3 + n)  # the vector env seeds env n with seed + n
+        for t in range(100):
+            _, _, terminated, truncated, info = env.step(int(batch.actions[t, n]))
+            assert info["state_key"] == batch.state_keys[t, n]
+            if terminated or truncated:
+                env.reset()
+    # without a reader that passes per-env info there are no keys (never stale ones)
+    plain = PPO(envs, shaper, PPOConfig(num_steps=4), seed=3)
+    assert plain.collect_rollout().state_keys is None
