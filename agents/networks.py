@@ -2,8 +2,8 @@
 
 Vector observations go through an MLP; stacked uint8 frames through a CNN (scaled to [0, 1]
 inside the network); small symbolic grids (MiniGrid's (3, 7, 7) view, `bonuses.base.is_grid`)
-through the small MiniGrid CNN of `grid_trunk`; Discrete observations are one-hot encoded. Box actions get a Gaussian
-with a state-independent log-std, Discrete actions a categorical.
+through the small MiniGrid CNN of `grid_trunk`; Discrete observations are one-hot encoded.
+Box actions get a Gaussian with a state-independent log-std, Discrete actions a categorical.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ RND_CONV: tuple[ConvSpec, ...] = ((32, 8, 4, 0), (64, 4, 2, 0), (64, 3, 1, 0))
 #: three 3x3 convolutions, stride 2, padding 1, 32/32/128 filters (ELU there), 7x7 -> 128.
 GRID_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1), (32, 3, 2, 1), (128, 3, 2, 1))
 
+
 def frame_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """Shape of `frame` for an image observation shape: (1, H, W) for a stack of frames,
     all channels for a symbolic grid (its channels are object, colour and state, not time)."""

@@ -138,7 +138,9 @@ def is_grid(shape: Sequence[int] | None) -> bool:
     (3, 7, 7) view: object, colour and state channels) rather than a stack of frames.
     Networks for frames (8 x 8 kernels, stride 4) do not fit it; agents and bonuses build
     grid networks for it instead."""
-    return shape is not None and len(shape) == 3 and max(int(shape[1]), int(shape[2])) <= GRID_MAX_SIDE
+    return (
+        shape is not None and len(shape) == 3 and max(int(shape[1]), int(shape[2])) <= GRID_MAX_SIDE
+    )
 
 
 def action_kind(space: gym.Space) -> str:

@@ -17,11 +17,11 @@ from explore_bench.registry import UnknownNameError
 
 NORMALIZATIONS = ("card", "none")
 
-#: Evidence budgets per env step (see the calibration figures in configs/evidence.toml).
-EVIDENCE_MINI_STEPS = {"DeepSea20": 50_000, "FourRooms": 100_000, "SparseMountainCar": 100_000}
-EVIDENCE_MINIGRID_STEPS = {"DoorKey6x6": 100_000, "KeyCorridorS3R1": 100_000, "MultiRoomN2S4": 100_000}
-#: TRPO steps per evidence-emi run: whole 50k-step iterations of the emi-mujoco preset.
-EVIDENCE_EMI_STEPS = 1_000_000
+#: Evidence budgets in env steps per run (calibration figures: configs/evidence.toml).
+EVIDENCE_MINI_STEPS = {"DeepSea20": 100_000, "FourRooms": 100_000, "SparseMountainCar": 100_000}
+EVIDENCE_MINIGRID_STEPS = {"DoorKey8x8": 50_000, "KeyCorridorS3R3": 50_000, "MultiRoomN4S5": 50_000}
+#: TRPO steps per evidence-emi run: 24 whole 50k-step iterations of the emi-mujoco preset.
+EVIDENCE_EMI_STEPS = 24 * 50_000
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -98,7 +98,8 @@ EVIDENCE_MINI = (
     SuiteTask(task=f"{_NS}/SparseMountainCar-v0", steps=EVIDENCE_MINI_STEPS["SparseMountainCar"]),
 )
 EVIDENCE_MINIGRID = tuple(
-    SuiteTask(task=f"{_NS}/{name}-v0", steps=steps) for name, steps in EVIDENCE_MINIGRID_STEPS.items()
+    SuiteTask(task=f"{_NS}/{name}-v0", steps=steps)
+    for name, steps in EVIDENCE_MINIGRID_STEPS.items()
 )
 
 SUITES: dict[str, Suite] = {
@@ -200,7 +201,9 @@ def budget_table() -> str:
             rows.append((suite.name, agent, str(suite.seeds), t.task, f"{t.steps:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(c.rjust(w) if i == len(r) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        "  ".join(
+            c.rjust(w) if i == len(r) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
         for r in rows
     ]
     return "\n".join(line.rstrip() for line in lines)

@@ -91,9 +91,7 @@ def _reachable_doorkey(size: int) -> int:
     return inner * inner - inner + 1
 
 
-def _dead_reckoned_cells(
-    env: gym.Env, obs: np.ndarray, actions: list[int]
-) -> set[tuple[int, int]]:
+def _dead_reckoned_cells(env: gym.Env, obs: np.ndarray, actions: list[int]) -> set[tuple[int, int]]:
     """Cells visited, tracked from the start pose and the views alone: a forward move
     succeeds when the view's cell in front of the agent (x 3, y 5) can be stepped on."""
     x, y = env.unwrapped.agent_pos

@@ -55,7 +55,9 @@ def format_task_cards() -> str:
         lines.append(f"  {'coverage':<{width}}  {'yes' if task.coverage else 'no'}")
         lines.append(f"  {'budgets':<{width}}  {'; '.join(budgets.get(name, ())) or '-'}")
         blocks.append("\n".join(lines))
-    blocks.append("Step budgets of the suites (matrix specs refer to them):\n" + suites.budget_table())
+    blocks.append(
+        "Step budgets of the suites (matrix specs refer to them):\n" + suites.budget_table()
+    )
     blocks.append(
         "Any other gymnasium id also works as a task, with the environment's default settings."
     )

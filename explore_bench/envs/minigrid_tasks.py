@@ -220,7 +220,7 @@ def reference_scores(minigrid_id: str, episodes: int, layouts: int) -> tuple[flo
         done = False
         while not done:
             _, reward, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))  # type: ignore[attr-defined]
-            total += reward
+            total += float(reward)
             done = terminated or truncated
     best = 0.0
     horizon = env.unwrapped.max_steps  # type: ignore[attr-defined]
@@ -233,5 +233,6 @@ def reference_scores(minigrid_id: str, episodes: int, layouts: int) -> tuple[flo
 if __name__ == "__main__":  # the cards' reference figures
     import sys
 
-    for name in sys.argv[1:] or ["MiniGrid-DoorKey-8x8-v0"]:
-        print(name, reference_scores(name, episodes=200, layouts=50), flush=True)
+    episodes, layouts = int(sys.argv[1]), int(sys.argv[2])
+    for name in sys.argv[3:]:
+        print(name, episodes, layouts, reference_scores(name, episodes, layouts), flush=True)
