@@ -297,9 +297,9 @@ MINIGRID_TASKS = (
         "a corridor between 3 x 2 rooms of side 3; the ball to pick up sits behind a locked "
         "door, its key in another room (layout drawn per episode)",
         0.0,
-        0,
-        0.0,
-        0,
+        100,
+        0.9317,
+        20,
     ),
     MiniGridTask(
         "DoorKey6x6",
