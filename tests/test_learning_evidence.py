@@ -39,6 +39,7 @@ def _separates(out: Path, spec: str, task: str, bonus: str) -> None:
 
 
 def test_count_solves_four_rooms_and_none_does_not(tmp_path: Path) -> None:
+    # Measured (issue 20): count 4 of 5 seeds (final score 1.0 on seeds 0-3), none 0 of 5.
     _separates(tmp_path, "evidence-mini", "explore_bench/FourRooms-v0", "count")
 
 

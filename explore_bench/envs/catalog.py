@@ -285,10 +285,10 @@ MINIGRID_TASKS = (
         640,
         "two rooms split by a wall with a locked door; the key on the agent's side, the "
         "goal in the far corner (layout drawn per episode)",
-        0.0,
-        0,
-        0.0,
-        0,
+        0.0118,
+        100,
+        0.9769,
+        20,
     ),
     MiniGridTask(
         "KeyCorridorS3R3",
