@@ -52,6 +52,7 @@ def ours_train(
     num_envs: int,
     agent_set: dict[str, Any] | None = None,
     run_set: dict[str, Any] | None = None,
+    bonus_set: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """One run of ours through the runner, as a user runs it (metrics.csv, TensorBoard,
@@ -71,7 +72,11 @@ def ours_train(
         "checkpoint_interval": 0,
         **(run_set or {}),
     }
-    resolved = resolve(run_opts, {"agent": {k: str(v) for k, v in (agent_set or {}).items()}})
+    sets = {
+        "agent": {k: str(v) for k, v in (agent_set or {}).items()},
+        "bonus": {k: str(v) for k, v in (bonus_set or {}).items()},
+    }
+    resolved = resolve(run_opts, sets)
     with tempfile.TemporaryDirectory(prefix="eb-run-") as tmp:
         start, cpu = time.perf_counter(), time.process_time()
         run_dir = run(resolved, Path(tmp) / "run", progress=False)

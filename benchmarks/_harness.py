@@ -44,6 +44,9 @@ class Pair:
     b: Measure
     target: float | None = None
     target_text: str = ""
+    #: Judges the target from the runs when it is not "median ratio >= target" (e.g. a share
+    #: of A's wall-clock): PairResult -> met.
+    judge: Callable[[PairResult], bool] | None = None
 
 
 @dataclasses.dataclass
@@ -70,6 +73,8 @@ class PairResult:
 
     @property
     def met(self) -> bool | None:
+        if self.pair.judge is not None and self.a:
+            return self.pair.judge(self)
         if self.pair.target is None or not self.a:
             return None
         return self.median >= self.pair.target

@@ -38,7 +38,7 @@ def pairs(quick: bool, rev: str, src: str) -> list[Pair]:
     ]  # fmt: skip
     atari_steps = 1024 if quick else 2048
     runs.append(
-        (f"PPO Nature CNN, Montezuma, 8 envs, {atari_steps} steps (as in atari)",
+        (f"PPO Nature CNN, Venture, 8 envs, {atari_steps} steps (as in atari)",
          "atari:ours", {"steps": atari_steps})
     )  # fmt: skip
     return [

@@ -19,10 +19,14 @@ Comparisons (module per comparison; each states its exact settings in its docstr
 3. ``rollout``: ``agent.collect_rollout`` vs a raw SyncVectorEnv with random actions
    (`benchmarks.rollout`).
 4. ``bonus``: steps/s with each bonus over steps/s with ``none`` (`benchmarks.bonus_cost`).
-5. ``atari``: PPO with the Nature CNN vs SB3's CnnPolicy on Montezuma (`benchmarks.atari`).
+5. ``atari``: PPO with the Nature CNN vs SB3's CnnPolicy on Venture (`benchmarks.atari`).
 6. ``matrix``: ``explore-bench matrix --workers 2`` vs ``--workers 1`` on 4 cells
    (`benchmarks.matrix_scaling`).
 7. ``memory``: peak RSS of a MuJoCo and an Atari run (`benchmarks.memory`).
+8. ``atari-env``: ale-py's native Atari vector env vs the gymnasium stack, 8 envs
+   (`benchmarks.atari_env`).
+9. ``emi-trpo``: TRPO + EMI (``emi-mujoco``), one 50k-step iteration on SparseHalfCheetah:
+   the bonus's share of wall-clock, fast diversity kernel vs the dense one (`benchmarks.emi_trpo`).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -57,6 +61,8 @@ COMPARISONS = {
     "bonus": "bonus_cost",
     "atari": "atari",
     "matrix": "matrix_scaling",
+    "atari-env": "atari_env",
+    "emi-trpo": "emi_trpo",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (

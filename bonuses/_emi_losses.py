@@ -18,6 +18,7 @@ from bonuses._emi_networks import (
     kernel_similarity,
     self_similarity,
 )
+from bonuses._kernel_sums import grid_kernel_means
 
 
 def emi_loss_terms(
@@ -82,24 +83,33 @@ def diversity_reward(
     bandwidth: float,
     coef: float,
     chunk: int,
+    kernel: str = "grid",
+    tol: float = 1e-6,
 ) -> torch.Tensor:
     """coef * [K(phi(s_t)) - K(phi(s_t+1))], K(x) = mean Gaussian kernel from phi(x) to phi
     of every batch observation: the reward of Kim et al. 2019's released MuJoCo code.
 
     ``obs`` and ``next_obs`` are time-major flattened rows (T * n_env, ...), ``embed`` maps
     such rows to phi. next_obs[t] is usually obs[t + 1] (same env, no episode end): those
-    rows reuse K(obs[t + 1]), which halves the quadratic kernel cost and changes nothing.
-    Returns one reward per row.
+    rows reuse K(obs[t + 1]), which changes nothing. ``kernel`` "grid" computes K on a grid
+    to within ``tol`` per value (`bonuses._kernel_sums`; the reward then within
+    2 x coef x tol), falling back to the dense kernel where the grid would cost more;
+    "dense" is the exact pool x query reference. Returns one reward per row.
     """
     rows = len(obs)
     pool = embed(obs)
-    k_obs = self_similarity(pool, bandwidth, chunk)
     shifted = torch.zeros(rows, dtype=torch.bool)
     same = (next_obs[:-n_env] == obs[n_env:]).reshape(rows - n_env, -1).all(1)
     shifted[: rows - n_env] = same
+    fresh = embed(next_obs[~shifted])
+    fast = grid_kernel_means(pool, [pool, fresh], bandwidth, tol) if kernel == "grid" else None
+    if fast is not None:
+        k_obs, k_fresh = fast
+    else:
+        k_obs = self_similarity(pool, bandwidth, chunk)
+        k_fresh = kernel_similarity(fresh, pool, bandwidth, chunk)
     same, shifted = same.to(k_obs.device), shifted.to(k_obs.device)
     k_next = torch.empty_like(k_obs)
     k_next[: rows - n_env][same] = k_obs[n_env:][same]
-    fresh = embed(next_obs[~shifted])
-    k_next[~shifted] = kernel_similarity(fresh, pool, bandwidth, chunk)
+    k_next[~shifted] = k_fresh
     return coef * (k_obs - k_next)

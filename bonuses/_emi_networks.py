@@ -70,8 +70,10 @@ def critic(dim: int) -> nn.Module:
 
 def jsd_mi_loss(net: nn.Module, joint: torch.Tensor, marginal: torch.Tensor) -> torch.Tensor:
     """Jensen-Shannon MI estimator loss (Hjelm et al. 2019, DIM), minimised by both the
-    critic and the embeddings: mean softplus(-T(joint)) + mean softplus(T(marginal))."""
-    return F.softplus(-net(joint)).mean() + F.softplus(net(marginal)).mean()
+    critic and the embeddings: mean softplus(-T(joint)) + mean softplus(T(marginal)).
+    Both sample sets go through the critic in one pass."""
+    t_joint, t_marginal = net(torch.cat([joint, marginal])).split(len(joint))
+    return F.softplus(-t_joint).mean() + F.softplus(t_marginal).mean()
 
 
 def gaussian_kl_to_standard(x: torch.Tensor, min_eig: float = 1e-6) -> torch.Tensor:

@@ -1,17 +1,18 @@
-"""Networks and training helpers shared by the learned bonuses (ICM, RND, EMI, ...).
+"""Networks and training helpers shared by the learned bonuses (ICM, RND, E3B, RIDE, NGU, ...).
 
-`conv_trunk` is the one factory every bonus builds its image encoder with: for stacked
-frames it builds the layers it is given; for a small symbolic grid (MiniGrid's 7 x 7 x 3
-view, see `is_grid`) it builds `GRID_CONV` instead, since frame convolutions (8 x 8 kernels,
-stride 4) do not fit a 7 x 7 input. `frame` and `frame_shape` give the part of an image
-observation a bonus reads: the newest frame of a stack, or a grid's whole view.
+`conv_trunk` is the one factory every bonus builds its image encoder with (`state_encoder`
+and `require_conv_fits` go through it too): for stacked frames it builds the layers it is
+given; for a small symbolic grid (MiniGrid's 7 x 7 x 3 view, see `is_grid`) it builds
+`GRID_CONV` instead, since frame convolutions (8 x 8 kernels, stride 4) do not fit a 7 x 7
+input. `frame` and `frame_shape` give the part of an image observation a bonus reads: the
+newest frame of a stack, or a grid's whole view.
 
 The leading underscore keeps this module out of the bonus registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -25,10 +26,12 @@ ConvSpec = tuple[int, int, int, int]
 ICM_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1),) * 4
 #: Burda et al. 2018 (after Mnih et al. 2015): 8x8/4, 4x4/2, 3x3/1 with 32, 64, 64 filters.
 RND_CONV: tuple[ConvSpec, ...] = ((32, 8, 4, 0), (64, 4, 2, 0), (64, 3, 1, 0))
-#: RIDE's MiniGrid state embedding (Raileanu & Rocktaeschel 2020; released code
-#: facebookresearch/impact-driven-exploration, src/models.py MinigridStateEmbeddingNet):
-#: three 3x3 convolutions, stride 2, padding 1, 32/32/128 filters (ELU there), 7x7 -> 128.
-GRID_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1), (32, 3, 2, 1), (128, 3, 2, 1))
+#: Raileanu & Rocktaeschel 2020 (MiniGrid): 3x3 convolutions, stride 2, padding 1, 32/32/128.
+RIDE_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1), (32, 3, 2, 1), (128, 3, 2, 1))
+#: The grid network `conv_trunk` builds for symbolic grids: RIDE's MiniGrid state embedding
+#: (released code facebookresearch/impact-driven-exploration, src/models.py
+#: MinigridStateEmbeddingNet, ELU there), 7x7 -> 128 features.
+GRID_CONV = RIDE_CONV
 
 
 def frame_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -145,3 +148,71 @@ def observation_features(obs: torch.Tensor, kind: str, num_states: int = 0) -> t
     if kind == "image" and obs.dtype == torch.uint8:
         return obs.float() / 255.0
     return obs.float()
+
+
+def require_conv_fits(shape: Sequence[int], layers: Sequence[ConvSpec], who: str) -> None:
+    """Raise `UnsupportedSpaceError` naming ``who`` when `conv_trunk` cannot build ``layers``
+    on C x H x W images ``shape`` (frame convolutions on a 7x7 grid, unless the factory
+    builds a grid encoder for it)."""
+    from bonuses.base import UnsupportedSpaceError
+
+    try:
+        conv_trunk(shape, layers)
+    except RuntimeError as exc:
+        raise UnsupportedSpaceError(
+            f"{who}: images shaped {tuple(shape)} are too small for its conv layers "
+            f"{tuple(layers)} (out_channels, kernel, stride, padding)"
+        ) from exc
+
+
+def state_encoder(
+    kind: str,
+    shape: Sequence[int],
+    num_states: int,
+    out_dim: int,
+    *,
+    conv: Sequence[ConvSpec] = ICM_CONV,
+    hidden: Sequence[int] = (256,),
+    activation: type[nn.Module] = nn.ELU,
+) -> nn.Module:
+    """A bonus's state embedding phi for one observation kind, ``out_dim`` wide: for images
+    (C x H x W) the ``conv`` trunk, then a linear layer to ``out_dim`` when the trunk's flat
+    width differs; for vector and discrete (one-hot, ``num_states`` wide) observations an
+    MLP with ``hidden`` layers. Every learned episodic bonus builds its encoder here, so that
+    an encoder for another observation kind (symbolic grids) is added in one place."""
+    if kind == "image":
+        require_conv_fits(shape, conv, "state_encoder")
+        trunk, width = conv_trunk(shape, conv, activation)
+        return trunk if width == out_dim else nn.Sequential(trunk, nn.Linear(width, out_dim))
+    return mlp(num_states or int(shape[0]), hidden, out_dim, activation)
+
+
+def train_minibatches(
+    optimizer: torch.optim.Optimizer,
+    size: int,
+    epochs: int,
+    num_minibatches: int,
+    loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]],
+    *,
+    max_grad_norm: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """``epochs`` passes of ``num_minibatches`` optimiser steps over ``range(size)``.
+
+    ``loss_fn(idx)`` returns the loss of the minibatch ``idx`` and metrics (0-d tensors);
+    gradients are clipped to ``max_grad_norm`` (0: not clipped). Returns each metric's mean
+    over the steps, with one device transfer at the end.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    terms: dict[str, list[torch.Tensor]] = {}
+    for _ in range(epochs):
+        for idx in minibatches(size, num_minibatches, torch.device(device)):
+            loss, metrics = loss_fn(idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if max_grad_norm > 0:
+                nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            for key, value in metrics.items():
+                terms.setdefault(key, []).append(value.detach())
+    return {k: sum(torch.stack(v).tolist()) / len(v) for k, v in terms.items()}

@@ -9,11 +9,41 @@ iteration and before any return or advantage is computed::
 then scales ``raw`` with a normaliser and a coefficient that are the same for every bonus
 (``explore_bench.shaping``). Input normalisation that is part of a method (RND's observation
 statistics) lives inside the bonus; output scaling never does.
+
+Episodic memory (E3B, NovelD's first-visit term, RIDE, NGU): one mechanism, `EpisodicBonus`.
+
+- Each env has a memory (a count table, an inverse covariance, a kNN store) that spans
+  rollouts. An `EpisodicMemory` holds the memories of all N envs and advances them one time
+  step at a time: ``step(*inputs_t)`` scores step t for every env from its memory, then adds
+  step t to it; ``reset(mask)`` forgets the memories of the envs whose episode ended;
+  ``walk`` does both over a whole rollout (a memory may batch it, as E3B's does with one
+  Cholesky factorisation per episode segment, as long as it gives the same result).
+- `EpisodicBonus.episodic_walk` walks a rollout in time order from a copy of the memory
+  committed at rollout start: for t = 0..T-1, ``step`` with the bonus's per-step inputs
+  (`memory_inputs`, computed for the whole rollout in one batched pass, so the walk itself
+  costs only the memory's arithmetic), then ``reset`` for the envs with
+  ``terminated[t] | truncated[t]``. So `compute` is a pure function of (memory at rollout
+  start, the rollout), and splitting a rollout in two gives the same scores.
+- `update` commits the walk's end memory (`commit_walk`) before it trains anything, so the
+  committed memory holds what the scores were computed from (the release codes embed states
+  with the networks of the acting step). The walk is cached on the batch object and the
+  memory generation: `update` after `compute` on the same batch reuses compute's walk
+  instead of repeating it; anything that changes the memory or the weights invalidates it.
+- The committed memory is saved in ``state_dict()`` (``get_extra_state``, as tensors and
+  plain Python values), so a resumed run continues every episode's memory exactly.
+- A batch with a different number of envs than the committed memory starts every env with
+  an empty memory (a new set of environments; the contract checks do this).
+- Episodic counts (`EpisodicCounts`, NovelD and RIDE) key each s_{t+1} by
+  `Transitions.state_keys` when the task provides them and ``count_key = "state"``, else by
+  the exact observation (`exact_keys`: the state index, or a 64-bit BLAKE2b digest of the
+  observation's bytes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -24,12 +54,18 @@ import torch
 from torch import nn
 
 __all__ = [
+    "COUNT_KEYS",
     "BonusConfig",
+    "EpisodicBonus",
+    "EpisodicCounts",
+    "EpisodicMemory",
     "IntrinsicBonus",
     "Recipe",
     "Transitions",
     "UnsupportedSpaceError",
     "action_kind",
+    "count_keys",
+    "exact_keys",
     "is_grid",
     "observation_kind",
 ]
@@ -246,6 +282,18 @@ class IntrinsicBonus(nn.Module, ABC):
         clipped = torch.maximum(torch.minimum(actions.float(), high), low)
         return torch.where(finite, clipped, actions.float())
 
+    def inverse_dynamics_loss(
+        self, out: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Loss of an inverse model's output ``out`` (B, action_dim) for the taken actions, and
+        for discrete actions the accuracy (else None): cross-entropy over discrete actions,
+        and for boxes the squared error to the clipped actions (a unit-variance Gaussian)."""
+        if self.act_kind == "discrete":
+            target = actions.long()
+            loss = nn.functional.cross_entropy(out, target)
+            return loss, (out.argmax(-1) == target).float().mean()
+        return nn.functional.mse_loss(out, self.action_features(actions)), None
+
     @property
     def action_dim(self) -> int:
         """Width of `action_features`."""
@@ -260,3 +308,183 @@ class IntrinsicBonus(nn.Module, ABC):
     def set_extra_state(self, state: Any) -> None:
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
+
+
+# Episodic memory ---------------------------------------------------------------------------
+
+
+class EpisodicMemory(ABC):
+    """The episodic memories of ``num_envs`` environments (see the module docstring)."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.num_envs = num_envs
+
+    @abstractmethod
+    def step(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Score one time step for every env, (N,), from the memory; then add the step."""
+
+    @abstractmethod
+    def reset(self, ended: torch.Tensor) -> None:
+        """Empty the memories of the envs where ``ended`` (N,) is True."""
+
+    def walk(self, inputs: tuple[torch.Tensor, ...], ended: torch.Tensor) -> torch.Tensor:
+        """Advance over a whole rollout: scores (T, N). For t in time order, `step` on the
+        inputs of step t, then `reset` of the envs with ``ended[t]``. A memory may override
+        this with a batched computation of the same scores and end memory (E3B does)."""
+        scores = []
+        for t in range(ended.shape[0]):
+            scores.append(self.step(*(x[t] for x in inputs)))
+            if ended[t].any():
+                self.reset(ended[t])
+        return torch.stack(scores)
+
+    @abstractmethod
+    def copy(self) -> EpisodicMemory:
+        """An independent copy (the walk advances a copy, never the committed memory)."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """Tensors and plain Python values that `load` restores exactly."""
+
+    @abstractmethod
+    def load(self, state: dict[str, Any]) -> None:
+        """Restore what `state` returned."""
+
+
+class EpisodicCounts(EpisodicMemory):
+    """Per-env visit counts of integer keys in the current episode. ``step(keys)`` returns
+    the count of each env's key including this visit (incremented before use, as in the
+    RIDE and NovelD releases)."""
+
+    def __init__(self, num_envs: int) -> None:
+        super().__init__(num_envs)
+        self.tables: list[dict[int, int]] = [{} for _ in range(num_envs)]
+
+    def step(self, *inputs: torch.Tensor) -> torch.Tensor:
+        counts = []
+        for table, key in zip(self.tables, inputs[0].tolist(), strict=True):
+            table[key] = n = table.get(key, 0) + 1
+            counts.append(n)
+        return torch.tensor(counts, dtype=torch.int64)
+
+    def reset(self, ended: torch.Tensor) -> None:
+        for env in ended.nonzero().reshape(-1).tolist():
+            self.tables[env] = {}
+
+    def copy(self) -> EpisodicCounts:
+        out = EpisodicCounts(self.num_envs)
+        out.tables = [dict(table) for table in self.tables]
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "keys": [torch.tensor(list(t.keys()), dtype=torch.int64) for t in self.tables],
+            "counts": [torch.tensor(list(t.values()), dtype=torch.int64) for t in self.tables],
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.tables = [
+            dict(zip(k.tolist(), c.tolist(), strict=True))
+            for k, c in zip(state["keys"], state["counts"], strict=True)
+        ]
+
+
+def exact_keys(obs: torch.Tensor, kind: str) -> torch.Tensor:
+    """(T, N) int64 keys identifying each observation exactly: the state index for discrete
+    observations, else the first 8 bytes of the BLAKE2b digest of the observation's bytes
+    (deterministic across processes, unlike Python's ``hash``; two different observations
+    share a key with probability about 2^-64)."""
+    if kind == "discrete":
+        return obs.long()
+    rows = obs.reshape(obs.shape[0] * obs.shape[1], -1).cpu().contiguous().numpy()
+    digests = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows]
+    keys = [int.from_bytes(d, "little", signed=True) for d in digests]
+    return torch.tensor(keys, dtype=torch.int64).reshape(obs.shape[0], obs.shape[1])
+
+
+#: Values of a ``count_key`` config field (see `count_keys`).
+COUNT_KEYS = ("state", "obs")
+
+
+def count_keys(batch: Transitions, count_key: str, kind: str) -> torch.Tensor:
+    """Keys of the states s_{t+1} an episodic count counts, (T, N) int64: the task's
+    `Transitions.state_keys` when ``count_key == "state"`` and the task gives them, else the
+    exact next observation (`exact_keys`)."""
+    if count_key == "state" and batch.state_keys is not None:
+        return batch.state_keys.long().cpu()
+    return exact_keys(batch.next_obs, kind)
+
+
+class EpisodicBonus(IntrinsicBonus):
+    """A bonus with per-env episodic memory (see the module docstring). Subclasses implement
+    `new_memory` and `memory_inputs`; `compute` calls `episodic_walk`, `update` calls
+    `commit_walk` before training."""
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        self.memory: EpisodicMemory | None = None
+        self._generation = 0
+        self._walk_cache: tuple[Any, int, torch.Tensor, EpisodicMemory] | None = None
+
+    @abstractmethod
+    def new_memory(self, num_envs: int) -> EpisodicMemory:
+        """Empty memories for ``num_envs`` envs."""
+
+    @abstractmethod
+    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
+        """What the memory steps on, each shaped (T, N, ...): embeddings, count keys."""
+
+    def episodic_walk(self, batch: Transitions) -> torch.Tensor:
+        """The memory's scores (T, N) on the rollout, walked in time order from the committed
+        memory. Pure: the committed memory is not changed."""
+        return self._walk(batch)[0].clone()
+
+    def commit_walk(self, batch: Transitions) -> torch.Tensor:
+        """Commit the memory at the end of ``batch`` (call it before training, so that the
+        memory holds what `compute` scored with); returns the walk's scores."""
+        scores, memory = self._walk(batch)
+        self.memory = memory
+        self._invalidate()
+        return scores
+
+    @torch.no_grad()
+    def _walk(self, batch: Transitions) -> tuple[torch.Tensor, EpisodicMemory]:
+        cache = self._walk_cache
+        if cache is not None and cache[0]() is batch and cache[1] == self._generation:
+            return cache[2], cache[3]
+        inputs = self.memory_inputs(batch)
+        ended = (batch.terminated.bool() | batch.truncated.bool()).cpu()
+        committed = self.memory
+        if committed is None or committed.num_envs != batch.num_envs:
+            memory = self.new_memory(batch.num_envs)
+        else:
+            memory = committed.copy()
+        out = memory.walk(inputs, ended)
+        self._walk_cache = (weakref.ref(batch), self._generation, out, memory)
+        return out, memory
+
+    def _invalidate(self) -> None:
+        self._generation += 1
+        self._walk_cache = None
+
+    def get_extra_state(self) -> Any:
+        memory = None
+        if self.memory is not None:
+            memory = {"num_envs": self.memory.num_envs, **self.memory.state()}
+        return {**super().get_extra_state(), "episodic_memory": memory}
+
+    def set_extra_state(self, state: Any) -> None:
+        super().set_extra_state(state)
+        self._invalidate()
+        saved = state.get("episodic_memory")
+        if saved is None:
+            self.memory = None
+            return
+        self.memory = self.new_memory(int(saved["num_envs"]))
+        self.memory.load(saved)

@@ -21,6 +21,8 @@ from explore_bench.errors import ConfigError
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
+#: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
+VECTOR_KINDS = ("auto", "native", "sync", "async")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,8 +41,10 @@ class RunSettings:
     seed: int = 0
     #: Parallel environments in the vector env.
     num_envs: int = 8
-    #: Vector env kind: "sync" (faster on few cores) or "async" (one process per env).
-    vector: str = "sync"
+    #: Vector env: "auto" (the task's native vector env if it has one, else "sync"), "native"
+    #: (ale-py's AtariVectorEnv for Atari tasks), or the gymnasium stack: "sync" (faster on
+    #: few cores) or "async" (one process per env).
+    vector: str = "auto"
     #: Preset applied before overrides (see `explore_bench.presets`), or "".
     preset: str = ""
     #: Evaluate every this many env steps (0: ten evaluations over the budget).
@@ -59,8 +63,10 @@ class RunSettings:
             raise ConfigError(f"run.steps must be a positive integer, got {self.steps}")
         if self.num_envs <= 0:
             raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
-        if self.vector not in ("sync", "async"):
-            raise ConfigError(f"run.vector must be 'sync' or 'async', got {self.vector!r}")
+        if self.vector not in VECTOR_KINDS:
+            raise ConfigError(
+                f"run.vector must be one of {', '.join(VECTOR_KINDS)}, got {self.vector!r}"
+            )
         if self.eval_interval < 0 or self.eval_episodes < 0:
             raise ConfigError("run.eval_interval and run.eval_episodes must be >= 0")
         if self.checkpoint_interval < 0:
@@ -290,6 +296,11 @@ def resolve(
     agent_cls = registry.agents.load(run.agent)
     bonus_cls = registry.bonuses.load(run.bonus)
     task = resolve_task(run.task)
+    if run.vector == "native" and task.make_native_vector is None:
+        raise ConfigError(
+            f"run.vector='native': task {run.task!r} has no native vector env (see its card's "
+            "notes); use 'auto', 'sync' or 'async'"
+        )
 
     agent_cfg = agent_cls.config_cls()
     shaping = ShapingConfig()

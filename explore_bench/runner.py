@@ -51,7 +51,12 @@ def _add_scalars(writer: Any, row: dict[str, Any], step: int) -> None:
     writer._get_file_writer().add_summary(Summary(value=values), step)
 
 
-def make_vector_env(task: Task, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
+def make_vector_env(task: Task, num_envs: int, kind: str = "auto") -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``task``, same-step autoreset; ``kind`` as `RunSettings.vector`."""
+    if kind in ("auto", "native") and task.make_native_vector is not None:
+        return task.make_native_vector(num_envs)
+    if kind == "native":
+        raise ValueError(f"task {task.name!r} has no native vector env")
     fns = [task.make_env for _ in range(num_envs)]
     mode = gym.vector.AutoresetMode.SAME_STEP
     if kind == "async":
@@ -248,7 +253,9 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
 
     task = resolve_task(run.task)
     envs = make_vector_env(task, run.num_envs, run.vector)
-    eval_envs = make_vector_env(task, run.eval_episodes, "sync") if run.eval_episodes else None
+    prov["vector_env"] = f"{type(envs).__module__}.{type(envs).__qualname__}"  # what auto chose
+    eval_kind = "sync" if run.vector == "async" else run.vector
+    eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
     rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)

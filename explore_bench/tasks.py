@@ -77,6 +77,9 @@ class Task:
     coverage: Callable[[], CoverageTracker] | None = None
     #: One line for `explore-bench list --tasks`.
     description: str = ""
+    #: Builds ``n`` envs as one native vector env (``run.vector`` "auto"/"native") giving what
+    #: `make_env` copies in a same-step-autoreset gymnasium vector env give; None: none.
+    make_native_vector: Callable[[int], gym.vector.VectorEnv] | None = None
 
     def make_env(self) -> gym.Env:
         _import_env_backends(self.env_id)

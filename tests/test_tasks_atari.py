@@ -1,4 +1,5 @@
-"""Atari protocol cards: EMI protocol (no sticky actions, 52x52x4, clipped reward, 4,500)."""
+"""Atari protocol cards: EMI protocol (no sticky actions, 52x52x4, clipped reward, 4,500),
+on both backends: the gymnasium stack (`make_atari` per env) and ale-py's native vector env."""
 
 from __future__ import annotations
 
@@ -8,38 +9,117 @@ import pytest
 
 import explore_bench  # noqa: F401  (registers the ids)
 from explore_bench import registry
-from explore_bench.envs.atari import ClipRewardRawInInfo
+from explore_bench.config import ConfigError, resolve
+from explore_bench.envs.atari import ClipRewardRawInInfo, NativeAtariVectorEnv, make_atari
 from explore_bench.envs.catalog import ATARI_SCORES, EMI_GAMES, MODERN_GAMES
-from explore_bench.tasks import resolve_task
+from explore_bench.runner import make_vector_env
+from explore_bench.tasks import raw_rewards, resolve_task, step_infos
+
+BACKENDS = ("sync", "native")
 
 
-def _rollout(env_id: str, seed: int, steps: int = 120) -> tuple[np.ndarray, list[dict]]:
-    env = gym.make(env_id)
-    obs, info = env.reset(seed=seed)
-    frames, infos = [obs], [info]
-    actions = np.random.default_rng(123).integers(env.action_space.n, size=steps)
+def _rollout(
+    env_id: str, seed: int, kind: str = "sync", steps: int = 120
+) -> tuple[np.ndarray, list[dict]]:
+    """Frames and per-step infos of one env (a vector env of 1 of ``kind``)."""
+    envs = make_vector_env(resolve_task(env_id), 1, kind)
+    obs, info = envs.reset(seed=seed)
+    frames, infos = [obs[0]], [info]
+    actions = np.random.default_rng(123).integers(envs.single_action_space.n, size=steps)
     for a in actions:
-        obs, _, _, _, info = env.step(int(a))
-        frames.append(obs)
-        infos.append(info)
-    env.close()
+        obs, _, _, _, info = envs.step(np.array([a]))
+        frames.append(obs[0])
+        infos.append(step_infos(info))
+    envs.close()
     return np.array(frames), infos
 
 
-def test_emi_protocol_has_no_sticky_actions():
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_emi_protocol_has_no_sticky_actions(kind: str) -> None:
     # Without sticky actions ALE is deterministic: the same actions give the same frames even
     # from different seeds; with sticky actions (modern card) they do not.
-    a, infos = _rollout("explore_bench/Freeway-emi-v0", seed=0)
-    b, _ = _rollout("explore_bench/Freeway-emi-v0", seed=1)
+    a, infos = _rollout("explore_bench/Freeway-emi-v0", 0, kind)
+    b, _ = _rollout("explore_bench/Freeway-emi-v0", 1, kind)
     np.testing.assert_array_equal(a, b)
-    c, _ = _rollout("explore_bench/Freeway-modern-v0", seed=0)
-    d, _ = _rollout("explore_bench/Freeway-modern-v0", seed=1)
+    c, _ = _rollout("explore_bench/Freeway-modern-v0", 0, kind)
+    d, _ = _rollout("explore_bench/Freeway-modern-v0", 1, kind)
     assert not np.array_equal(c, d)
-    e, _ = _rollout("explore_bench/Freeway-modern-v0", seed=0)
+    e, _ = _rollout("explore_bench/Freeway-modern-v0", 0, kind)
     np.testing.assert_array_equal(c, e)  # same seed reproduces even with sticky actions
     # frame skip 4: four emulator frames per agent step
-    frames = [i["frame_number"] for i in infos]
+    frames = [int(i["frame_number"][0]) for i in infos]
     assert set(np.diff(frames)) == {4}
+
+
+def test_backends_give_the_same_frames_rewards_and_final_observations() -> None:
+    # No sticky actions: ale-py's vector env and the gymnasium stack must agree step for
+    # step, through truncations (horizon 40 here) and autoresets, on 3 envs from one seed.
+    horizon, n = 40, 3
+    stack = gym.vector.SyncVectorEnv(
+        [lambda: gym.wrappers.TimeLimit(make_atari("Frostbite", "emi"), horizon)] * n,
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    native = NativeAtariVectorEnv("Frostbite", "emi", n, max_episode_steps=horizon)
+    assert native.single_observation_space == stack.single_observation_space
+    assert native.single_action_space == stack.single_action_space
+    obs_s, _ = stack.reset(seed=3)
+    obs_n, _ = native.reset(seed=3)
+    np.testing.assert_array_equal(obs_n, obs_s)
+    assert obs_n.dtype == np.uint8 and obs_n.shape == (n, 4, 52, 52)
+    rng = np.random.default_rng(0)
+    ends, raw_max = 0, 0.0
+    for _ in range(100):
+        actions = rng.integers(stack.single_action_space.n, size=n)
+        out_s, out_n = stack.step(actions), native.step(actions)
+        for x, y in zip(out_s[:4], out_n[:4], strict=True):
+            np.testing.assert_array_equal(y, x)
+        raw_s = raw_rewards(out_s[1], step_infos(out_s[4]))
+        raw_n = raw_rewards(out_n[1], step_infos(out_n[4]))
+        np.testing.assert_array_equal(raw_n, raw_s)
+        np.testing.assert_array_equal(out_n[1], np.clip(raw_n, -1, 1))
+        raw_max = max(raw_max, raw_n.max())
+        done = out_s[2] | out_s[3]
+        for i in np.flatnonzero(done):
+            np.testing.assert_array_equal(out_n[4]["final_obs"][i], out_s[4]["final_obs"][i])
+            assert not np.array_equal(out_n[4]["final_obs"][i], out_n[0][i])
+        ends += done.sum()
+    assert ends == 2 * n  # two truncations per env, each with its true final observation
+    assert raw_max == 10  # Frostbite pays 10 a floe: the learner sees 1, the score is 10
+
+
+def test_native_final_observation_at_game_over() -> None:
+    # Breakout without fire reset under random actions ends within a few hundred steps.
+    stack = gym.vector.SyncVectorEnv(
+        [lambda: make_atari("Breakout", "emi")], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+    )
+    native = NativeAtariVectorEnv("Breakout", "emi", 1, max_episode_steps=4500)
+    stack.reset(seed=0)
+    native.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for _ in range(3000):
+        a = rng.integers(4, size=1)
+        out_s, out_n = stack.step(a), native.step(a)
+        np.testing.assert_array_equal(out_n[0], out_s[0])
+        if out_s[2][0]:
+            assert out_n[2][0] and not out_n[3][0]
+            np.testing.assert_array_equal(out_n[4]["final_obs"][0], out_s[4]["final_obs"][0])
+            break
+    else:
+        pytest.fail("no game over in 3,000 steps")
+
+
+def test_run_vector_picks_the_backend_and_refuses_native_without_ram() -> None:
+    frostbite = resolve_task("explore_bench/Frostbite-emi-v0")
+    monte = resolve_task("explore_bench/MontezumaRevenge-emi-v0")
+    assert isinstance(make_vector_env(frostbite, 2), NativeAtariVectorEnv)
+    assert isinstance(make_vector_env(frostbite, 2, "sync"), gym.vector.SyncVectorEnv)
+    # Montezuma's room coverage reads RAM, which ale-py's vector env does not return
+    assert isinstance(make_vector_env(monte, 1), gym.vector.SyncVectorEnv)
+    with pytest.raises(ConfigError, match="no native vector env"):
+        resolve({"task": monte.name, "vector": "native"})
+    with pytest.raises(ConfigError, match=r"run\.vector must be one of auto, native, sync"):
+        resolve({"task": frostbite.name, "vector": "gpu"})
+    assert resolve({"task": frostbite.name, "vector": "native"}).run.vector == "native"
 
 
 def test_observations_and_action_sets():
@@ -95,11 +175,18 @@ def test_reward_clipped_for_learner_raw_in_info():
 def test_horizon_4500_counts_agent_steps():
     for game in EMI_GAMES:
         assert gym.spec(f"explore_bench/{game}-emi-v0").max_episode_steps == 4500
+        native = resolve_task(f"explore_bench/{game}-emi-v0").make_native_vector
+        assert native is None or native(1).horizon == 4500
     # the TimeLimit counts agent steps: with a small limit, truncation comes after that many
     env = gym.make("explore_bench/Venture-emi-v0", max_episode_steps=7)
     env.reset(seed=0)
     flags = [env.step(0)[2:4] for _ in range(7)]
     assert flags[-1] == (False, True) and all(f == (False, False) for f in flags[:-1])
+    native = NativeAtariVectorEnv("Venture", "emi", 2, max_episode_steps=7)
+    native.reset(seed=0)
+    flags = [tuple(native.step(np.zeros(2, dtype=np.int64))[2:4]) for _ in range(8)]
+    assert [bool(t[1].all()) for t in flags] == [False] * 6 + [True, False]
+    assert not any(t[0].any() for t in flags)
 
 
 def test_atari_cards():

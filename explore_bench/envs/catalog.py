@@ -40,6 +40,8 @@ class TaskSpec:
     card: ProtocolCard
     #: Coverage tracker factory.
     coverage: Any = None
+    #: Native vector-env factory (num_envs -> VectorEnv) reproducing the card, or None.
+    native_vector: Any = None
     #: One line for `explore-bench list --tasks`.
     description: str = ""
 
@@ -50,6 +52,7 @@ class TaskSpec:
             card=self.card,
             coverage=self.coverage,
             description=self.description,
+            make_native_vector=self.native_vector,
         )
 
 
@@ -129,7 +132,8 @@ MODERN_GAMES = (*EMI_GAMES, "Pong", "Breakout", "Seaquest")
 #: Games where a random policy scores 0 and any point marks progress (success = score >= 1).
 SPARSE_GAMES = ("Freeway", "MontezumaRevenge", "Venture")
 
-_ATARI_HORIZON = {"emi": 4_500, "modern": 27_000}
+#: Agent steps per episode (EMI: 4,500; modern: ALE v5's 108,000 frames / 4).
+ATARI_HORIZON = {"emi": 4_500, "modern": 27_000}
 _ATARI_OBS = {
     "emi": "4 stacked grayscale 52x52 frames (uint8, INTER_AREA), max over the last 2 of 4",
     "modern": "4 stacked grayscale 84x84 frames (uint8, INTER_AREA), max over the last 2 of 4",
@@ -139,7 +143,7 @@ _ATARI_OBS = {
 def _atari_spec(game: str, protocol: str) -> TaskSpec:
     random_score, human = ATARI_SCORES[game]
     sparse = game in SPARSE_GAMES
-    horizon = _ATARI_HORIZON[protocol]
+    horizon = ATARI_HORIZON[protocol]
     where = (
         "EMI paper protocol (Kim et al. 2019; Tang et al. 2017)"
         if protocol == "emi"
@@ -165,15 +169,31 @@ def _atari_spec(game: str, protocol: str) -> TaskSpec:
             success_threshold=1.0 if sparse else None,
             notes=f"{where}: ALE/{game}-v5, minimal action set, no noop or fire reset; the "
             "learner sees rewards clipped to [-1, 1], scores are raw."
-            + (" Coverage: distinct rooms (RAM byte 3)." if game == "MontezumaRevenge" else ""),
+            + (
+                " Coverage: distinct rooms (RAM byte 3). Runs on the gymnasium stack: ale-py "
+                "0.12.1's AtariVectorEnv returns no RAM, so run.vector=native is refused."
+                if game == "MontezumaRevenge"
+                else " Backend (run.vector=auto): ale-py's AtariVectorEnv, which gives the "
+                "gymnasium stack's frames exactly (checked without sticky actions); sticky "
+                "actions draw from ale-py's own generators (same probability, other draws)."
+            ),
         ),
         coverage=(
             functools.partial(DistinctCount, "room", "coverage_rooms")
             if game == "MontezumaRevenge"
             else None
         ),
+        native_vector=None
+        if game == "MontezumaRevenge"
+        else functools.partial(_native_atari, game, protocol, horizon),
         description=f"Atari {game}, {where.split(' (')[0]}",
     )
+
+
+def _native_atari(game: str, protocol: str, horizon: int, num_envs: int) -> gym.vector.VectorEnv:
+    from explore_bench.envs.atari import NativeAtariVectorEnv  # ale-py loads here, not before
+
+    return NativeAtariVectorEnv(game, protocol, num_envs, max_episode_steps=horizon)
 
 
 #: DeepSea size of the mini suite: a random policy finds the treasure once in 2^20 episodes.

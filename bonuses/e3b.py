@@ -1,0 +1,224 @@
+"""Exploration via Elliptical Episodic Bonuses (Henaff et al., NeurIPS 2022, "Exploration
+via Elliptical Episodic Bonuses"; released code facebookresearch/e3b).
+
+Each env keeps the inverse of C = lambda I + sum_j phi(s_j) phi(s_j)^T over the states of
+its current episode. A transition s_t -> s_{t+1} is scored with the state it leaves,
+``b = phi(s_t)^T C^-1 phi(s_t)``, computed BEFORE s_t is added to C; C^-1 is then updated by
+Sherman-Morrison, ``C^-1 <- C^-1 - u u^T / (1 + b)`` with ``u = C^-1 phi(s_t)``. The first
+step of an episode scores 0 and C^-1 is reset to I / lambda at each episode end, as in the
+release (``minihack/torchbeast/src/utils.py``, ``act``). phi is trained only through an
+inverse-dynamics head predicting a_t from [phi(s_t), phi(s_{t+1})].
+
+The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`: it spans rollouts
+and is saved with ``state_dict()``. The walk over a rollout computes the same numbers as the
+step-by-step recursion in closed form, per episode segment (a Cholesky factorisation of the
+segment's m x m Gram matrix; see `EllipticalMemory.walk`), which replaces m memory-bound
+d x d rank-1 updates by matrix products. C^-1 is kept in float64: thousands of rank-1
+downdates in float32 (the release) can lose positive definiteness on long episodes.
+
+Choices where the paper is silent or differs from this setting:
+
+- Encoders: images (C x H x W; Atari's stacked frames, all of them) use the release's VizDoom
+  encoder, four 3x3 stride-2 convolutions with 32 filters and ELU, which flattens 42 x 42
+  frames to 288; larger frames get a linear layer to ``feature_dim`` (288) so that C stays
+  288 x 288. Vector and discrete (one-hot) observations use an MLP (not in the paper; the
+  MiniHack encoder is specific to NetHack's glyphs).
+- Continuous actions: the paper has discrete ones only. The inverse loss is then the squared
+  error to the taken actions (as for ICM here).
+- phi has its own Adam optimiser (the release adds the inverse loss, weight 1, to the IMPALA
+  loss and steps one Adam per batch); here ``epochs`` passes of ``num_minibatches`` steps.
+- Scale: the release divides the bonus by the running std of the intrinsic reward
+  (``--reward_norm int``) with coefficient 1 on MiniHack: ``default_normalizer`` is
+  ``reward_rms`` and the paper recipe sets coefficient 1. Its clipping of the total reward
+  to [-1, 1] is not applied (the harness never clips the bonus).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from bonuses._encoders import mlp, observation_features, state_encoder, train_minibatches
+from bonuses.base import (
+    BonusConfig,
+    EpisodicBonus,
+    EpisodicMemory,
+    Recipe,
+    Transitions,
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class E3BConfig(BonusConfig):
+    """E3B hyper-parameters; defaults from Henaff et al. 2022 and facebookresearch/e3b."""
+
+    #: Ridge lambda, C^-1 starts each episode at I / lambda (e3b src/arguments.py --ridge: 0.1).
+    ridge: float = 0.1
+    #: Width of phi and side of C (release VizDoom encoder: 288; MiniHack: 1024).
+    feature_dim: int = 288
+    #: Hidden widths of phi's MLP for vector/discrete observations (not in the paper).
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Hidden width of the inverse-dynamics head (release MinigridInverseDynamicsNet: 256).
+    inverse_hidden: int = 256
+    #: Adam learning rate of phi and the head (e3b src/arguments.py --predictor_learning_rate).
+    learning_rate: float = 1e-4
+    #: Global gradient-norm clip (e3b src/arguments.py --max_grad_norm: 40).
+    max_grad_norm: float = 40.0
+    #: Passes over each rollout per update (the release uses each batch once).
+    epochs: int = 1
+    #: Minibatches per pass.
+    num_minibatches: int = 4
+
+    def __post_init__(self) -> None:
+        positive = ("ridge", "feature_dim", "inverse_hidden", "learning_rate", "epochs")
+        for name in (*positive, "num_minibatches"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"e3b.{name} must be > 0, got {value!r}")
+        if self.max_grad_norm < 0:
+            raise ValueError(f"e3b.max_grad_norm must be >= 0 (0 = off), got {self.max_grad_norm}")
+        if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
+            raise ValueError(f"e3b.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
+
+
+class EllipticalMemory(EpisodicMemory):
+    """Per-env C^-1 (N, d, d) and the number of steps taken in the current episode."""
+
+    def __init__(self, num_envs: int, dim: int, ridge: float, device: torch.device) -> None:
+        super().__init__(num_envs)
+        self.ridge = ridge
+        eye = torch.eye(dim, dtype=torch.float64, device=device) / ridge
+        self.cov_inv = eye.expand(num_envs, dim, dim).clone()
+        self.steps = torch.zeros(num_envs, dtype=torch.int64, device=device)
+
+    def step(self, *inputs: torch.Tensor) -> torch.Tensor:
+        h = inputs[0]
+        u = torch.bmm(self.cov_inv, h.unsqueeze(-1)).squeeze(-1)
+        b = (h * u).sum(-1)
+        self.cov_inv -= u.unsqueeze(-1) * u.unsqueeze(-2) / (1.0 + b)[:, None, None]
+        out = torch.where(self.steps == 0, torch.zeros_like(b), b)
+        self.steps += 1
+        return out
+
+    def walk(self, inputs: tuple[torch.Tensor, ...], ended: torch.Tensor) -> torch.Tensor:
+        """The per-step recursion in closed form, one episode segment of m steps at a time:
+        with P the segment's starting C^-1, H its embeddings (m x d) and L the Cholesky
+        factor of I + H P H^T, the Schur complements give 1 + b_t = L_tt^2, and Woodbury the
+        end memory P - (HP)^T (I + H P H^T)^-1 (HP). Same result as `step` t by t, with
+        matrix products instead of m memory-bound rank-1 updates."""
+        h = inputs[0]
+        out = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
+        for env in range(h.shape[1]):
+            start = 0
+            ends = (ended[:, env].nonzero().reshape(-1) + 1).tolist()
+            for stop in ends + ([h.shape[0]] if not ends or ends[-1] < h.shape[0] else []):
+                seg, cov_inv = h[start:stop, env], self.cov_inv[env]
+                hp = seg @ cov_inv
+                gram = hp @ seg.T + torch.eye(stop - start, dtype=h.dtype, device=h.device)
+                chol = torch.linalg.cholesky(gram)
+                b = chol.diagonal().pow(2) - 1.0
+                if self.steps[env] == 0:
+                    b[0] = 0.0
+                out[start:stop, env] = b
+                if stop in ends:  # the episode ends: its C^-1 is not needed
+                    self.reset(torch.arange(self.num_envs) == env)
+                else:
+                    new = cov_inv - hp.T @ torch.cholesky_solve(hp, chol)
+                    self.cov_inv[env] = (new + new.T) / 2
+                    self.steps[env] += stop - start
+                start = stop
+        return out
+
+    def reset(self, ended: torch.Tensor) -> None:
+        ended = ended.to(self.cov_inv.device)
+        dim = self.cov_inv.shape[-1]
+        eye = torch.eye(dim, dtype=torch.float64, device=self.cov_inv.device) / self.ridge
+        self.cov_inv[ended] = eye
+        self.steps[ended] = 0
+
+    def copy(self) -> EllipticalMemory:
+        out = EllipticalMemory.__new__(EllipticalMemory)
+        out.num_envs, out.ridge = self.num_envs, self.ridge
+        out.cov_inv, out.steps = self.cov_inv.clone(), self.steps.clone()
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"cov_inv": self.cov_inv.cpu(), "steps": self.steps.cpu()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.cov_inv = state["cov_inv"].to(self.cov_inv.device, torch.float64).clone()
+        self.steps = state["steps"].to(self.steps.device).clone()
+
+
+class E3B(EpisodicBonus):
+    """Elliptical episodic bonus phi(s)^T C^-1 phi(s) in inverse-dynamics features."""
+
+    config_cls = E3BConfig
+    default_normalizer = "reward_rms"
+    description = "E3B: elliptical episodic bonus phi^T C^-1 phi in inverse-dynamics features."
+    reference = "Henaff et al. 2022, Exploration via Elliptical Episodic Bonuses"
+    recipes = {
+        "*": Recipe(
+            source="facebookresearch/e3b minihack/torchbeast/README.md and src/arguments.py: "
+            "--reward_norm int (running std of the intrinsic reward), "
+            "--intrinsic_reward_coef 1.0",
+            shaping={"normalizer": "reward_rms", "coef": 1.0},
+        )
+    }
+
+    config: E3BConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        shape = tuple(observation_space.shape or ())
+        self.encoder = state_encoder(
+            self.obs_kind, shape, self.num_states, cfg.feature_dim, hidden=cfg.hidden_sizes
+        )
+        self.inverse = mlp(2 * cfg.feature_dim, (cfg.inverse_hidden,), self.action_dim)
+        self.to(self.device)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)
+
+    def _features(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(observation_features(obs, self.obs_kind, self.num_states))
+
+    def new_memory(self, num_envs: int) -> EllipticalMemory:
+        return EllipticalMemory(num_envs, self.config.feature_dim, self.config.ridge, self.device)
+
+    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
+        flat = batch.flat().to(self.device)
+        phi = self._features(flat.obs).double()
+        return (phi.reshape(batch.num_steps, batch.num_envs, -1),)
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        return self.episodic_walk(batch).float().cpu()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        bonus = self.commit_walk(batch)
+        flat = batch.flat().to(self.device)
+
+        def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
+            out = self.inverse(torch.cat([phi, phi_next], -1))
+            inv_loss, accuracy = self.inverse_dynamics_loss(out, flat.actions[idx])
+            metrics = {"inverse_loss": inv_loss}
+            if accuracy is not None:
+                metrics["inverse_accuracy"] = accuracy
+            return inv_loss, metrics
+
+        cfg = self.config
+        metrics = train_minibatches(
+            self.optimizer, flat.num_steps, cfg.epochs, cfg.num_minibatches, loss,
+            max_grad_norm=cfg.max_grad_norm, device=self.device,
+        )  # fmt: skip
+        return {**metrics, "episodic_bonus_mean": float(bonus.mean())}

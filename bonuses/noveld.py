@@ -1,0 +1,156 @@
+"""NovelD (Zhang et al., NeurIPS 2021, "NovelD: A Simple yet Effective Exploration
+Criterion"; released code tianjunz/NovelD, ``src/algos/bebold.py``).
+
+The bonus of s_t -> s_{t+1} is the increase in novelty across the transition, paid only on
+the first visit to s_{t+1} in the episode::
+
+    b = max(nov(s_{t+1}) - alpha * nov(s_t), 0) * 1{N_ep(s_{t+1}) == 1}
+
+with nov(x) the L2 norm (not squared) of RND's predictor minus target on x, alpha = 0.5 and
+N_ep the episodic count of s_{t+1}, incremented before use and reset at episode end.
+
+- RND is this suite's `bonuses.rnd.RND`, reused as a sub-module (its predictor training,
+  observation statistics and warm-up; the bonus is zero while RND warms up). nov is
+  recovered from RND's score exactly: RND scores the mean of the squared feature errors, so
+  ||f_hat(x) - f(x)||_2 = sqrt(feature_dim * score).
+- Deviations from the release: RND here normalises its inputs with running statistics and
+  trains on the squared error (the release feeds a fixed random conv embedding of the 7x7
+  view, unnormalised, and minimises the mean L2 norm; the two losses share their minimum).
+  Images use RND's encoder on the newest frame, vector and discrete observations its MLP.
+- Episodic count: the release hashes the FULL grid observation (agent included). With
+  ``count_key = "state"`` the task's `Transitions.state_keys` are counted when it provides
+  them (MiniGrid), else the exact next observation; ``"obs"`` always counts observations.
+  The count is the shared `bonuses.base.EpisodicCounts` memory (spans rollouts, resets at
+  episode ends, saved with ``state_dict()``).
+- Scale: the release does not normalise the bonus (coefficient 0.5, entropy 0.001); the
+  paper recipe sets these. Its clipping of the total reward to [-1, 1] is not applied.
+- Actions are not used: any action space is accepted.
+- Not supported: images smaller than RND's conv torso takes (36 x 36; MiniGrid's 7x7
+  grids) are refused with `UnsupportedSpaceError` until a grid encoder exists for RND.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import torch
+
+from bonuses._encoders import RND_CONV, require_conv_fits
+from bonuses.base import (
+    COUNT_KEYS,
+    BonusConfig,
+    EpisodicBonus,
+    EpisodicCounts,
+    Recipe,
+    Transitions,
+    count_keys,
+)
+from bonuses.rnd import RND, RNDConfig
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NovelDConfig(BonusConfig):
+    """NovelD hyper-parameters; defaults from Zhang et al. 2021 and tianjunz/NovelD."""
+
+    #: alpha in max(nov(s') - alpha nov(s), 0) (NovelD src/arguments.py --scale_fac: 0.5).
+    alpha: float = 0.5
+    #: Episodic-count keys: "state" (the task's full-state keys when given, as the release's
+    #: full-grid hash; else observations) or "obs" (always the exact next observation).
+    count_key: str = "state"
+    #: RND predictor Adam learning rate (NovelD src/arguments.py --predictor_learning_rate).
+    learning_rate: float = 1e-4
+    #: RND output width (release: target and predictor end in 128 units).
+    feature_dim: int = 128
+    #: Hidden widths of RND's MLPs for vector/discrete observations (not in the paper).
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Fraction of transitions that train the predictor (release: all of them).
+    update_proportion: float = 1.0
+    #: Updates that only fit RND's observation statistics (this suite's RND warm-up).
+    warmup_updates: int = 1
+    #: Passes over each rollout per update (the release uses each batch once).
+    epochs: int = 1
+    #: Minibatches per pass.
+    num_minibatches: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.alpha >= 0:
+            raise ValueError(f"noveld.alpha must be >= 0, got {self.alpha!r}")
+        if self.count_key not in COUNT_KEYS:
+            raise ValueError(f"noveld.count_key must be 'state' or 'obs', got {self.count_key!r}")
+        self.rnd_config()  # validates the RND fields, naming them rnd.*
+
+    def rnd_config(self) -> RNDConfig:
+        """The settings of the RND sub-module."""
+        return RNDConfig(
+            learning_rate=self.learning_rate,
+            feature_dim=self.feature_dim,
+            hidden_sizes=self.hidden_sizes,
+            update_proportion=self.update_proportion,
+            warmup_updates=self.warmup_updates,
+            epochs=self.epochs,
+            num_minibatches=self.num_minibatches,
+        )
+
+
+class NovelD(EpisodicBonus):
+    """Novelty difference across a transition (RND), on first visits within an episode."""
+
+    config_cls = NovelDConfig
+    default_normalizer = "none"
+    description = "NovelD: max(nov(s') - alpha nov(s), 0) with RND novelty, first visits only."
+    reference = "Zhang et al. 2021, NovelD: A Simple yet Effective Exploration Criterion"
+    recipes = {
+        "ppo": Recipe(
+            source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
+            "--entropy_cost 0.001, no intrinsic reward normalisation",
+            agent={"ent_coef": 0.001},
+            shaping={"normalizer": "none", "coef": 0.5},
+        ),
+        "*": Recipe(
+            source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
+            "no intrinsic reward normalisation",
+            shaping={"normalizer": "none", "coef": 0.5},
+        ),
+    }
+
+    config: NovelDConfig
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        config: BonusConfig | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        super().__init__(observation_space, action_space, config, device)
+        if self.obs_kind == "image":  # RND's conv torso on the newest frame
+            shape = (1, *tuple(observation_space.shape or ())[1:])
+            require_conv_fits(shape, RND_CONV, "NovelD's RND")
+        self.rnd = RND(observation_space, action_space, self.config.rnd_config(), device)
+
+    def new_memory(self, num_envs: int) -> EpisodicCounts:
+        return EpisodicCounts(num_envs)
+
+    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
+        return (count_keys(batch, self.config.count_key, self.obs_kind),)
+
+    def novelty(self, batch: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
+        """nov(s_t) and nov(s_{t+1}), each (T, N): L2 norms of RND's feature error."""
+        width = self.config.feature_dim
+        nov_next = (self.rnd.compute(batch).double() * width).sqrt()
+        leaving = dataclasses.replace(batch, next_obs=batch.obs)
+        nov = (self.rnd.compute(leaving).double() * width).sqrt()
+        return nov, nov_next
+
+    @torch.no_grad()
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        first_visit = self.episodic_walk(batch) == 1
+        nov, nov_next = self.novelty(batch)
+        bonus = (nov_next - self.config.alpha * nov).clamp_min(0.0)
+        return (bonus * first_visit.to(bonus.device)).float().cpu()
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        counts = self.commit_walk(batch)
+        metrics = self.rnd.update(batch)
+        return {**metrics, "first_visit_frac": float((counts == 1).double().mean())}
