@@ -45,9 +45,9 @@ def test_count_solves_four_rooms_and_none_does_not(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured (issue 20): at the 50k-step evidence budget count solved the cheapest "
-    "MiniGrid task (MultiRoomN4S5) on 0 of 5 seeds, none on 0 of 5 (final scores all 0); see "
-    "configs/evidence.toml. Passes once a bonus does: then drop this mark and name it.",
+    reason="measured (issue 20): at the 50k-step evidence budget count and ride each solved "
+    "the cheapest MiniGrid task (MultiRoomN4S5) on 0 of 5 seeds, none on 0 of 5 (final scores "
+    "all 0); see configs/evidence.toml. Passes once a bonus does: then drop this mark.",
 )
 def test_a_bonus_solves_the_cheapest_minigrid_task_and_none_does_not(tmp_path: Path) -> None:
     _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "count")
