@@ -116,6 +116,8 @@ class OnPolicyAgent(ABC):
     description: ClassVar[str] = ""
     #: Whether policy and value may share a CNN trunk (PPO yes; TRPO's step must not move V).
     share_cnn_trunk: ClassVar[bool] = False
+    #: Stage the rollout through host arrays even on the CPU (the GPU code path, for tests).
+    _force_staging: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -195,41 +197,70 @@ class OnPolicyAgent(ABC):
     # rollout --------------------------------------------------------------------------
 
     def _alloc(self, t: int, n: int) -> None:
+        """Rollout buffers on the agent's device, and the host arrays the env writes into.
+
+        On the CPU they are one and the same memory (NumPy views of the tensors: the env's
+        arrays go straight in, with no tensor built per step). Off the CPU the rollout is
+        *staged*: the env writes pinned host arrays; each step's observation row is copied to
+        the device once (the policy acts on it there) and the rest (rewards, episode ends,
+        true next observations) once per rollout, so no step waits on the device beyond the
+        action it must hand to the env.
+        """
         obs_shape = self.obs_space.shape or ()
         obs_dtype = torch.uint8 if self.obs_space.dtype == np.uint8 else torch.float32
         if isinstance(self.obs_space, gym.spaces.Discrete):
             obs_dtype = torch.int64
         act_shape = () if self.discrete else tuple(self.act_space.shape or ())
         act_dtype = torch.int64 if self.discrete else torch.float32
-        self.buf_obs = torch.zeros((t, n, *obs_shape), dtype=obs_dtype)
-        self.buf_next_obs = torch.zeros_like(self.buf_obs)
-        self.buf_actions = torch.zeros((t, n, *act_shape), dtype=act_dtype)
-        self.buf_logprobs = torch.zeros((t, n))
-        self.buf_values = torch.zeros((t, n, self.heads))
-        self.buf_rewards = torch.zeros((t, n))
-        self.buf_raw_rewards = torch.zeros((t, n))
-        self.buf_terminated = torch.zeros((t, n), dtype=torch.bool)
-        self.buf_truncated = torch.zeros((t, n), dtype=torch.bool)
-        # NumPy views sharing the buffers' memory: the env's arrays are written straight in,
-        # with no tensor built per step (the conversion is the same cast as `as_obs`).
-        self._np_obs = self.buf_obs.numpy()
-        self._np_actions = self.buf_actions.numpy()
-        self._np_next_obs = self.buf_next_obs.numpy()
-        self._np_rewards = self.buf_rewards.numpy()
-        self._np_raw_rewards = self.buf_raw_rewards.numpy()
-        self._np_terminated = self.buf_terminated.numpy()
-        self._np_truncated = self.buf_truncated.numpy()
-        self._last_obs = torch.zeros((n, *obs_shape), dtype=obs_dtype)
+        self.staged = self.device.type != "cpu" or self._force_staging
+        pin = self.staged and self.device.type == "cuda"
+
+        def host(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros(shape, dtype=dtype, pin_memory=pin)
+
+        def on_device(buffer: torch.Tensor) -> torch.Tensor:
+            return torch.zeros_like(buffer, device=self.device) if self.staged else buffer
+
+        h_obs, h_next = host((t, n, *obs_shape), obs_dtype), host((t, n, *obs_shape), obs_dtype)
+        h_actions = host((t, n, *act_shape), act_dtype)
+        h_rewards, h_raw = host((t, n)), host((t, n))
+        h_term, h_trunc = host((t, n), torch.bool), host((t, n), torch.bool)
+        self.buf_obs, self.buf_next_obs = on_device(h_obs), on_device(h_next)
+        self.buf_actions = on_device(h_actions)
+        self.buf_logprobs = torch.zeros((t, n), device=self.device)
+        self.buf_values = torch.zeros((t, n, self.heads), device=self.device)
+        self.buf_rewards, self.buf_raw_rewards = on_device(h_rewards), on_device(h_raw)
+        self.buf_terminated, self.buf_truncated = on_device(h_term), on_device(h_trunc)
+        #: (host, device) pairs copied once per rollout when staged.
+        self._staging = [
+            (h_next, self.buf_next_obs),
+            (h_rewards, self.buf_rewards),
+            (h_raw, self.buf_raw_rewards),
+            (h_term, self.buf_terminated),
+            (h_trunc, self.buf_truncated),
+        ]
+        self._host_obs = h_obs
+        # NumPy views of the host arrays (the conversion is the same cast as `as_obs`).
+        self._np_obs = h_obs.numpy()
+        self._np_actions = h_actions.numpy()
+        self._np_next_obs = h_next.numpy()
+        self._np_rewards = h_rewards.numpy()
+        self._np_raw_rewards = h_raw.numpy()
+        self._np_terminated = h_term.numpy()
+        self._np_truncated = h_trunc.numpy()
+        self._last_obs = host((n, *obs_shape), obs_dtype)
 
     def as_obs(self, obs: np.ndarray) -> torch.Tensor:
-        """Env observations as a tensor of the buffer's dtype (MuJoCo returns float64)."""
-        return torch.as_tensor(obs).to(self.buf_obs.dtype)
+        """Env observations as a tensor of the buffer's dtype on the agent's device (MuJoCo
+        returns float64)."""
+        return torch.as_tensor(obs).to(device=self.device, dtype=self.buf_obs.dtype)
 
     def env_action(self, actions: torch.Tensor | np.ndarray) -> np.ndarray:
         """Policy output -> what the env accepts (Gaussian samples are clipped to bounds; the
-        unclipped sample is kept for the log-probability)."""
+        unclipped sample is kept for the log-probability). A device tensor is copied to the
+        host here: the one wait on the device per step, since the env needs the action."""
         if isinstance(actions, torch.Tensor):
-            actions = actions.numpy()
+            actions = actions.cpu().numpy()
         if self.discrete:
             return actions
         return np.clip(actions, self._act_low, self._act_high)
@@ -264,15 +295,22 @@ class OnPolicyAgent(ABC):
             # The next step's input goes straight into the buffer row it is read from.
             if t + 1 < num_steps:
                 np_obs[t + 1] = next_obs
+                if self.staged:
+                    self.buf_obs[t + 1].copy_(self._host_obs[t + 1], non_blocking=True)
             else:
                 self._last_obs.numpy()[:] = next_obs
             self._record_step(t, next_obs, reward, terminated, truncated, infos, finals)
         # next_obs[t] is obs[t + 1], except at episode ends: there the true final observation.
         np_next[:-1] = np_obs[1:]
-        self.buf_next_obs[-1] = self._last_obs
+        np_next[-1] = self._last_obs.numpy()
         for step, env, final in finals:
             np_next[step, env] = final
-        self.next_obs = self._last_obs  # copied into buf_obs[0] before it is overwritten
+        if self.staged:
+            for host, device in self._staging:
+                device.copy_(host, non_blocking=True)
+            self.next_obs = self._last_obs.to(self.device, non_blocking=True)
+        else:
+            self.next_obs = self._last_obs  # copied into buf_obs[0] before it is overwritten
         self._evaluate_rollout()
         self.env_steps += num_steps * self.envs.num_envs
         self.timers["time_rollout_s"] += time.perf_counter() - start
@@ -327,7 +365,7 @@ class OnPolicyAgent(ABC):
 
     def _numpy_mirror(self) -> NumpyPolicy | None:
         """The policy mirrored in NumPy for acting, where it can be (see `NumpyPolicy`)."""
-        if not self._batched_logprobs or self.buf_obs.dtype != torch.float32:
+        if self.staged or not self._batched_logprobs or self.buf_obs.dtype != torch.float32:
             return None
         return NumpyPolicy.of(self.policy)
 

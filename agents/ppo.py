@@ -85,7 +85,7 @@ class PPO(OnPolicyAgent):
         stop = False
         for _ in range(cfg.update_epochs):
             # One gather per epoch; each minibatch is then a view of it.
-            idx = torch.randperm(n)[: num_mb * mb]
+            idx = torch.randperm(n, device=batch.obs.device)[: num_mb * mb]
             obs_e, act_e = batch.obs[idx], batch.actions[idx]
             old_logp_e, ret_e = batch.logprobs[idx], batch.returns[idx]
             old_v_e = batch.values[idx] if cfg.clip_vloss else None

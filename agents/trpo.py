@@ -216,7 +216,7 @@ class TRPO(OnPolicyAgent):
         mb = min(cfg.vf_minibatch_size, n)
         losses = []
         for _ in range(cfg.vf_epochs):
-            perm = torch.randperm(n)
+            perm = torch.randperm(n, device=batch.obs.device)
             for start in range(0, n - mb + 1, mb):
                 idx = perm[start : start + mb]
                 loss = ((self.value(batch.obs[idx]) - batch.returns[idx]) ** 2).mean(0).sum()

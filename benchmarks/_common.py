@@ -70,6 +70,7 @@ def ours_train(
         "seed": seed,
         "eval_episodes": 0,
         "checkpoint_interval": 0,
+        "device": "cpu",  # the peers run on the CPU; `benchmarks.gpu` asks for cuda itself
         **(run_set or {}),
     }
     sets = {

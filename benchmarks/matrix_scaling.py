@@ -27,6 +27,7 @@ num_envs = 8
 [run]
 eval_episodes = 0
 checkpoint_interval = 0
+device = "cpu"
 
 [agent.ppo]
 update_epochs = 10

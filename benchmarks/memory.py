@@ -32,6 +32,7 @@ def run(task: str, steps: int, eval_episodes: int, bonus: str = "none") -> dict[
             "num_envs": 8,
             "eval_episodes": eval_episodes,
             "eval_interval": steps,
+            "device": "cpu",  # host memory of a CPU run
         }
     )
     with tempfile.TemporaryDirectory(prefix="eb-mem-") as tmp:

@@ -27,6 +27,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
    (`benchmarks.atari_env`).
 9. ``emi-trpo``: TRPO + EMI (``emi-mujoco``), one 50k-step iteration on SparseHalfCheetah:
    the bonus's share of wall-clock, fast diversity kernel vs the dense one (`benchmarks.emi_trpo`).
+10. ``gpu``: PPO + RND on cuda vs on cpu, Montezuma, and the bonus's share of wall-clock
+   (`benchmarks.gpu`; skipped without a CUDA device).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -63,6 +65,7 @@ COMPARISONS = {
     "matrix": "matrix_scaling",
     "atari-env": "atari_env",
     "emi-trpo": "emi_trpo",
+    "gpu": "gpu",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (
@@ -157,6 +160,10 @@ def run_all(names: list[str], rounds: int, quick: bool, before: str = "") -> dic
             pairs = module.pairs(quick)
             results = run_pairs(pairs, rounds, log) if pairs else []
             sections[name] = {"results": results, "doc": module.__doc__}
+            skip = getattr(module, "skip_reason", lambda: None)()
+            if skip:  # shown in RESULTS.md rather than silently left out
+                log(f"[{name}] skipped: {skip}")
+                sections[name]["extra"] = ["", f"Skipped: {skip}."]
             if hasattr(module, "extra") and results:  # a module's own table after its pairs
                 sections[name]["extra"] = module.extra(quick, results)
         sections[name]["load"] = (load_before, load())

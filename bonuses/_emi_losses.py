@@ -98,7 +98,7 @@ def diversity_reward(
     """
     rows = len(obs)
     pool = embed(obs)
-    shifted = torch.zeros(rows, dtype=torch.bool)
+    shifted = torch.zeros(rows, dtype=torch.bool, device=obs.device)
     same = (next_obs[:-n_env] == obs[n_env:]).reshape(rows - n_env, -1).all(1)
     shifted[: rows - n_env] = same
     fresh = embed(next_obs[~shifted])

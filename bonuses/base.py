@@ -10,6 +10,15 @@ then scales ``raw`` with a normaliser and a coefficient that are the same for ev
 (``explore_bench.shaping``). Input normalisation that is part of a method (RND's observation
 statistics) lives inside the bonus; output scaling never does.
 
+Devices: a bonus is built with the run's device (``run.device`` resolved, e.g. ``cuda:0``)
+and moves its modules there. Every tensor of a `Transitions` handed to ``compute`` and
+``update`` is already on that device (the agent keeps its rollout buffers there), so a bonus
+never copies its inputs and never assumes the CPU: tensors it creates go on
+``self.device`` (or the batch's device). ``compute`` returns its (T, N) tensor on that
+device; a CPU tensor is accepted and moved by the harness, at the cost of a copy each way.
+Metrics from ``update`` are Python floats: read them back from the device once per update
+(stack, then ``tolist()``), not once per minibatch.
+
 Episodic memory (E3B, NovelD's first-visit term, RIDE, NGU): one mechanism, `EpisodicBonus`.
 
 - Each env has a memory (a count table, an inverse covariance, a kNN store) that spans

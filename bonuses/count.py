@@ -172,7 +172,7 @@ class Count(IntrinsicBonus):
     def compute(self, batch: Transitions) -> torch.Tensor:
         n = self.visit_counts(batch).double()
         bonus = self.config.beta / n.sqrt()
-        return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
+        return bonus.reshape(batch.num_steps, batch.num_envs).float()
 
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:

@@ -199,7 +199,7 @@ class EMI(IntrinsicBonus):
             kernel=cfg.diversity_kernel,
             tol=cfg.diversity_tol,
         )
-        return reward.reshape(shape).float().cpu()
+        return reward.reshape(shape).float()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         """3 epochs of Adam on the joint loss over this rollout. Metrics: each unweighted loss
@@ -220,7 +220,7 @@ class EMI(IntrinsicBonus):
         logged: dict[str, list[torch.Tensor]] = {}
         for _ in range(cfg.epochs):
             logged = {}  # report the last epoch, i.e. the model after (almost) all steps
-            perm = torch.randperm(n)
+            perm = torch.randperm(n, device=self.device)
             for start in range(0, n - size + 1, size):
                 idx = perm[start : start + size]
                 terms = emi_loss_terms(
@@ -255,7 +255,7 @@ class EMI(IntrinsicBonus):
             self._embed(s[i : i + step], a[i : i + step], s2[i : i + step])[-1].square().sum(1)
             for i in range(0, s.shape[0], step)
         ]
-        return torch.cat(out).float().cpu()
+        return torch.cat(out).float()
 
     @torch.no_grad()
     def _phi(self, x: torch.Tensor) -> torch.Tensor:

@@ -115,7 +115,7 @@ class ICM(IntrinsicBonus):
         flat = batch.flat().to(self.device)
         phi, phi_next = self._features(flat.obs), self._features(flat.next_obs)
         bonus = self.config.eta * self._surprise(phi, flat.actions, phi_next)
-        return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
+        return bonus.reshape(batch.num_steps, batch.num_envs).float()
 
     def _inverse_loss(
         self, phi: torch.Tensor, phi_next: torch.Tensor, actions: torch.Tensor

@@ -14,7 +14,8 @@ class NoBonus(IntrinsicBonus):
     reference = "-"
 
     def compute(self, batch: Transitions) -> torch.Tensor:
-        return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
+        rewards = batch.ext_rewards
+        return torch.zeros(rewards.shape, dtype=torch.float32, device=rewards.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         return {}

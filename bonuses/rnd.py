@@ -142,10 +142,10 @@ class RND(IntrinsicBonus):
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
         if self.warming_up:
-            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
+            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32, device=self.device)
         flat = batch.flat().to(self.device)
         bonus = self._error(self._inputs(flat.next_obs))
-        return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
+        return bonus.reshape(batch.num_steps, batch.num_envs).float()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         next_obs = batch.flat().next_obs.to(self.device)

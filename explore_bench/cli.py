@@ -171,6 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--out is on a filesystem all Ray nodes mount at the same path",
     )
+    p.add_argument(
+        "--cells-per-gpu",
+        type=int,
+        default=1,
+        help="local: cells sharing each visible GPU (run.device auto/cuda; 0: GPUs off)",
+    )
+    p.add_argument(
+        "--gpus-per-cell",
+        type=float,
+        default=0.0,
+        help="ray: GPUs each auto/cuda cell requests, fractions allowed (default 0: CPU only)",
+    )
     p.add_argument("--out", default=None, help="results root (default: results/<matrix name>)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the cells only")
     p.add_argument("--report", action="store_true", help="write the leaderboard afterwards")

@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from explore_bench import presets, registry
+from explore_bench.devices import check_device_syntax, resolve_device
 from explore_bench.errors import ConfigError
 
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
+#: config.json's record of the requested and the resolved device (see `ResolvedRun.to_dict`).
+DEVICE_KEY = "device"
 #: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
 VECTOR_KINDS = ("auto", "native", "sync", "async")
 
@@ -53,8 +56,12 @@ class RunSettings:
     eval_episodes: int = 5
     #: Save a resumable checkpoint every this many agent iterations (0: only at the end).
     checkpoint_interval: int = 10
-    #: torch device.
-    device: str = "cpu"
+    #: torch device: "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:K".
+    device: str = "auto"
+    #: Deterministic torch kernels (torch.use_deterministic_algorithms, cuDNN deterministic,
+    #: CUBLAS_WORKSPACE_CONFIG=:4096:8; torch's reproducibility notes): same-seed GPU runs then
+    #: repeat exactly on one machine, at some speed cost. CPU runs repeat without it.
+    deterministic: bool = False
     #: torch intra-op threads (1 is fastest for MLPs on small machines).
     torch_threads: int = 1
 
@@ -75,6 +82,7 @@ class RunSettings:
             )
         if self.torch_threads <= 0:
             raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
+        check_device_syntax(self.device)
 
     @property
     def effective_eval_interval(self) -> int:
@@ -245,6 +253,9 @@ class ResolvedRun:
     bonus: Any
     shaping: ShapingConfig
     card: dict[str, Any]
+    #: The concrete device ``run.device`` resolved to where the run was resolved ("cpu",
+    #: "cuda:K"); `from_dict` resolves it again where the run happens.
+    device: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,13 +264,17 @@ class ResolvedRun:
             "bonus": dataclasses.asdict(self.bonus),
             "shaping": dataclasses.asdict(self.shaping),
             "task_card": self.card,
+            # Not read back: the device is resolved again where the run happens.
+            DEVICE_KEY: {"requested": self.run.device, "resolved": self.device},
         }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedRun:
+    def from_dict(cls, data: Mapping[str, Any], device: str | None = None) -> ResolvedRun:
+        """Rebuild a run from `to_dict`'s form; its device is resolved again here, from
+        ``device`` when given (an executor's assignment) or else from ``run.device``."""
         run = config_from_dict(RunSettings, data["run"])
         agent_cls = registry.agents.load(run.agent)
         bonus_cls = registry.bonuses.load(run.bonus)
@@ -269,6 +284,7 @@ class ResolvedRun:
             bonus=config_from_dict(bonus_cls.config_cls, data["bonus"]),
             shaping=config_from_dict(ShapingConfig, data["shaping"]),
             card=dict(data["task_card"]),
+            device=resolve_device(device or run.device),
         )
 
 
@@ -292,6 +308,7 @@ def resolve(
     if preset is not None:
         base_run = apply_overrides(RunSettings(), {**preset.run, **run_overrides}, "run")
     run = apply_overrides(base_run, sets["run"], "run")
+    device = resolve_device(run.device)  # an unavailable GPU fails here, before any file
 
     agent_cls = registry.agents.load(run.agent)
     bonus_cls = registry.bonuses.load(run.bonus)
@@ -334,5 +351,10 @@ def resolve(
     bonus_overrides.update(sets["bonus"])
     bonus_cfg = apply_overrides(bonus_cfg, bonus_overrides, "bonus")
     return ResolvedRun(
-        run=run, agent=agent_cfg, bonus=bonus_cfg, shaping=shaping, card=task.card_dict()
+        run=run,
+        agent=agent_cfg,
+        bonus=bonus_cfg,
+        shaping=shaping,
+        card=task.card_dict(),
+        device=device,
     )

@@ -104,10 +104,15 @@ def _executor(args: argparse.Namespace, n_jobs: int) -> Any:
     if args.executor == "ray":
         workers = args.workers or (None if args.ray_address else _cores())
         return executors.RayExecutor(
-            workers, args.ray_address, shared_fs=getattr(args, "ray_shared_fs", False)
+            workers,
+            args.ray_address,
+            shared_fs=getattr(args, "ray_shared_fs", False),
+            gpus_per_cell=getattr(args, "gpus_per_cell", 0.0),
         )
     workers = args.workers or _cores()
-    return executors.LocalExecutor(max(1, min(workers, n_jobs)))
+    return executors.LocalExecutor(
+        max(1, min(workers, n_jobs)), cells_per_gpu=getattr(args, "cells_per_gpu", 1)
+    )
 
 
 def main_matrix(args: argparse.Namespace) -> int:
@@ -126,6 +131,14 @@ def main_matrix(args: argparse.Namespace) -> int:
             f"note: {len(stale)} DONE cells were run with other settings and are kept "
             f"(delete them to rerun): {stale[0]}{' ...' if len(stale) > 1 else ''}"
         )
+    from explore_bench.executors import check_gpu_options
+
+    check_gpu_options(
+        [r.run.device for r in configs],
+        args.executor,
+        getattr(args, "cells_per_gpu", 1),
+        getattr(args, "gpus_per_cell", 0.0),
+    )
     if args.dry_run:
         for cell in matrix.cells:
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")

@@ -10,6 +10,7 @@ checkpointed: a resumed run resets them with a seed derived from the iteration.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -111,9 +113,21 @@ def provenance(resolved: ResolvedRun) -> dict[str, Any]:
             "bonus": {"name": run.bonus, "source": registry.bonuses.source(run.bonus)},
             "task": {"name": run.task, "source": _task_source(run.task)},
         },
-        "host": {"name": platform.node(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "host": {
+            "name": platform.node(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "device": resolved.device,
+            "gpu": _gpu_name(resolved.device),
+        },
         "start_time": _dt.datetime.now(_dt.UTC).isoformat(),
     }
+
+
+def _gpu_name(device: str) -> str | None:
+    if not device.startswith("cuda"):
+        return None
+    return str(torch.cuda.get_device_name(torch.device(device)))
 
 
 def _task_source(name: str) -> str:
@@ -128,18 +142,49 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _rng_state() -> dict[str, Any]:
-    return {
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state = {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
     }
+    if device.type == "cuda":  # sampling and minibatch draws on the GPU use its generator
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
+    if device.type == "cuda" and "cuda" in state:  # a CPU checkpoint has none: seeded only
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+@contextlib.contextmanager
+def _on_device(run: Any, device: torch.device) -> Iterator[None]:
+    """Make ``device`` the current CUDA device (stray allocations land on it) and apply
+    ``run.deterministic`` for the run, restoring the process's settings afterwards (a pool
+    worker runs other cells next)."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+    )
+    if run.deterministic:
+        # cuBLAS reads it when its first handle is made: set before any GPU product runs.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: the few kernels without a deterministic version (NLLLoss on CUDA, in
+        # ICM's inverse model) warn instead of stopping the run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic = before[2]
 
 
 class _Progress:
@@ -203,7 +248,7 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
     run = resolved.run
     bonus_cls = registry.bonuses.load(run.bonus)
     bonus = bonus_cls(
-        envs.single_observation_space, envs.single_action_space, resolved.bonus, run.device
+        envs.single_observation_space, envs.single_action_space, resolved.bonus, resolved.device
     )
     return registry.agents.load(run.agent)(
         envs,
@@ -213,7 +258,7 @@ def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) 
         total_steps=run.steps,
         coverage=task.coverage() if task.coverage else None,
         read_step=read_step,
-        device=run.device,
+        device=resolved.device,
     )
 
 
@@ -221,10 +266,13 @@ def _resume(agent: Any, run_dir: Path, seed: int) -> tuple[list[dict[str, Any]],
     """Load checkpoint.pt into ``agent``; return the metrics rows it covers and its wall_s.
 
     Environments cannot be checkpointed: they restart with a seed derived from the iteration.
+    Tensors load onto the CPU whatever device saved them, so a GPU run resumes on a CPU-only
+    machine; ``load_state_dict`` then copies them onto the parameters' and buffers' device
+    (and an optimizer casts its state to its parameters' device), which also covers CPU -> GPU.
     """
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False, map_location="cpu")
     agent.load_state_dict(ckpt["agent"])
-    _set_rng_state(ckpt["rng"])
+    _set_rng_state(ckpt["rng"], agent.device)
     metrics = run_dir / "metrics.csv"
     rows = (
         [r for r in io.read_csv(metrics) if r["iteration"] <= agent.iteration]
@@ -242,10 +290,16 @@ def _next_multiple(steps: int, every: int) -> int:
 
 
 def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
+    run = resolved.run
+    torch.set_num_threads(run.torch_threads)
+    with _on_device(run, torch.device(resolved.device)):
+        _train_on_device(resolved, run_dir, progress)
+
+
+def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     run = resolved.run
-    torch.set_num_threads(run.torch_threads)
     _seed_everything(run.seed)
     io.write_json(run_dir / "config.json", resolved.to_dict())
     prov = provenance(resolved)
@@ -323,7 +377,7 @@ def _train(resolved: ResolvedRun, run_dir: Path, progress: bool | None) -> None:
                     ckpt_path,
                     {
                         "agent": agent.state_dict(),
-                        "rng": _rng_state(),
+                        "rng": _rng_state(agent.device),
                         "wall_s": time.perf_counter() - start,
                     },
                 )

@@ -32,8 +32,8 @@ class RunningMeanStd:
         n = x.numel()
         if n == 0:
             return
-        batch_mean = float(x.mean())
-        batch_var = float(x.var(unbiased=False))
+        # The same two reductions as ever, read back together: one wait on the device.
+        batch_mean, batch_var = torch.stack([x.mean(), x.var(unbiased=False)]).tolist()
         total = self.count + n
         delta = batch_mean - self.mean
         m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
@@ -108,10 +108,13 @@ class ReturnRMS(RewardRMS):
         self.filter: torch.Tensor | None = None
 
     def update(self, raw: torch.Tensor) -> None:
+        # On the rollout's device; a filter restored from a checkpoint (on the CPU) follows.
         filt = (
-            torch.zeros(raw.shape[1], dtype=torch.float64) if self.filter is None else self.filter
+            torch.zeros(raw.shape[1], dtype=torch.float64, device=raw.device)
+            if self.filter is None
+            else self.filter.to(raw.device)
         )
-        returns = torch.empty(raw.shape, dtype=torch.float64)
+        returns = torch.empty(raw.shape, dtype=torch.float64, device=raw.device)
         for t in range(raw.shape[0]):
             filt = filt * self.gamma + raw[t].double()
             returns[t] = filt
@@ -191,22 +194,25 @@ class RewardShaper:
         else:
             raw = self.bonus.compute(batch)
             metrics = self.bonus.update(batch)
+        # The contract: compute returns on the bonus's device; a CPU tensor is moved here.
+        raw = raw.detach().float().to(batch.ext_rewards.device)
         if raw.shape != batch.ext_rewards.shape or not torch.isfinite(raw).all():
             raise FloatingPointError(
                 f"{type(self.bonus).__name__}.compute returned shape {tuple(raw.shape)} "
                 f"(expected {tuple(batch.ext_rewards.shape)}) or non-finite values"
             )
-        raw = raw.detach().float().cpu()
         self.normalizer.update(raw)
         coef = coefficient(self.config, progress, self.iteration)
         self.iteration += 1
         int_rewards = coef * self.normalizer(raw)
         out = {f"bonus/{k}": float(v) for k, v in metrics.items()}
+        std = raw.std() if raw.numel() > 1 else raw.new_zeros(())
+        stats = torch.stack([raw.mean(), std, raw.max(), int_rewards.mean()]).tolist()
         out.update(
-            int_reward_raw_mean=float(raw.mean()),
-            int_reward_raw_std=float(raw.std()) if raw.numel() > 1 else 0.0,
-            int_reward_raw_max=float(raw.max()),
-            int_reward_mean=float(int_rewards.mean()),
+            int_reward_raw_mean=stats[0],
+            int_reward_raw_std=stats[1],
+            int_reward_raw_max=stats[2],
+            int_reward_mean=stats[3],
             int_coef=coef,
         )
         return int_rewards, out

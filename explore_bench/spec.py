@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench import registry
-from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, resolve
+from explore_bench.config import DEVICE_KEY, SECTIONS, ConfigError, ResolvedRun, resolve
 from explore_bench.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -378,7 +378,13 @@ def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> lis
             old = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        changes = _diff(old, _as_json(cfg.to_dict()))
+        new = _as_json(cfg.to_dict())
+        for record in (old, new):  # where a cell runs is no setting: it may resume elsewhere
+            if isinstance(record, dict):
+                record.pop(DEVICE_KEY, None)
+                if isinstance(record.get("run"), dict):
+                    record["run"].pop("device", None)
+        changes = _diff(old, new)
         if not changes:
             continue
         if cell.state() == "done":

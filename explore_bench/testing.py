@@ -153,6 +153,11 @@ class _Checker:
             self.fail(f"{call} returned shape {tuple(out.shape)}, expected (T, N) = {expected}")
         if out.dtype != torch.float32:
             self.fail(f"{call} returned dtype {out.dtype}, expected torch.float32")
+        if out.device not in (batch.ext_rewards.device, torch.device("cpu")):
+            self.fail(
+                f"{call} returned a tensor on {out.device}; the batch came on "
+                f"{batch.ext_rewards.device}: return it there (or on the CPU)"
+            )
         if not torch.isfinite(out).all():
             self.fail(f"{call} returned non-finite values")
         return out
@@ -206,7 +211,8 @@ class _Checker:
         torch.manual_seed(seed + 7919)  # a fresh instance with different initial weights
         fresh = make()
         try:
-            fresh.load_state_dict(torch.load(buffer, weights_only=False))
+            # Onto the CPU first, as a resumed run loads (load_state_dict must move it back).
+            fresh.load_state_dict(torch.load(buffer, weights_only=False, map_location="cpu"))
         except Exception as exc:
             self.fail(
                 f"load_state_dict of a saved state_dict {when} failed: {type(exc).__name__}: {exc}"
@@ -332,8 +338,10 @@ def _check_spaces(
             bonus = make()
         except UnsupportedSpaceError as exc:
             check.fail(f"the class declares this space kind but refused it: {exc}")
-        first = random_batch(obs_space, act_space, num_steps, num_envs, seed)
+        # Batches arrive on the bonus's device, as in a run (bonuses/base.py).
+        first = random_batch(obs_space, act_space, num_steps, num_envs, seed).to(device)
         second = random_batch(obs_space, act_space, num_steps + 2, num_envs + 1, seed + 1)
+        second = second.to(device)
         check.compute(bonus, first, "compute")
         # Three reloads: fresh, after one update and after two (warm-ups and lazily created
         # optimiser state show up only after the first).

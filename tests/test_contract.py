@@ -113,6 +113,11 @@ class WrongDtype(ToyLearned):
         return super().compute(batch).double()
 
 
+class WrongDevice(ToyLearned):
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        return super().compute(batch).to("meta")  # neither the batch's device nor the CPU
+
+
 class NonFinite(ToyLearned):
     def compute(self, batch: Transitions) -> torch.Tensor:
         return super().compute(batch) / 0.0
@@ -174,6 +179,7 @@ class ConfigNotABonusConfig(ToyLearned):
         (ImpureCompute, "changed the state"),
         (WrongShape, "expected (T, N)"),
         (WrongDtype, "expected torch.float32"),
+        (WrongDevice, "returned a tensor on meta; the batch came on cpu"),
         (NonFinite, "non-finite"),
         (TensorMetrics, "expected a Python float"),
         (Nondeterministic, "different values when called twice"),
