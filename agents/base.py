@@ -118,6 +118,10 @@ class OnPolicyAgent(ABC):
     share_cnn_trunk: ClassVar[bool] = False
     #: Stage the rollout through host arrays even on the CPU (the GPU code path, for tests).
     _force_staging: ClassVar[bool] = False
+    #: The last rollout may be shorter than ``num_steps`` (see `rollout_length`): PPO's and
+    #: TRPO's updates take any batch size. An agent whose update needs full rollouts sets
+    #: False and overshoots the budget by up to one rollout instead.
+    cuts_last_rollout: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -126,7 +130,7 @@ class OnPolicyAgent(ABC):
         config: OnPolicyConfig,
         *,
         seed: int = 0,
-        total_steps: int = 1,
+        total_steps: int | None = None,
         coverage: Coverage | None = None,
         read_step: StepInfoReader = reward_is_score,
         device: str = "cpu",
@@ -136,7 +140,9 @@ class OnPolicyAgent(ABC):
         self.bonus = shaper.bonus
         self.config = config
         self.device = torch.device(device)
-        self.total_steps = total_steps
+        #: The step budget (schedules' progress); with none given, rollouts are never cut.
+        self.total_steps = 1 if total_steps is None else total_steps
+        self._budget = total_steps
         self.coverage = coverage
         self.read_step = read_step
         self.obs_space = envs.single_observation_space
@@ -265,9 +271,21 @@ class OnPolicyAgent(ABC):
             return actions
         return np.clip(actions, self._act_low, self._act_high)
 
+    def rollout_length(self) -> int:
+        """Vector steps of the next rollout: ``num_steps``, except the last, which is cut to
+        the steps left in the budget (rounded up to whole vector steps, so training stops
+        within ``num_envs - 1`` steps of it) when `cuts_last_rollout`; otherwise training
+        rounds up to whole rollouts of ``num_steps x num_envs``. Only with a budget
+        (``total_steps``) given."""
+        full = self.config.num_steps
+        if not self.cuts_last_rollout or self._budget is None:
+            return full
+        left = self._budget - self.env_steps
+        return max(1, min(full, -(-left // self.envs.num_envs)))
+
     @torch.no_grad()
     def collect_rollout(self) -> Transitions:
-        """Step the vector env ``num_steps`` times with the current policy.
+        """Step the vector env `rollout_length` times with the current policy.
 
         Per step only what acting needs runs: the policy's forward pass and the sample (with
         a shared CNN trunk also the value head and the log-probability, which then come for
@@ -277,7 +295,9 @@ class OnPolicyAgent(ABC):
         passes: the networks do not change during a rollout, so the numbers are the same.
         """
         start = time.perf_counter()
-        num_steps = self.config.num_steps
+        num_steps = self.rollout_length()
+        if num_steps != self.buf_obs.shape[0]:  # the last rollout, cut to fit the budget
+            self._alloc(num_steps, self.envs.num_envs)
         np_obs, np_next = self._np_obs, self._np_next_obs
         self.buf_obs[0] = self.next_obs
         finals: list[tuple[int, int, Any]] = []

@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from explore_bench import registry
 from explore_bench.config import ConfigError
@@ -14,10 +15,20 @@ from explore_bench.config import ConfigError
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="train one agent with one bonus on one task")
-    p.add_argument("--agent", default="ppo", help="agent name or module:Class (default: ppo)")
-    p.add_argument("--bonus", default="none", help="bonus name or module:Class (default: none)")
-    p.add_argument("--task", default="CartPole-v1", help="task name or any gymnasium id")
-    p.add_argument("--steps", type=int, default=None, help="environment-step budget")
+    p.add_argument("--agent", default=None, help="agent name or module:Class (default: ppo)")
+    p.add_argument("--bonus", default=None, help="bonus name or module:Class (default: none)")
+    p.add_argument(
+        "--task", default=None, help="task name or any gymnasium id (default: CartPole-v1)"
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="environment-step budget (default 100000). Every env steps at once, so a run "
+        "stops at the first multiple of --num-envs at or past it: PPO and TRPO cut their "
+        "last rollout to fit; an agent that cannot rounds up to whole rollouts (num_steps "
+        "x num_envs). config.json records the requested and the run steps under 'budget'",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-envs", type=int, default=None, help="parallel environments")
     p.add_argument("--preset", default=None, help="named settings, e.g. emi-mujoco")
@@ -38,12 +49,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from explore_bench.config import parse_sets, resolve
+    from explore_bench.config import check_out_dir, parse_sets, resolve
     from explore_bench.layout import run_dir_for
-    from explore_bench.runner import run
+    from explore_bench.runner import check_existing_run, run
 
-    run_opts = {"agent": args.agent, "bonus": args.bonus, "task": args.task}
+    run_opts: dict[str, Any] = {}
     for key, value in (
+        ("agent", args.agent),
+        ("bonus", args.bonus),
+        ("task", args.task),
         ("steps", args.steps),
         ("seed", args.seed),
         ("num_envs", args.num_envs),
@@ -51,8 +65,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             run_opts[key] = value
-    resolved = resolve(run_opts, parse_sets(args.sets))  # every check happens before any file
+    sets = parse_sets(args.sets)
+    for key in run_opts:
+        if key in sets["run"]:  # two values for one setting: say so instead of picking one
+            flag = f"--{key.replace('_', '-')}"
+            raise ConfigError(
+                f"--set run.{key}={sets['run'][key]} conflicts with {flag}; give {flag} only"
+            )
+    resolved = resolve(run_opts, sets)  # every check happens before any file
+    check_out_dir(Path(args.out), "--out")
     run_dir = run_dir_for(Path(args.out), resolved.run)
+    check_existing_run(resolved, run_dir)  # other settings in DONE or checkpoint: refused
     if (run_dir / "DONE").exists():
         print(f"{run_dir} is already complete (DONE); delete it or choose another --out")
         return 0
@@ -123,21 +146,28 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from explore_bench.config import check_out_dir
+    from explore_bench.report.options import check_report_options
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    options = {
+        "baseline": args.baseline,
+        "reps": args.reps,
+        "final_window": args.final_window,
+        "formats": formats,
+    }
+    flags = {"formats": "--format", "final_window": "--final-window"}
+    check_report_options(options, lambda key: flags.get(key, f"--{key}"))
+    out = Path(args.out) if args.out else None
+    check_out_dir(out if out is not None else Path(args.dir) / "report", "--out")
+
     from explore_bench.report import main_report
     from explore_bench.report.load import ReportError
 
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     try:
         with warnings.catch_warnings():  # each caveat is printed once below and in the report
             warnings.simplefilter("ignore")
-            summary = main_report(
-                Path(args.dir),
-                Path(args.out) if args.out else None,
-                baseline=args.baseline,
-                reps=args.reps,
-                final_window=args.final_window,
-                formats=formats,
-            )
+            summary = main_report(Path(args.dir), out, **options)
     except ReportError as exc:
         print(f"explore-bench: error: {exc}", file=sys.stderr)
         return 2
@@ -145,7 +175,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"note: {caveat}")
     print(
         f"report: {summary.out_dir}  ({summary.runs_finished} finished, {summary.runs_failed} "
-        f"failed, {summary.runs_unfinished} unfinished, {summary.runs_missing} missing runs)"
+        f"failed, {summary.runs_unfinished} unfinished, {summary.runs_missing} missing"
+        + (f", {summary.runs_broken} broken" if summary.runs_broken else "")
+        + " runs)"
     )
     return 0
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import os
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from explore_bench import presets, registry
@@ -26,6 +29,43 @@ SECTIONS = ("run", "agent", "bonus", "shaping")
 DEVICE_KEY = "device"
 #: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
 VECTOR_KINDS = ("auto", "native", "sync", "async")
+
+
+#: Largest step budget accepted (far beyond any published run; larger values are typos
+#: such as 1e23 that would never reach an evaluation).
+MAX_STEPS = 10**12
+#: Seeds are used by NumPy, whose seeds are 32-bit.
+MAX_SEED = 2**32 - 1
+_INT64 = 2**63
+
+
+def check_values(config: Any, section: str) -> None:
+    """Generic checks of every numeric field of a config dataclass, so that new fields and
+    plugin configs get them without writing any: floats finite, integers within 64 bits,
+    both >= 0 unless the class lists the field in ``signed_fields``, and tuples of integers
+    (layer widths, shapes) made of entries >= 1. Per-field ranges stay in ``__post_init__``.
+    """
+    signed: frozenset[str] = getattr(type(config), "signed_fields", frozenset())
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        where = f"{section}.{field.name}"
+        if isinstance(value, tuple):
+            for item in value:
+                _check_number(item, where, value, minimum=1 if isinstance(item, int) else 0)
+        else:
+            _check_number(value, where, value, minimum=None if field.name in signed else 0)
+
+
+def _check_number(value: Any, where: str, shown: Any, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}={shown!r} is not a finite number")
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        raise ConfigError(f"{where}={shown!r} does not fit a 64-bit integer")
+    if minimum is not None and value < minimum:
+        what = "entries >= 1 (a layer width or size)" if minimum == 1 else "a value >= 0"
+        raise ConfigError(f"{where}={shown!r}: expected {what}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,8 +106,17 @@ class RunSettings:
     torch_threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.steps <= 0:
-            raise ConfigError(f"run.steps must be a positive integer, got {self.steps}")
+        if not 0 < self.steps <= MAX_STEPS:
+            raise ConfigError(
+                f"run.steps must be a positive integer of at most {MAX_STEPS:.0e}, got {self.steps}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"run.seed must be in [0, {MAX_SEED}], got {self.seed}")
+        if not 0 <= self.eval_interval <= MAX_STEPS:
+            raise ConfigError(
+                f"run.eval_interval must be in [0, {MAX_STEPS:.0e}] env steps, "
+                f"got {self.eval_interval}"
+            )
         if self.num_envs <= 0:
             raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
         if self.vector not in VECTOR_KINDS:
@@ -107,6 +156,9 @@ class ShapingConfig:
     return_gamma: float = 0.99
     #: Running statistics are clipped to this many standard deviations (0 = no clipping).
     clip: float = 0.0
+
+    #: Fields that may be negative (a negative coefficient penalises novelty: an ablation).
+    signed_fields: typing.ClassVar[frozenset[str]] = frozenset({"coef", "coef_final"})
 
     def __post_init__(self) -> None:
         valid = ("", "none", "reward_rms", "return_rms", "minmax")
@@ -257,6 +309,10 @@ class ResolvedRun:
     #: "cuda:K"); `from_dict` resolves it again where the run happens.
     device: str = "cpu"
 
+    def __post_init__(self) -> None:  # every way of building one (resolve, config.json) checks
+        for section in SECTIONS:
+            check_values(getattr(self, section), section)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run": dataclasses.asdict(self.run),
@@ -286,6 +342,47 @@ class ResolvedRun:
             card=dict(data["task_card"]),
             device=resolve_device(device or run.device),
         )
+
+
+def check_out_dir(path: Path, flag: str) -> None:
+    """Refuse an output directory that is a file, or that cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is an existing file, not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is not writable")
+
+
+def config_differences(old: Any, new: ResolvedRun) -> list[str]:
+    """``section.field: old -> new`` for every resolved setting a stored config.json (read
+    as untrusted JSON) records differently; keys it holds beyond the resolved ones (notes
+    such as the step budget actually run) are not settings and are ignored."""
+    current = json.loads(json.dumps(new.to_dict(), default=str))
+    if not isinstance(old, Mapping):
+        return [f"config.json: not a JSON object ({type(old).__name__})"]
+    old = {k: old.get(k) for k in current}
+    # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
+    for record in (old, current):
+        record.pop(DEVICE_KEY, None)
+        if isinstance(record.get("run"), dict):
+            record["run"] = {k: v for k, v in record["run"].items() if k != "device"}
+    return _diff(old, current)
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
 
 
 def resolve(

@@ -5,13 +5,24 @@ Kept free of torch so that `report` and `status` can read a results tree cheaply
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Any
 
 
 def safe_name(name: str) -> str:
-    """A task/plugin name as one path component ("/" and ":" are not allowed there)."""
-    return name.replace("/", "__").replace(":", "--")
+    """A task/plugin name as one path component ("/" and ":" are not allowed there).
+
+    Names come from specs and plugins, so the component must stay where it is put: "",
+    "." and ".." (which would climb out of the results tree) are refused.
+    """
+    part = name.replace("/", "__").replace(":", "--").replace("\\", "__")
+    if part in ("", ".", "..") or "\x00" in part:
+        from explore_bench.errors import ConfigError
+
+        raise ConfigError(f"{name!r} cannot name a directory of the results tree")
+    return part
 
 
 def name_from_path(part: str) -> str:
@@ -28,3 +39,41 @@ def run_dir_for(root: Path, run: Any) -> Path:
         / safe_name(run.bonus)
         / f"seed{run.seed}"
     )
+
+
+def done_problem(run_dir: Path) -> str:
+    """Why a run marked DONE cannot be trusted as finished ("" when it can): metrics.csv
+    missing, unreadable, or shorter than the run that DONE and config.json describe.
+
+    Every file is read as untrusted data; DONE written before it recorded the row count
+    (a bare timestamp) is checked against the budget in config.json only.
+    """
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.csv"
+    if not metrics.is_file():
+        return "DONE but metrics.csv is missing"
+    try:
+        with open(metrics, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        last = int(rows[-1]["env_steps"]) if rows else None
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError):
+        return "DONE but metrics.csv cannot be read (not a metrics table, or cut mid-row)"
+    if last is None:
+        return "DONE but metrics.csv holds no rows"
+    expected_rows, budget = _json_field(run_dir / "DONE", "rows"), None
+    config = _json_field(run_dir / "config.json", "run")
+    if isinstance(config, dict):
+        budget = config.get("steps")
+    if isinstance(expected_rows, int) and len(rows) < expected_rows:
+        return f"DONE but metrics.csv holds {len(rows)} of its {expected_rows} rows (truncated)"
+    if isinstance(budget, int) and last < budget:
+        return f"DONE but metrics.csv ends at env_steps {last} of {budget} (truncated)"
+    return ""
+
+
+def _json_field(path: Path, key: str) -> Any:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data.get(key) if isinstance(data, dict) else None

@@ -4,6 +4,7 @@ overall progress bar, a summary of failures, an optional report, and `status`.""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -14,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench import io
-from explore_bench.config import ConfigError
+from explore_bench.config import ConfigError, check_out_dir
 from explore_bench.executors import Job, Outcome
-from explore_bench.layout import name_from_path
+from explore_bench.layout import done_problem, name_from_path
 from explore_bench.spec import (
     SPEC_COPY,
     Matrix,
@@ -36,6 +37,7 @@ class Progress:
 
     def __init__(self, total: int, name: str, tty: bool | None = None) -> None:
         self.total, self.done, self.failed, self.running = total, 0, 0, 0
+        self.busy = 0
         self.start = time.monotonic()
         self.tty = sys.stderr.isatty() if tty is None else tty
         self.bar = None
@@ -59,10 +61,12 @@ class Progress:
         self.running -= 1
         if outcome.ok:
             self.done += 1
+        elif outcome.busy:
+            self.busy += 1
         else:
             self.failed += 1
-        n = self.done + self.failed
-        state = "DONE  " if outcome.ok else "FAILED"
+        n = self.done + self.failed + self.busy
+        state = "DONE  " if outcome.ok else "BUSY  " if outcome.busy else "FAILED"
         line = f"[{n}/{self.total}] {state} {outcome.job.label}  ({outcome.seconds:.1f} s)"
         if not outcome.ok:
             line += f"  {outcome.error}"
@@ -101,6 +105,10 @@ def _cores() -> int:
 def _executor(args: argparse.Namespace, n_jobs: int) -> Any:
     from explore_bench import executors
 
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(
+            f"--workers must be a positive number of parallel runs, got {args.workers}"
+        )
     if args.executor == "ray":
         workers = args.workers or (None if args.ray_address else _cores())
         return executors.RayExecutor(
@@ -143,17 +151,21 @@ def main_matrix(args: argparse.Namespace) -> int:
         for cell in matrix.cells:
             print(f"  {cell.state():<10} {cell.label}  -> {cell.run_dir}")
         return 0
+    check_out_dir(matrix.out, "--out")
+    jobs = [Job(c.label, r.to_dict(), str(c.run_dir)) for c, r in todo]
+    executor = _executor(args, len(jobs)) if jobs else None  # e.g. Ray unreachable: stop here
     io.write_text(matrix.out / SPEC_COPY, text)
     failures: list[Outcome] = []
-    if todo:
-        jobs = [Job(c.label, r.to_dict(), str(c.run_dir)) for c, r in todo]
-        executor = _executor(args, len(jobs))
+    busy: list[Outcome] = []
+    if executor is not None:
         print(f"executor: {executor.description}", flush=True)
         progress = Progress(len(jobs), matrix.name)
 
         def finished(outcome: Outcome) -> None:
             progress.finished(outcome)
-            if not outcome.ok:
+            if outcome.busy:
+                busy.append(outcome)
+            elif not outcome.ok:
                 failures.append(outcome)
 
         start = time.monotonic()
@@ -170,7 +182,8 @@ def main_matrix(args: argparse.Namespace) -> int:
         progress.close()
         print(
             f"finished {len(jobs)} cells in {_hms(time.monotonic() - start)}: "
-            f"{progress.done} DONE, {len(failures)} FAILED",
+            f"{progress.done} DONE, {len(failures)} FAILED"
+            + (f", {len(busy)} run by another process" if busy else ""),
             flush=True,
         )
     if matrix.report or args.report:
@@ -185,8 +198,15 @@ def main_matrix(args: argparse.Namespace) -> int:
                 f"  {outcome.job.label}: {outcome.error}\n    {outcome.job.run_dir}/FAILED",
                 file=sys.stderr,
             )
-        return 1
-    return 0
+    if busy:
+        print(
+            f"{len(busy)} cell(s) not run here: another process is writing them (rerun once "
+            "it has finished to check them):",
+            file=sys.stderr,
+        )
+        for outcome in busy:
+            print(f"  {outcome.job.label}: {outcome.error}", file=sys.stderr)
+    return 1 if failures or busy else 0
 
 
 def _report(out: Path, options: Mapping[str, Any]) -> None:
@@ -221,24 +241,25 @@ def _row(path: Path, root: Path) -> dict[str, str]:
     if (path / "config.json").exists():
         try:
             config = json.loads((path / "config.json").read_text())["run"]
-            row.update(
-                task=config["task"],
-                agent=config["agent"],
-                bonus=config["bonus"],
-                seed=str(config["seed"]),
-            )
-        except (OSError, ValueError, KeyError):
-            pass
+            if not isinstance(config, dict):
+                raise TypeError("config.json: 'run' is not a table")
+            row.update({k: str(config[k]) for k in ("task", "agent", "bonus", "seed")})
+        except (OSError, ValueError, KeyError, TypeError):  # config.json is untrusted data
+            config = {}
     steps = "-"
     if (path / "metrics.csv").exists():
         try:
             last = io.read_csv(path / "metrics.csv")[-1]["env_steps"]
             steps = f"{last}/{config.get('steps', '?')}"
-        except (OSError, IndexError, KeyError, ValueError):
+        except (OSError, IndexError, KeyError, ValueError, csv.Error):
             steps = "?"
     state, detail = run_state(path), ""
-    if state == "failed":
-        lines = [ln for ln in (path / "FAILED").read_text().splitlines() if ln.strip()]
+    problem = done_problem(path) if state == "done" else ""
+    if problem:  # counted as broken, not finished: the report leaves it out too
+        state, detail = "broken", problem
+    elif state == "failed":
+        text = (path / "FAILED").read_text(errors="replace")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         detail = lines[-1][:80] if lines else ""
     elif state == "unfinished":
         detail = "checkpoint" if (path / "checkpoint.pt").exists() else "no checkpoint"
@@ -275,7 +296,7 @@ def main_status(args: argparse.Namespace) -> int:
     spec = args.spec or (str(root / SPEC_COPY) if (root / SPEC_COPY).exists() else None)
     matrix = plan(load_spec(find_spec(spec)), root, spec) if spec else None
     rows = status_rows(root, matrix)
-    order = {"failed": 0, "unfinished": 1, "missing": 2, "done": 3}
+    order = {"broken": 0, "failed": 1, "unfinished": 2, "missing": 3, "done": 4}
     rows.sort(key=lambda r: (order[r["state"]], r["task"], r["agent"], r["bonus"], r["seed"]))
     cols = ["state", "task", "agent", "bonus", "seed", "steps", "detail"]
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols}
@@ -284,7 +305,7 @@ def main_status(args: argparse.Namespace) -> int:
         print("  ".join(r[c].ljust(widths[c]) for c in cols).rstrip())
     counts = {s: sum(r["state"] == s for r in rows) for s in order}
     print(
-        ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "missing")
+        ", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in ("missing", "broken"))
         + f" ({len(rows)} cells)"
     )
     return 0

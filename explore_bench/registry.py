@@ -198,6 +198,16 @@ def _single_subclass(base_path: str) -> Callable[[Any], Any]:
             and obj.__module__ == module.__name__
             and not getattr(obj, "__abstractmethods__", None)
         ]
+        abstract = [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type)
+            and issubclass(obj, base)
+            and obj.__module__ == module.__name__
+            and getattr(obj, "__abstractmethods__", None)
+        ]
+        if not found and len(abstract) == 1:
+            raise TypeError(_missing_methods(abstract[0], base))
         if len(found) != 1:
             names = [c.__name__ for c in found]
             raise TypeError(
@@ -209,11 +219,23 @@ def _single_subclass(base_path: str) -> Callable[[Any], Any]:
     return find
 
 
+def _missing_methods(cls: type, base: type) -> str:
+    """ "X does not implement update (required by Base)" for an abstract plugin class."""
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    s = "s" * (len(missing) > 1)
+    return (
+        f"{cls.__name__} does not implement the method{s} {', '.join(missing)} "
+        f"(required by {base.__name__})"
+    )
+
+
 def _subclass_of(base_path: str) -> Callable[[Any], None]:
     def check(obj: Any) -> None:
         base = import_path(base_path)
         if not (isinstance(obj, type) and issubclass(obj, base)):
             raise TypeError(f"{obj!r} is not a subclass of {base.__name__}")
+        if getattr(obj, "__abstractmethods__", None):
+            raise TypeError(_missing_methods(obj, base))
 
     return check
 

@@ -4,14 +4,22 @@ The directory follows the results layout of docs/design.md: config.json, provena
 metrics.csv, tb/, and DONE written last and atomically (FAILED with the traceback instead,
 when the run raises).
 A resumable checkpoint.pt is saved every ``run.checkpoint_interval`` iterations; a run
-started on a directory that holds one continues from it. Environments cannot be
-checkpointed: a resumed run resets them with a seed derived from the iteration.
+started on a directory that holds one continues from it, provided its config.json records
+the same settings. Environments cannot be checkpointed: a resumed run resets them with a
+seed derived from the iteration. The checkpoint also holds the metrics rows it covers, so
+a resume restores them even when metrics.csv was lost, and the TensorBoard series is cut
+back to the checkpoint so that it continues without overlapping steps.
+
+A run directory has one writer at a time (`explore_bench.lock`); checks that can refuse a
+run happen before anything in the directory is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as _dt
+import json
 import math
 import os
 import platform
@@ -30,7 +38,8 @@ import numpy as np
 import torch
 
 from explore_bench import io, registry
-from explore_bench.config import ResolvedRun
+from explore_bench.config import ConfigError, ResolvedRun, config_differences
+from explore_bench.lock import writer_lock
 from explore_bench.shaping import RewardShaper
 from explore_bench.tasks import Task, raw_rewards, read_step, resolve_task, step_infos
 
@@ -224,22 +233,60 @@ class _Progress:
 def run(resolved: ResolvedRun, run_dir: Path, *, progress: bool | None = None) -> Path:
     """Train one (task, agent, bonus, seed) to its step budget in ``run_dir``.
 
-    Returns the directory. Skips a directory that is already DONE. On an exception writes
-    FAILED (with the traceback) and re-raises; on Ctrl-C leaves the last checkpoint.
+    Returns the directory. Skips a directory that is already DONE with the same settings.
+    Raises `ConfigError` without touching the directory when it holds a DONE run or a
+    checkpoint of other settings, or a checkpoint that cannot be loaded, and
+    `explore_bench.lock.RunBusyError` when another process is writing it. On an exception
+    during training writes FAILED (with the traceback) and re-raises; on Ctrl-C leaves the
+    last checkpoint.
     """
     run_dir = Path(run_dir)
+    check_existing_run(resolved, run_dir)
     if (run_dir / "DONE").exists():
         return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "FAILED").unlink(missing_ok=True)
-    try:
-        _train(resolved, run_dir, progress)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        io.write_text(run_dir / "FAILED", traceback.format_exc())
-        raise
+    with writer_lock(run_dir):
+        if (run_dir / "DONE").exists():  # finished by the writer that held the lock before
+            return run_dir
+        for tmp in run_dir.glob(".*.tmp"):  # left by a killed writer; no one else writes now
+            tmp.unlink(missing_ok=True)
+        (run_dir / "FAILED").unlink(missing_ok=True)
+        try:
+            _train(resolved, run_dir, progress)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            io.write_text(run_dir / "FAILED", traceback.format_exc())
+            raise
     return run_dir
+
+
+def check_existing_run(resolved: ResolvedRun, run_dir: Path) -> None:
+    """Refuse (read-only) a directory whose DONE run or checkpoint has other settings, or
+    whose checkpoint cannot be loaded safely; the message names the differing fields."""
+    done = (run_dir / "DONE").exists()
+    ckpt = run_dir / "checkpoint.pt"
+    if not (done or ckpt.exists()):
+        return
+    what = "a finished (DONE) run" if done else "a checkpoint"
+    config = run_dir / "config.json"
+    try:
+        old = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(
+            f"{run_dir} holds {what} but its config.json cannot be read ({exc}); "
+            "delete the directory to rerun, or choose another --out"
+        ) from None
+    changes = config_differences(old, resolved)
+    if changes:
+        shown = "; ".join(changes[:5]) + (
+            f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
+        )
+        raise ConfigError(
+            f"{run_dir} holds {what} of different settings ({shown}); "
+            "delete it to rerun with these settings, or choose another --out"
+        )
+    if not done:
+        io.load_checkpoint(ckpt)  # a corrupt or foreign checkpoint stops here, nothing written
 
 
 def _build_agent(resolved: ResolvedRun, task: Task, envs: gym.vector.VectorEnv) -> Any:
@@ -270,18 +317,86 @@ def _resume(agent: Any, run_dir: Path, seed: int) -> tuple[list[dict[str, Any]],
     machine; ``load_state_dict`` then copies them onto the parameters' and buffers' device
     (and an optimizer casts its state to its parameters' device), which also covers CPU -> GPU.
     """
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=False, map_location="cpu")
+    ckpt = io.load_checkpoint(run_dir / "checkpoint.pt")
     agent.load_state_dict(ckpt["agent"])
     _set_rng_state(ckpt["rng"], agent.device)
     metrics = run_dir / "metrics.csv"
-    rows = (
-        [r for r in io.read_csv(metrics) if r["iteration"] <= agent.iteration]
-        if metrics.exists()
-        else []
-    )
+    try:
+        logged = io.read_csv(metrics) if metrics.exists() else []
+    except (OSError, ValueError, csv.Error):
+        logged = []
+    rows = [
+        r
+        for r in logged
+        if isinstance(r.get("iteration"), int) and r["iteration"] <= agent.iteration
+    ]
+    if "rows" in ckpt:  # the checkpoint's own copy is the record up to the checkpoint
+        kept = list(ckpt["rows"])
+        if [r.get("iteration") for r in rows] != [r.get("iteration") for r in kept]:
+            print(
+                f"warning: {metrics} was missing or incomplete ({len(rows)} of {len(kept)} "
+                "rows up to the checkpoint); restored its rows from checkpoint.pt",
+                file=sys.stderr,
+                flush=True,
+            )
+        rows = kept
+    _cut_tensorboard(run_dir / "tb", agent.env_steps)
     obs, _ = agent.envs.reset(seed=seed + 7919 * agent.iteration)
     agent.next_obs = agent.as_obs(obs)
     return rows, ckpt["wall_s"]
+
+
+def _cut_tensorboard(tb_dir: Path, last_step: int) -> None:
+    """Rewrite the event files of ``tb_dir`` as one file holding only the steps up to
+    ``last_step`` (those the checkpoint covers), so the resumed run continues one series
+    instead of adding a second one that overlaps the first."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    files = sorted(p for p in tb_dir.glob("events.out.tfevents.*") if p.is_file())
+    if not files:
+        return
+    kept = []
+    for path in files:
+        try:
+            for record in RawEventFileLoader(str(path)).Load():
+                event = Event.FromString(record)
+                if event.HasField("file_version") or event.step > last_step:
+                    continue
+                kept.append(record)
+        except Exception:  # a file cut short by a kill: keep what was read before the cut
+            continue
+    target = files[0]
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "wb") as fh:
+        writer = RecordWriter(fh)
+        writer.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+        for record in kept:
+            writer.write(record)
+        writer.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    for path in files[1:]:
+        path.unlink(missing_ok=True)
+
+
+def budget(resolved: ResolvedRun) -> dict[str, Any]:
+    """The step budget asked for and the steps the run will take: agents step every env at
+    once and learn from whole rollouts, so a run stops at the first whole vector step at or
+    past the budget (its last rollout cut to fit), or, for an agent that cannot cut its last
+    rollout, at the end of the rollout that reaches it. Written into config.json."""
+    run = resolved.run
+    n = run.num_envs
+    per_rollout = int(getattr(resolved.agent, "num_steps", 1)) * n
+    cuts = bool(getattr(registry.agents.load(run.agent), "cuts_last_rollout", False))
+    unit = n if cuts else per_rollout
+    return {
+        "requested_steps": run.steps,
+        "steps_run": -(-run.steps // unit) * unit,
+        "steps_per_rollout": per_rollout,
+        "last_rollout_cut_to_fit": cuts,
+    }
 
 
 def _next_multiple(steps: int, every: int) -> int:
@@ -301,7 +416,7 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
 
     run = resolved.run
     _seed_everything(run.seed)
-    io.write_json(run_dir / "config.json", resolved.to_dict())
+    io.write_json(run_dir / "config.json", {**resolved.to_dict(), "budget": budget(resolved)})
     prov = provenance(resolved)
     io.write_json(run_dir / "provenance.json", prov)
 
@@ -312,7 +427,11 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
     eval_envs = make_vector_env(task, run.eval_episodes, eval_kind) if run.eval_episodes else None
     agent = _build_agent(resolved, task, envs)
     ckpt_path = run_dir / "checkpoint.pt"
-    rows, wall_offset = _resume(agent, run_dir, run.seed) if ckpt_path.exists() else ([], 0.0)
+    if ckpt_path.exists():
+        rows, wall_offset = _resume(agent, run_dir, run.seed)
+    else:  # a fresh start: events of an earlier attempt that left no checkpoint go
+        rows, wall_offset = [], 0.0
+        _cut_tensorboard(run_dir / "tb", -1)
 
     writer = SummaryWriter(str(run_dir / "tb"))
     bar = _Progress(
@@ -379,6 +498,7 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
                         "agent": agent.state_dict(),
                         "rng": _rng_state(agent.device),
                         "wall_s": time.perf_counter() - start,
+                        "rows": rows,
                     },
                 )
             bar.update(agent.env_steps - steps0, agent.env_steps, row, last_return)
@@ -393,4 +513,5 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
     prov["end_time"] = _dt.datetime.now(_dt.UTC).isoformat()
     prov["wall_s"] = round(time.perf_counter() - start, 3)
     io.write_json(run_dir / "provenance.json", prov)
-    io.write_text(run_dir / "DONE", prov["end_time"] + "\n")
+    done = {"end_time": prov["end_time"], "rows": len(rows), "env_steps": agent.env_steps}
+    io.write_json(run_dir / "DONE", done)

@@ -196,10 +196,18 @@ class RewardShaper:
             metrics = self.bonus.update(batch)
         # The contract: compute returns on the bonus's device; a CPU tensor is moved here.
         raw = raw.detach().float().to(batch.ext_rewards.device)
-        if raw.shape != batch.ext_rewards.shape or not torch.isfinite(raw).all():
+        name = f"{type(self.bonus).__name__}.compute"
+        if raw.shape != batch.ext_rewards.shape:
+            raise ValueError(
+                f"{name} returned shape {tuple(raw.shape)}; expected "
+                f"{tuple(batch.ext_rewards.shape)} (T, N), one value per transition"
+            )
+        finite = torch.isfinite(raw)
+        if not finite.all():
+            bad = raw[~finite]
             raise FloatingPointError(
-                f"{type(self.bonus).__name__}.compute returned shape {tuple(raw.shape)} "
-                f"(expected {tuple(batch.ext_rewards.shape)}) or non-finite values"
+                f"{name} returned {bad.numel()} non-finite values of {raw.numel()} "
+                f"(first: {bad.flatten()[0].item()}) in its (T, N) = {tuple(raw.shape)} output"
             )
         self.normalizer.update(raw)
         coef = coefficient(self.config, progress, self.iteration)

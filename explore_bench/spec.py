@@ -27,17 +27,20 @@ import argparse
 import dataclasses
 import difflib
 import json
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from explore_bench import registry
-from explore_bench.config import DEVICE_KEY, SECTIONS, ConfigError, ResolvedRun, resolve
+from explore_bench.config import SECTIONS, ConfigError, ResolvedRun, config_differences, resolve
 from explore_bench.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 SPEC_COPY = "matrix.toml"
+#: A matrix name: one path component that stays inside results/ (no "..", no "/").
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 #: Top-level keys of a spec, with what each one holds (the message for an unknown key).
 SPEC_KEYS = {
     "name": "matrix name (results/<name>)",
@@ -218,8 +221,11 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         valid = "; ".join(f"{k}: {v}" for k, v in SPEC_KEYS.items())
         raise ConfigError(f"{where}: unknown key {key!r}{hint}. Valid keys: {valid}")
     name = spec.get("name") or Path(where).stem
-    if not isinstance(name, str) or "/" in name:
-        raise ConfigError(f"{where}: 'name' must be a plain name, got {name!r}")
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: 'name' must be a plain name (letters, digits, '.', '_', '-', not "
+            f"starting with '.'; it names the directory results/<name>), got {name!r}"
+        )
     if ("tasks" in spec) == ("suite" in spec):
         raise ConfigError(f"{where}: give exactly one of 'tasks' (a list) or 'suite' (a name)")
     suite_steps: dict[str, int] = {}
@@ -312,9 +318,11 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
 
 
 def _check_report_options(options: Mapping[str, Any], where: str) -> None:
+    """Keys and values of a spec's [report] table, checked before any cell runs."""
     import inspect
 
     from explore_bench.report import main_report
+    from explore_bench.report.options import check_report_options
 
     valid = [
         p for p in inspect.signature(main_report).parameters if p not in ("results_dir", "out_dir")
@@ -324,6 +332,7 @@ def _check_report_options(options: Mapping[str, Any], where: str) -> None:
         raise ConfigError(
             f"{where}: [report] {bad[0]} is not a report option; valid: {', '.join(valid)}"
         )
+    check_report_options(options, lambda key: f"{where}: [report] {key}")
 
 
 def resolve_cells(matrix: Matrix) -> list[ResolvedRun]:
@@ -352,21 +361,6 @@ def load_matrix(spec: str, out: str | Path | None = None) -> tuple[Matrix, list[
     return matrix, resolve_cells(matrix), text
 
 
-def _as_json(data: Any) -> Any:
-    return json.loads(json.dumps(data, default=str))
-
-
-def _diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return out
-
-
 def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> list[str]:
     """Refuse to resume a cell whose config.json differs from the spec; list changed DONE ones."""
     stale = []
@@ -376,15 +370,9 @@ def check_existing(cells: Sequence[Cell], configs: Sequence[ResolvedRun]) -> lis
             continue
         try:
             old = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        new = _as_json(cfg.to_dict())
-        for record in (old, new):  # where a cell runs is no setting: it may resume elsewhere
-            if isinstance(record, dict):
-                record.pop(DEVICE_KEY, None)
-                if isinstance(record.get("run"), dict):
-                    record["run"].pop("device", None)
-        changes = _diff(old, new)
+        changes = config_differences(old, cfg)
         if not changes:
             continue
         if cell.state() == "done":

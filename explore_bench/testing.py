@@ -39,6 +39,7 @@ from bonuses.base import (
     action_kind,
     observation_kind,
 )
+from explore_bench.io import from_checkpoint, to_checkpoint
 
 __all__ = ["DEFAULT_SPACES", "BonusCheckReport", "check_bonus"]
 
@@ -206,13 +207,18 @@ class _Checker:
     ) -> None:
         """Reload ``bonus`` into a fresh instance; both must score and then train alike."""
         buffer = io.BytesIO()
-        torch.save(bonus.state_dict(), buffer)
+        try:  # as the runner checkpoints: tensors and plain containers, weights_only loading
+            torch.save(to_checkpoint(bonus.state_dict(), "state_dict()"), buffer)
+        except TypeError as exc:
+            self.fail(f"the state_dict {when} cannot be checkpointed: {exc}")
         buffer.seek(0)
         torch.manual_seed(seed + 7919)  # a fresh instance with different initial weights
         fresh = make()
         try:
             # Onto the CPU first, as a resumed run loads (load_state_dict must move it back).
-            fresh.load_state_dict(torch.load(buffer, weights_only=False, map_location="cpu"))
+            fresh.load_state_dict(
+                from_checkpoint(torch.load(buffer, weights_only=True, map_location="cpu"))
+            )
         except Exception as exc:
             self.fail(
                 f"load_state_dict of a saved state_dict {when} failed: {type(exc).__name__}: {exc}"

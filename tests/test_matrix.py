@@ -211,7 +211,7 @@ def _fake_run(root: Path, task: str, bonus: str, state: str) -> None:
     d.mkdir(parents=True)
     run = {"task": task, "agent": "ppo", "bonus": bonus, "seed": 0, "steps": 100}
     (d / "config.json").write_text(json.dumps({"run": run}))
-    (d / "metrics.csv").write_text("env_steps,iteration\n50,1\n")
+    (d / "metrics.csv").write_text("env_steps,iteration\n100,1\n")  # the whole budget
     if state == "done":
         (d / "DONE").write_text("")
     elif state == "failed":

@@ -40,6 +40,7 @@ def completeness_warnings(runs: pd.DataFrame, gaps: pd.DataFrame) -> list[str]:
         ("missing", "missing (no run directory)"),
         ("unfinished", "unfinished (no DONE)"),
         ("failed", "FAILED"),
+        ("broken", "broken (DONE or started, but metrics.csv is unreadable or cut short)"),
         ("done, no scores", "finished without any score"),
     ):
         hit = gaps[gaps["status"] == status]

@@ -23,12 +23,11 @@ from explore_bench.report import audit, caveats, figures, tables
 from explore_bench.report.caveats import ReportWarning
 from explore_bench.report.context import Context
 from explore_bench.report.load import load_results
+from explore_bench.report.options import FORMATS, check_report_options
 from explore_bench.report.render import Block, Heading, Para, Table, to_html, to_markdown
 from explore_bench.report.suites import make_suites
 
 __all__ = ["FORMATS", "ReportSummary", "ReportWarning", "main_report"]
-
-FORMATS = ("md", "html", "csv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +46,8 @@ class ReportSummary:
     runs_failed: int
     runs_unfinished: int
     runs_missing: int
+    #: Runs whose metrics.csv is unreadable, or lost or cut short although DONE (listed).
+    runs_broken: int = 0
 
 
 def main_report(
@@ -64,11 +65,8 @@ def main_report(
     ``profile_reps`` bootstrap resamples serve profiles, probability of improvement and IQM
     curves (capped at ``reps``). Raises `ReportError` when the directory holds no runs.
     """
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise ValueError(f"--format {','.join(bad)} unknown; valid: {', '.join(FORMATS)}")
-    if reps < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps}")
+    options = {"reps": reps, "final_window": final_window, "formats": list(formats)}
+    check_report_options({**options, "seed": seed, "profile_reps": profile_reps}, str)
     loaded = load_results(results_dir, final_window)
     out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
     plot_dir = out / "plots"
@@ -157,4 +155,5 @@ def main_report(
         runs_failed=int((status == "failed").sum()),
         runs_unfinished=int((status == "unfinished").sum()),
         runs_missing=int((gaps["status"] == "missing").sum()),
+        runs_broken=int((status == "broken").sum()),
     )

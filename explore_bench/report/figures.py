@@ -90,12 +90,10 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
             runs.loc[runs["finished"], ["task", "agent", "bonus", "seed"]].to_numpy().tolist(),
         )
     )
-    points = points[
-        [
-            k in done_keys
-            for k in map(tuple, points[["task", "agent", "bonus", "seed"]].to_numpy().tolist())
-        ]
-    ]
+    keys = map(tuple, points[["task", "agent", "bonus", "seed"]].to_numpy().tolist())
+    # A boolean array, never a plain list: an empty list would select no columns instead of
+    # no rows (and the next line would fail on a result set without any metrics row).
+    points = points.loc[np.array([k in done_keys for k in keys], dtype=bool)]
     bcolors = plots.palette(sorted(runs["bonus"].unique(), key=str))
     for agent in sorted(points["agent"].unique(), key=str):
         frames = []

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore_bench.layout import name_from_path
+from explore_bench.layout import done_problem, name_from_path
 
 KEYS = ("task", "agent", "bonus", "seed")
 _MARKERS = frozenset({"config.json", "metrics.csv", "DONE", "FAILED"})
@@ -122,9 +122,11 @@ def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, An
             "bonus": name_from_path(parts[-2]),
             "seed": int(parts[-1][4:]),
         }
-    for key in KEYS:
-        if key in run:
-            ident[key] = run[key]
+    for key in KEYS:  # config.json is untrusted data: only well-typed values name the run
+        value = run.get(key)
+        wanted = (int,) if key == "seed" else (str,)
+        if isinstance(value, wanted) and not isinstance(value, bool) and value != "":
+            ident[key] = value
     if any(key not in ident for key in KEYS):
         return None
     ident["seed"] = int(ident["seed"])
@@ -133,17 +135,42 @@ def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, An
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A config.json as a dict of plain sections ({} when unreadable: untrusted data)."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: v for k, v in data.items() if not (k in ("run", "task_card") and not isinstance(v, dict))
+    }
 
 
-def _read_metrics(path: Path) -> pd.DataFrame:
+def _read_metrics(path: Path) -> tuple[pd.DataFrame, str]:
+    """metrics.csv as numbers, and what is wrong with it ("" when nothing): the file is
+    untrusted data, so a cell that is not a number makes the run broken, not the report."""
+    if not path.is_file():
+        return pd.DataFrame(), ""
     try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
-        return pd.DataFrame()
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(), ""
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return pd.DataFrame(), f"metrics.csv cannot be read ({first[:120]})"
+    table = raw.apply(pd.to_numeric, errors="coerce")
+    bad = table.isna() & (raw != "")
+    if bad.to_numpy().any():
+        row, col = next(zip(*bad.to_numpy().nonzero(), strict=True))
+        value = raw.iat[row, col]
+        return pd.DataFrame(), (
+            f"metrics.csv row {row + 1} column {raw.columns[col]!r} holds {value[:40]!r}, "
+            "not a number"
+        )
+    if len(table) and "env_steps" not in table:
+        return pd.DataFrame(), "metrics.csv has no env_steps column"
+    return table, ""
 
 
 def _last(metrics: pd.DataFrame, col: str) -> float:
@@ -217,8 +244,14 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
         if "task_card" in config:
             cards.setdefault(ident["task"], config["task_card"])
             settings.setdefault(ident["task"], config.get("run", {}))
-        metrics = _read_metrics(path / "metrics.csv")
+        metrics, problem = _read_metrics(path / "metrics.csv")
         row = _run_row(path, ident, config, metrics, final_window)
+        if row["status"] == "done" and not problem:
+            problem = done_problem(path)
+        if problem:  # listed, never counted as finished
+            row.update(status="broken", error=problem, final_raw=math.nan)
+            notes.append(f"run {_fmt_key(key)} is broken ({problem}): excluded")
+            metrics = pd.DataFrame()
         rows.append(row)
         if row["status"] == "done" and metrics.empty:
             notes.append(f"finished run {_fmt_key(key)} has no metrics.csv rows: excluded")

@@ -55,24 +55,42 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _md(text: str) -> str:
+    """Text for Markdown that code hosts render as HTML: outside `code` spans, a "<" of a
+    plugin or task name (``<script>``) is escaped, so no tag can open, as in index.html;
+    inside a code span it shows literally and is inert. One line, always."""
+    parts = re.split(r"(`[^`\n]*`)", " ".join(str(text).splitlines()))
+    return "".join(
+        part
+        if part.startswith("`") and part.endswith("`") and len(part) > 1
+        else part.replace("<", "&lt;")  # no tag can open; ">" and "&" alone are inert
+        for part in parts
+    )
+
+
+def _md_cell(value: object) -> str:
+    return _md(_cell(value)).replace("|", "\\|")
+
+
 def to_markdown(blocks: Sequence[Block], base: Path) -> str:
     out: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"{'#' * b.level} {b.text}\n")
+            out.append(f"{'#' * b.level} {_md(b.text)}\n")
         elif isinstance(b, Para):
-            out.append(b.text + "\n")
+            out.append(_md(b.text) + "\n")
         elif isinstance(b, Bullets):
-            out.append("\n".join(f"- {item}" for item in b.items) + "\n")
+            out.append("\n".join(f"- {_md(item)}" for item in b.items) + "\n")
         elif isinstance(b, Table):
-            cols = [str(c) for c in b.frame.columns]
+            cols = [_md_cell(c) for c in b.frame.columns]
             lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
             for row in b.frame.itertuples(index=False):
-                cells = [_cell(v).replace("|", "\\|") for v in row]
+                cells = [_md_cell(v) for v in row]
                 lines.append("| " + " | ".join(cells) + " |")
             out.append("\n".join(lines) + "\n")
         elif isinstance(b, Image):
-            out.append(f"![{b.caption}]({b.path.relative_to(base).as_posix()})\n\n*{b.caption}*\n")
+            caption = _md(b.caption).replace("]", "\\]")
+            out.append(f"![{caption}]({b.path.relative_to(base).as_posix()})\n\n*{caption}*\n")
     return "\n".join(out)
 
 

@@ -154,11 +154,14 @@ def curve_arrays(
     share of each run's training (tasks with different budgets).
     """
     mine = points[(points["agent"] == agent) & points["task"].isin(suite.tasks)]
-    mine = mine[
-        [
-            b in seeds and s in seeds[b].get(t, [])
-            for b, t, s in zip(mine["bonus"], mine["task"], mine["seed"])
-        ]
+    mine = mine.loc[
+        np.array(
+            [
+                b in seeds and s in seeds[b].get(t, [])
+                for b, t, s in zip(mine["bonus"], mine["task"], mine["seed"])
+            ],
+            dtype=bool,
+        )
     ]
     if mine.empty:
         return np.array([]), False, {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 
 import torch
 
@@ -43,3 +45,23 @@ class ExplodingBonus(ConstantBonus):
 
     def update(self, batch: Transitions) -> dict[str, float]:
         raise RuntimeError("ExplodingBonus exploded on purpose")
+
+
+class FlakyBonus(ConstantBonus):
+    """Raises in its update number ``$FLAKY_FAIL_AT`` (when set): a run that dies midway and
+    is resumed with the same config once the variable is unset."""
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        out = super().update(batch)
+        if int(self.updates) == int(os.environ.get("FLAKY_FAIL_AT", "0")):
+            raise RuntimeError(f"FlakyBonus failed at update {int(self.updates)}")
+        return out
+
+
+class SlowBonus(ConstantBonus):
+    """Sleeps ``$SLOW_BONUS_S`` seconds per update (when set): a cell that is still running
+    when a test looks at it, with the same config as a fast rerun."""
+
+    def update(self, batch: Transitions) -> dict[str, float]:
+        time.sleep(float(os.environ.get("SLOW_BONUS_S", "0")))
+        return super().update(batch)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
+import torch
+
 from bonuses.base import Transitions
 from bonuses.none import NoBonus
 
@@ -15,3 +17,10 @@ class CrashingBonus(NoBonus):
     def update(self, batch: Transitions) -> dict[str, float]:
         os.kill(os.getpid(), signal.SIGKILL)
         return {}
+
+
+class NaNBonus(NoBonus):
+    """Scores every transition NaN: the harness must fail this cell, and only this one."""
+
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        return torch.full(batch.ext_rewards.shape, float("nan"))
