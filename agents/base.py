@@ -163,8 +163,15 @@ class OnPolicyAgent(ABC):
         self.iteration = 0
         n, t = envs.num_envs, config.num_steps
         self._alloc(t, n)
-        obs, _ = envs.reset(seed=seed)
+        obs, reset_info = envs.reset(seed=seed)
         self.next_obs = self.as_obs(obs)
+        #: (T, N) int64 keys of the full state after each step, when the task reports
+        #: ``info["state_key"]`` (MiniGrid) and the step reader passes per-env info; handed
+        #: to the bonus as ``Transitions.state_keys`` (exact episodic counts).
+        self._host_state_keys: torch.Tensor | None = None
+        if "state_key" in reset_info:
+            self._host_state_keys = torch.zeros((t, n), dtype=torch.int64)
+            self._np_state_keys = self._host_state_keys.numpy()
         self._ep_return = np.zeros(n)
         self._ep_length = np.zeros(n, dtype=np.int64)
         self.finished: list[tuple[float, int]] = []
@@ -338,6 +345,10 @@ class OnPolicyAgent(ABC):
             ext_rewards=self.buf_raw_rewards,
             terminated=self.buf_terminated,
             truncated=self.buf_truncated,
+            # the host keys on the run's device (on the CPU: the host buffer itself)
+            state_keys=None
+            if self._host_state_keys is None
+            else self._host_state_keys.to(self.device),
         )
 
     def _record_step(
@@ -358,7 +369,14 @@ class OnPolicyAgent(ABC):
         if any_done:
             final_obs = infos["final_obs"]
             finals.extend((t, int(i), final_obs[i]) for i in np.flatnonzero(done))
-        raw, step_info = self.read_step(reward, infos, self.coverage is not None)
+        keys_wanted = self._host_state_keys is not None
+        raw, step_info = self.read_step(reward, infos, self.coverage is not None or keys_wanted)
+        if keys_wanted:
+            keys = step_info.get("state_key") if step_info else None
+            if keys is None:  # a reader without per-env info: no keys rather than stale ones
+                self._host_state_keys = None
+            else:
+                self._np_state_keys[t] = keys
         self._np_rewards[t] = reward
         self._np_raw_rewards[t] = raw
         self._np_terminated[t] = terminated

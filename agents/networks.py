@@ -1,8 +1,9 @@
 """Network builders shared by the agents: encoders, policy heads, value heads.
 
 Vector observations go through an MLP; stacked uint8 frames through a CNN (scaled to [0, 1]
-inside the network); Discrete observations are one-hot encoded. Box actions get a Gaussian
-with a state-independent log-std, Discrete actions a categorical.
+inside the network); small symbolic grids (MiniGrid's (3, 7, 7) view, `bonuses.base.is_grid`)
+through the small MiniGrid CNN of `grid_trunk`; Discrete observations are one-hot encoded.
+Box actions get a Gaussian with a state-independent log-std, Discrete actions a categorical.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
+
+from bonuses.base import is_grid
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -91,10 +94,46 @@ def conv_trunk(obs_shape: tuple[int, ...], arch: str) -> tuple[nn.Sequential, in
     return trunk.to(memory_format=torch.channels_last), fc  # type: ignore[call-overload]
 
 
+class GridValues(nn.Module):
+    """Symbolic grid cells (object, colour, state indices) as floats, unscaled, as the
+    MiniGrid baselines feed them (rl-starter-files / torch-ac ``model.py``; RIDE's
+    ``MinigridPolicyNet``): indices are categories, not intensities, and stay small."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(torch.float32)
+
+
+def grid_trunk(obs_shape: tuple[int, ...]) -> tuple[nn.Sequential, int]:
+    """The MiniGrid PPO baseline's image network (Willems, rl-starter-files ``model.py``,
+    used with torch-ac's PPO): conv16 2x2, ReLU, max-pool 2x2, conv32 2x2, ReLU, conv64 2x2,
+    ReLU, flattened: 64 features from a 7 x 7 view. No FC layer: the policy and value MLPs
+    follow (there: one hidden layer of 64, tanh)."""
+    layers: list[nn.Module] = [
+        GridValues(),
+        layer_init(nn.Conv2d(obs_shape[0], 16, 2)),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        layer_init(nn.Conv2d(16, 32, 2)),
+        nn.ReLU(),
+        layer_init(nn.Conv2d(32, 64, 2)),
+        nn.ReLU(),
+        nn.Flatten(),
+    ]
+    if min(obs_shape[1:]) < 7:
+        raise ValueError(f"the grid network needs a view of at least 7 x 7 cells, got {obs_shape}")
+    trunk = nn.Sequential(*layers)
+    with torch.no_grad():
+        width = int(trunk(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
+    return trunk, width
+
+
 def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
-    """Observation -> flat features."""
+    """Observation -> flat features. A symbolic grid gets `grid_trunk` whatever ``arch``
+    names: the frame CNNs' 8x8/4 first layer does not fit a 7 x 7 view."""
     if isinstance(space, gym.spaces.Discrete):
         return OneHot(int(space.n)), int(space.n)
+    if isinstance(space, gym.spaces.Box) and is_grid(space.shape):
+        return grid_trunk(tuple(space.shape))
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:
         return conv_trunk(tuple(space.shape), arch)
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:

@@ -33,7 +33,8 @@ def state_trunk(kind: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, int
     """The state branch shared in shape (not in weights) by phi and the error model.
 
     ``vector``: in -> 64 -> 32, ReLU after each. ``image`` (one frame, 1 x H x W):
-    conv16 8x8/4 -> conv32 4x4/2, ReLU, VALID padding, flattened. Returns (module, width).
+    conv16 8x8/4 -> conv32 4x4/2, ReLU, VALID padding, flattened (a symbolic grid view:
+    the shared factory's grid conv, see `bonuses._encoders.conv_trunk`). Returns (module, width).
     """
     if kind == "image":
         return conv_trunk(input_shape, EMI_CONV)

@@ -1,5 +1,12 @@
 """Networks and training helpers shared by the learned bonuses (ICM, RND, E3B, RIDE, NGU, ...).
 
+`conv_trunk` is the one factory every bonus builds its image encoder with (`state_encoder`
+and `require_conv_fits` go through it too): for stacked frames it builds the layers it is
+given; for a small symbolic grid (MiniGrid's 7 x 7 x 3 view, see `is_grid`) it builds
+`GRID_CONV` instead, since frame convolutions (8 x 8 kernels, stride 4) do not fit a 7 x 7
+input. `frame` and `frame_shape` give the part of an image observation a bonus reads: the
+newest frame of a stack, or a grid's whole view.
+
 The leading underscore keeps this module out of the bonus registry.
 """
 
@@ -10,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from bonuses.base import is_grid
+
 #: One conv layer as (out_channels, kernel, stride, padding).
 ConvSpec = tuple[int, int, int, int]
 
@@ -19,6 +28,21 @@ ICM_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1),) * 4
 RND_CONV: tuple[ConvSpec, ...] = ((32, 8, 4, 0), (64, 4, 2, 0), (64, 3, 1, 0))
 #: Raileanu & Rocktaeschel 2020 (MiniGrid): 3x3 convolutions, stride 2, padding 1, 32/32/128.
 RIDE_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1), (32, 3, 2, 1), (128, 3, 2, 1))
+#: The grid network `conv_trunk` builds for symbolic grids: RIDE's MiniGrid state embedding
+#: (released code facebookresearch/impact-driven-exploration, src/models.py
+#: MinigridStateEmbeddingNet, ELU there), 7x7 -> 128 features.
+GRID_CONV = RIDE_CONV
+
+
+def frame_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape of `frame` for an image observation shape: (1, H, W) for a stack of frames,
+    all channels for a symbolic grid (its channels are object, colour and state, not time)."""
+    return tuple(int(v) for v in shape) if is_grid(shape) else (1, *map(int, shape[1:]))
+
+
+def frame(obs: torch.Tensor) -> torch.Tensor:
+    """The newest frame (B, 1, H, W) of flat-batch frame stacks; a grid view unchanged."""
+    return obs if is_grid(obs.shape[1:]) else obs[:, -1:]
 
 
 def orthogonal_init(module: nn.Module, gain: float = 2.0**0.5) -> nn.Module:
@@ -52,7 +76,14 @@ def conv_trunk(
     layers: Sequence[ConvSpec],
     activation: type[nn.Module] = nn.ReLU,
 ) -> tuple[nn.Sequential, int]:
-    """Conv layers, each followed by ``activation``, then a flatten; returns (net, width)."""
+    """Conv layers, each followed by ``activation``, then a flatten; returns (net, width).
+
+    For a symbolic grid input (`is_grid`) the layers are `GRID_CONV` whatever is passed:
+    the frame architectures of the papers (Atari) do not fit a 7 x 7 view, and RIDE's grid
+    embedding is what the MiniGrid papers (RIDE, NovelD) use.
+    """
+    if is_grid(input_shape):
+        layers = GRID_CONV
     modules: list[nn.Module] = []
     channels = int(input_shape[0])
     for out, kernel, stride, pad in layers:

@@ -54,7 +54,7 @@ import dataclasses
 import hashlib
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -75,6 +75,7 @@ __all__ = [
     "action_kind",
     "count_keys",
     "exact_keys",
+    "is_grid",
     "observation_kind",
 ]
 
@@ -170,6 +171,21 @@ def observation_kind(space: gym.Space) -> str:
         if len(space.shape) == 3:
             return "image"
     return "unsupported"
+
+
+#: Largest side (cells) of an image observation treated as a symbolic grid, not as frames:
+#: MiniGrid's view is 7 x 7; the suite's smallest frames are 52 x 52 (EMI's Atari protocol).
+GRID_MAX_SIDE = 16
+
+
+def is_grid(shape: Sequence[int] | None) -> bool:
+    """Whether a C x H x W ``image`` observation shape is a small symbolic grid (MiniGrid's
+    (3, 7, 7) view: object, colour and state channels) rather than a stack of frames.
+    Networks for frames (8 x 8 kernels, stride 4) do not fit it; agents and bonuses build
+    grid networks for it instead."""
+    return (
+        shape is not None and len(shape) == 3 and max(int(shape[1]), int(shape[2])) <= GRID_MAX_SIDE
+    )
 
 
 def action_kind(space: gym.Space) -> str:

@@ -35,6 +35,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
+from bonuses._encoders import frame, frame_shape
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 
@@ -162,7 +163,8 @@ class Count(IntrinsicBonus):
 
     def _image_dim(self, shape: tuple[int, ...]) -> int:
         size = self.config.image_size
-        return min(shape[1], size) * min(shape[2], size)
+        channels = frame_shape(shape)[0]
+        return channels * min(shape[1], size) * min(shape[2], size)
 
     def codes(self, obs: torch.Tensor) -> torch.Tensor:
         """SimHash bits (B, k) of flat-batch observations (for discrete: the state, (B, 1))."""
@@ -170,12 +172,12 @@ class Count(IntrinsicBonus):
             return obs.long().reshape(-1, 1)
         x = obs.double()
         if self.obs_kind == "image":
-            frame = x[:, -1:] / 255.0 if obs.dtype == torch.uint8 else x[:, -1:]
+            newest = frame(x) / 255.0 if obs.dtype == torch.uint8 else frame(x)
             size = (
-                min(frame.shape[2], self.config.image_size),
-                min(frame.shape[3], self.config.image_size),
+                min(newest.shape[2], self.config.image_size),
+                min(newest.shape[3], self.config.image_size),
             )
-            x = nn.functional.adaptive_avg_pool2d(frame, size).flatten(1)
+            x = nn.functional.adaptive_avg_pool2d(newest, size).flatten(1)
         return (x @ self.projection.T > 0).long()
 
     def _keys(self, obs: torch.Tensor) -> torch.Tensor:

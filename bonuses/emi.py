@@ -20,13 +20,14 @@ from torch.nn import functional as F
 
 from bonuses._emi_losses import diversity_reward, emi_loss_terms
 from bonuses._emi_networks import ErrorModel, critic, image_scale, state_embedding, xavier_
-from bonuses._encoders import mlp
+from bonuses._encoders import frame, frame_shape, mlp
 from bonuses.base import (
     BonusConfig,
     IntrinsicBonus,
     Recipe,
     Transitions,
     UnsupportedSpaceError,
+    is_grid,
     observation_kind,
 )
 
@@ -149,7 +150,9 @@ class EMI(IntrinsicBonus):
         d, shape = self.config.embedding_dim, self._input_shape()
         if self.obs_kind == "image":
             box: Any = observation_space
-            if min(box.shape[1:]) < 20:  # smaller frames leave nothing for conv 8x8/4 + 4x4/2
+            # smaller frames leave nothing for conv 8x8/4 + 4x4/2; a symbolic grid gets the
+            # grid conv of the shared encoder factory instead
+            if min(box.shape[1:]) < 20 and not is_grid(box.shape):
                 raise UnsupportedSpaceError(
                     f"EMI expects channel-first frame stacks (C, H, W) with H, W >= 20, got "
                     f"{box.shape}; wrap raw (H, W, RGB) Atari envs with the Atari wrappers"
@@ -177,12 +180,12 @@ class EMI(IntrinsicBonus):
         if self.obs_kind == "discrete":
             return (self.num_states,)
         if self.obs_kind == "image":
-            return (1, *space.shape[1:])
+            return frame_shape(space.shape)
         return tuple(space.shape)
 
     def _compact(self, obs: torch.Tensor) -> torch.Tensor:
         """The part of an observation EMI sees, still in its storage dtype (newest frame)."""
-        return obs[:, -1:] if self.obs_kind == "image" else obs
+        return frame(obs) if self.obs_kind == "image" else obs
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device)

@@ -36,6 +36,8 @@ from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
     conv_trunk,
+    frame,
+    frame_shape,
     minibatches,
     mlp,
     observation_features,
@@ -150,7 +152,7 @@ class RND(IntrinsicBonus):
         cfg = self.config
         feat = cfg.feature_dim
         if self.obs_kind == "image":
-            shape = (1, *observation_space.shape[1:])  # type: ignore[index]
+            shape = frame_shape(observation_space.shape)  # type: ignore[arg-type]
             target_trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
             pred_trunk, _ = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
             self.target = nn.Sequential(target_trunk, nn.Linear(width, feat))
@@ -186,7 +188,7 @@ class RND(IntrinsicBonus):
     def _raw_features(self, next_obs: torch.Tensor) -> torch.Tensor:
         """Flat-batch observations as float features, before normalisation."""
         if self.obs_kind == "image":
-            next_obs = next_obs[:, -1:]  # the newest frame only
+            next_obs = frame(next_obs)  # the newest frame only (a grid: its whole view)
         return observation_features(next_obs, self.obs_kind, self.num_states)
 
     def _inputs(self, next_obs: torch.Tensor) -> torch.Tensor:

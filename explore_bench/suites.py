@@ -17,6 +17,12 @@ from explore_bench.registry import UnknownNameError
 
 NORMALIZATIONS = ("card", "none")
 
+#: Evidence budgets in env steps per run (calibration figures: configs/evidence.toml).
+EVIDENCE_MINI_STEPS = {"DeepSea20": 100_000, "FourRooms": 100_000, "SparseMountainCar": 100_000}
+EVIDENCE_MINIGRID_STEPS = {"DoorKey8x8": 50_000, "KeyCorridorS3R3": 50_000, "MultiRoomN4S5": 50_000}
+#: TRPO steps per evidence-emi run: 24 whole 50k-step iterations of the emi-mujoco preset.
+EVIDENCE_EMI_STEPS = 24 * 50_000
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SuiteTask:
@@ -82,6 +88,20 @@ class Suite:
 
 _NS = NAMESPACE
 
+# The `evidence` matrix (configs/evidence*.toml): every bonus x PPO x these tasks x 5 seeds,
+# budgets calibrated so that the whole matrix runs in about 3 hours with 2 workers on a
+# 2-core machine (the calibration figures are in configs/evidence.toml). The mini and the
+# MiniGrid parts are suites of their own so that they can be run one after the other.
+EVIDENCE_MINI = (
+    SuiteTask(task=f"{_NS}/DeepSea20-v0", steps=EVIDENCE_MINI_STEPS["DeepSea20"]),
+    SuiteTask(task=f"{_NS}/FourRooms-v0", steps=EVIDENCE_MINI_STEPS["FourRooms"]),
+    SuiteTask(task=f"{_NS}/SparseMountainCar-v0", steps=EVIDENCE_MINI_STEPS["SparseMountainCar"]),
+)
+EVIDENCE_MINIGRID = tuple(
+    SuiteTask(task=f"{_NS}/{name}-v0", steps=steps)
+    for name, steps in EVIDENCE_MINIGRID_STEPS.items()
+)
+
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
@@ -105,6 +125,33 @@ SUITES: dict[str, Suite] = {
                 SuiteTask(task=f"{_NS}/FourRooms-v0", steps=200_000),
                 SuiteTask(task=f"{_NS}/SparseMountainCar-v0", steps=300_000),
             ),
+        ),
+        Suite(
+            name="evidence",
+            description="every bonus x PPO on the mini and MiniGrid tasks, about 3 h with 2 "
+            "workers on 2 cores (parts: evidence-mini, evidence-minigrid)",
+            tasks=EVIDENCE_MINI + EVIDENCE_MINIGRID,
+        ),
+        Suite(
+            name="evidence-mini",
+            description="the evidence matrix's mini part",
+            tasks=EVIDENCE_MINI,
+        ),
+        Suite(
+            name="evidence-minigrid",
+            description="the evidence matrix's MiniGrid part",
+            tasks=EVIDENCE_MINIGRID,
+        ),
+        Suite(
+            name="evidence-emi",
+            description="EMI paper's TRPO on its sparse MuJoCo tasks at the budget that fits "
+            "about 2 h with 2 workers on 2 cores",
+            tasks=(
+                SuiteTask(task=f"{_NS}/SparseHalfCheetah-v0", steps=EVIDENCE_EMI_STEPS),
+                SuiteTask(task=f"{_NS}/SwimmerGather-v0", steps=EVIDENCE_EMI_STEPS),
+            ),
+            agent="trpo",
+            preset="emi-mujoco",
         ),
         Suite(
             name="paper-mujoco",
@@ -143,3 +190,20 @@ def get(name: str) -> Suite:
 
 def names() -> list[str]:
     return sorted(SUITES)
+
+
+def budget_table() -> str:
+    """Every suite's tasks and step budgets, for ``explore-bench list --tasks``."""
+    rows = [("suite", "agent", "seeds", "task", "steps")]
+    for suite in SUITES.values():
+        agent = suite.agent + (f" ({suite.preset})" if suite.preset else "")
+        for t in suite.tasks:
+            rows.append((suite.name, agent, str(suite.seeds), t.task, f"{t.steps:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i == len(r) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
+        for r in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)

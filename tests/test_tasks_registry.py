@@ -31,7 +31,7 @@ def test_import_is_light_and_registers():
 
 
 def test_task_set():
-    assert len(IDS) == 2 + 6 + 9 + 3
+    assert len(IDS) == 2 + 6 + 9 + 3 + 6
     for game in ("Freeway", "Frostbite", "Gravitar", "MontezumaRevenge", "Solaris", "Venture"):
         assert f"explore_bench/{game}-emi-v0" in IDS
     for game in ("Pong", "Breakout", "Seaquest", "MontezumaRevenge"):
@@ -77,7 +77,16 @@ def test_format_task_cards_lists_everything():
 
 
 def test_suites():
-    assert suites.names() == ["mini", "paper-atari", "paper-mujoco", "smoke"]
+    assert suites.names() == [
+        "evidence",
+        "evidence-emi",
+        "evidence-mini",
+        "evidence-minigrid",
+        "mini",
+        "paper-atari",
+        "paper-mujoco",
+        "smoke",
+    ]
     for suite in suites.SUITES.values():
         for t in suite.tasks:
             resolve_task(t.task)  # every task resolves

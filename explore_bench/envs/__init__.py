@@ -30,10 +30,14 @@ _CARD_FIELDS_SHOWN = (
 
 def format_task_cards() -> str:
     """Every registered task with its protocol card, for ``explore-bench list --tasks``."""
-    from explore_bench import registry
+    from explore_bench import registry, suites
     from explore_bench.tasks import Task, resolve_task
 
     register_all()
+    budgets: dict[str, list[str]] = {}
+    for suite in suites.SUITES.values():
+        for t in suite.tasks:
+            budgets.setdefault(t.task, []).append(f"{suite.name} {t.steps:,}")
     blocks = []
     for name in registry.tasks.names():
         try:
@@ -49,7 +53,11 @@ def format_task_cards() -> str:
         if task.env_id != name:
             lines.append(f"  {'env_id':<{width}}  {task.env_id}")
         lines.append(f"  {'coverage':<{width}}  {'yes' if task.coverage else 'no'}")
+        lines.append(f"  {'budgets':<{width}}  {'; '.join(budgets.get(name, ())) or '-'}")
         blocks.append("\n".join(lines))
+    blocks.append(
+        "Step budgets of the suites (matrix specs refer to them):\n" + suites.budget_table()
+    )
     blocks.append(
         "Any other gymnasium id also works as a task, with the environment's default settings."
     )

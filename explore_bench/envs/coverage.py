@@ -8,6 +8,7 @@ EMI paper (Kim et al., 2019) discuss exploration in terms of rooms / area reache
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -107,3 +108,36 @@ class DistinctCount:
 
     def metrics(self) -> dict[str, float]:
         return {self.metric: float(len(self._seen))}
+
+
+class EpisodeCoverage:
+    """Per-episode coverage and success of tasks whose layout changes every episode (MiniGrid).
+
+    Layouts are drawn anew every episode, so a share of cells visited over all of training
+    would mix layouts; the env instead reports, at each episode's last step,
+    ``info["episode_coverage"]`` (the share of its own layout's reachable cells the agent
+    stood on) and ``info["success"]``. Logged: the mean over the last ``window`` finished
+    episodes (``coverage_cells``) and the share of them that reached the goal
+    (``train_success_rate``).
+    """
+
+    def __init__(self, window: int = 100) -> None:
+        if window < 1:
+            raise ValueError(f"EpisodeCoverage: window must be >= 1, got {window}")
+        self.window = window
+        self._coverage: collections.deque[float] = collections.deque(maxlen=window)
+        self._success: collections.deque[bool] = collections.deque(maxlen=window)
+
+    def update(self, next_obs: np.ndarray, infos: Mapping[str, Any]) -> None:
+        coverage, success = _present(infos, "episode_coverage"), _present(infos, "success")
+        if coverage is not None and success is not None:
+            self._coverage.extend(float(v) for v in coverage.ravel())
+            self._success.extend(bool(v) for v in success.ravel())
+
+    def metrics(self) -> dict[str, float]:
+        if not self._coverage:
+            return {}
+        return {
+            "coverage_cells": float(np.mean(self._coverage)),
+            "train_success_rate": float(np.mean(self._success)),
+        }

@@ -1,0 +1,238 @@
+"""MiniGrid tasks (Chevalier-Boisvert et al., "Minigrid & Miniworld", NeurIPS 2023; the
+Farama ``minigrid`` package) under the suite's protocol.
+
+`make_minigrid` builds a registered MiniGrid id and wraps it in `SymbolicView`:
+
+- Observation: the standard partial, egocentric 7 x 7 x 3 symbolic view (object index,
+  colour index, door state; agent at the bottom centre facing up, no seeing through walls)
+  moved channel-first, a (3, 7, 7) uint8 Box, as NovelD, RIDE and E3B's MiniGrid runs use
+  it. The mission string and the separate direction entry are dropped (as minigrid's
+  ``ImgObsWrapper`` does); the task is fixed per id, so the mission carries no information.
+- Reward and horizon: the package's own, ``1 - 0.9 * t / T`` on success at step t, else 0,
+  truncated at the package's ``max_steps`` T.
+- ``info["state_key"]`` (every step): an int64 hash of the fully observable state after the
+  step, the encoded grid (minigrid ``Grid.encode``, what ``FullyObsWrapper`` shows) plus the
+  agent's position and direction. Equal states give equal keys. NovelD (Zhang et al. 2021)
+  and RIDE (Raileanu & Rocktaeschel 2020) count exact full-grid observations this way.
+- At an episode's last step: ``info["success"]`` (the goal was reached) and
+  ``info["episode_coverage"]``, the share of the layout's reachable cells the agent stood on
+  (reachable: connected to the start through anything but walls; locked doors count, their
+  key is in the level).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+#: minigrid's object index of a wall (minigrid.core.constants.OBJECT_TO_IDX).
+_WALL = 2
+#: Largest index per channel of the symbolic view: object (agent = 10), colour (grey = 5),
+#: door state (locked = 2); minigrid.core.constants.
+VIEW_HIGH = (10, 5, 2)
+
+
+def _key(*parts: bytes) -> int:
+    """A signed 64-bit hash of ``parts`` (BLAKE2b; stable across processes and runs)."""
+    digest = hashlib.blake2b(b"".join(parts), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def reachable_cells(encoded: np.ndarray, start: tuple[int, int]) -> np.ndarray:
+    """Mask (width, height) of the cells connected to ``start`` by 4-neighbour moves through
+    any non-wall cell of a minigrid ``Grid.encode()`` array."""
+    open_ = encoded[..., 0] != _WALL
+    seen = np.zeros(open_.shape, dtype=bool)
+    queue = collections.deque([start])
+    seen[start] = True
+    while queue:
+        x, y = queue.popleft()
+        for nx, ny in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+            inside = 0 <= nx < open_.shape[0] and 0 <= ny < open_.shape[1]
+            if inside and open_[nx, ny] and not seen[nx, ny]:
+                seen[nx, ny] = True
+                queue.append((nx, ny))
+    return seen
+
+
+class SymbolicView(gym.Wrapper):
+    """A MiniGrid env as a (3, 7, 7) uint8 observation with state keys and coverage in info.
+
+    The grid only changes through the agent's pickup, drop and toggle actions in the static
+    tasks registered here (no moving obstacles), and those change only the carried object and
+    the cell in front of the agent, so the encoded grid behind ``state_key`` is recomputed
+    after reset and after such an action changed one of them (encoding a 25 x 25 MultiRoom
+    grid costs more than a step).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        image = env.observation_space["image"]  # type: ignore[index]
+        height, width, channels = image.shape
+        high = np.broadcast_to(
+            np.asarray(VIEW_HIGH, dtype=np.uint8)[:, None, None], (channels, height, width)
+        )
+        self.observation_space = spaces.Box(0, high.copy(), dtype=np.uint8)
+        base: Any = env.unwrapped
+        self._base = base
+        self._mutating = {base.actions.pickup, base.actions.drop, base.actions.toggle}
+        self._grid_digest = b""
+        self._reachable = np.zeros((1, 1), dtype=bool)
+        self._visited = np.zeros((1, 1), dtype=bool)
+
+    def _view(self, obs: Mapping[str, Any]) -> np.ndarray:
+        return np.ascontiguousarray(np.transpose(obs["image"], (2, 0, 1)))
+
+    def _encode_grid(self) -> np.ndarray:
+        encoded = self._base.grid.encode()
+        self._grid_digest = hashlib.blake2b(encoded.tobytes(), digest_size=16).digest()
+        return encoded
+
+    def state_key(self) -> int:
+        """Hash of the full grid, the agent's position and its direction (after the step)."""
+        x, y = self._base.agent_pos
+        return _key(self._grid_digest, bytes((int(x), int(y), int(self._base.agent_dir))))
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        encoded = self._encode_grid()
+        start = tuple(int(v) for v in self._base.agent_pos)
+        self._reachable = reachable_cells(encoded, start)  # type: ignore[arg-type]
+        self._visited = np.zeros_like(self._reachable)
+        self._visited[start] = True
+        return self._view(obs), {**info, "state_key": self.state_key()}
+
+    def _front(self) -> tuple[Any, ...]:
+        """What a pickup, drop or toggle can change: the carried object, the object in front
+        of the agent and, for a door, its flags."""
+        cell = self._base.grid.get(*self._base.front_pos)
+        flags = (cell.is_open, cell.is_locked) if cell is not None and cell.type == "door" else ()
+        return self._base.carrying, cell, flags
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        before = self._front() if int(action) in self._mutating else None
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if before is not None and self._front() != before:  # re-encode only on a change
+            self._encode_grid()
+        x, y = self._base.agent_pos
+        self._visited[int(x), int(y)] = True
+        info = {**info, "state_key": self.state_key()}
+        if terminated or truncated:
+            info["success"] = bool(terminated and float(reward) > 0.0)
+            info["episode_coverage"] = float(
+                (self._visited & self._reachable).sum() / self._reachable.sum()
+            )
+        return self._view(obs), float(reward), terminated, truncated, info
+
+
+def make_minigrid(minigrid_id: str, **kwargs: Any) -> gym.Env:
+    """The minigrid id (its reward and max_steps unchanged) as a `SymbolicView`."""
+    import minigrid
+
+    gym.register_envs(minigrid)
+    return SymbolicView(gym.make(minigrid_id, **kwargs))
+
+
+def shortest_solution(env: gym.Env, max_states: int = 200_000) -> list[int]:
+    """The fewest actions that solve the current episode of a MiniGrid env (its layout as
+    reset), by breadth-first search over its full states; the env is left as it was.
+
+    Used for the cards' optimal reference scores and for scripted test paths. A state is the
+    agent's position, direction and carried object, the grid's contents and every door's
+    flags; the search steps the env itself (restoring a snapshot before each expansion), so
+    it follows the package's own dynamics. The ``done`` action changes nothing and is left
+    out. Raises if no solution is found within ``max_states`` states.
+    """
+    base: Any = env.unwrapped
+    doors = [o for o in base.grid.grid if o is not None and o.type == "door"]
+    actions = [int(a) for a in base.actions if a != base.actions.done]
+
+    def snapshot() -> tuple[Any, ...]:
+        return (
+            tuple(base.agent_pos),
+            base.agent_dir,
+            base.carrying,
+            list(base.grid.grid),
+            tuple((d.is_open, d.is_locked) for d in doors),
+        )
+
+    def restore(state: tuple[Any, ...]) -> None:
+        base.agent_pos, base.agent_dir, base.carrying = state[0], state[1], state[2]
+        base.grid.grid[:] = state[3]
+        for door, (is_open, is_locked) in zip(doors, state[4], strict=True):
+            door.is_open, door.is_locked = is_open, is_locked
+
+    def key(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (state[0], state[1], id(state[2]), tuple(map(id, state[3])), state[4])
+
+    start = snapshot()
+    step_count = base.step_count
+    parents: dict[tuple[Any, ...], tuple[tuple[Any, ...], int] | None] = {key(start): None}
+    frontier = collections.deque([start])
+    found: tuple[tuple[Any, ...], int, tuple[Any, ...]] | None = None
+    try:
+        while frontier and found is None:
+            state = frontier.popleft()
+            for action in actions:
+                restore(state)
+                base.step_count = 0  # the search must never hit the time limit
+                _, reward, terminated, _, _ = base.step(action)
+                if terminated and float(reward) > 0.0:
+                    found = (state, action, snapshot())
+                    break
+                nxt = snapshot()
+                if not terminated and key(nxt) not in parents:
+                    parents[key(nxt)] = (key(state), action)
+                    frontier.append(nxt)
+            if len(parents) > max_states:
+                raise RuntimeError(f"shortest_solution: more than {max_states} states")
+    finally:
+        restore(start)
+        base.step_count = step_count
+    if found is None:
+        raise RuntimeError("shortest_solution: the episode cannot be solved")
+    state, last, _ = found
+    path = [last]
+    link = parents[key(state)]
+    while link is not None:
+        parent, action = link
+        path.append(action)
+        link = parents[parent]
+    return path[::-1]
+
+
+def reference_scores(minigrid_id: str, episodes: int, layouts: int) -> tuple[float, float]:
+    """(mean return of uniform random actions over ``episodes`` episodes, mean optimal score
+    1 - 0.9 t*/T over ``layouts`` layouts), episode k / layout k reset with seed k."""
+    env = make_minigrid(minigrid_id)
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for k in range(episodes):
+        env.reset(seed=k)
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))  # type: ignore[attr-defined]
+            total += float(reward)
+            done = terminated or truncated
+    best = 0.0
+    horizon = env.unwrapped.max_steps  # type: ignore[attr-defined]
+    for k in range(layouts):
+        env.reset(seed=k)
+        best += 1.0 - 0.9 * len(shortest_solution(env)) / horizon
+    return total / max(episodes, 1), best / max(layouts, 1)
+
+
+if __name__ == "__main__":  # the cards' reference figures
+    import sys
+
+    episodes, layouts = int(sys.argv[1]), int(sys.argv[2])
+    for name in sys.argv[3:]:
+        print(name, episodes, layouts, reference_scores(name, episodes, layouts), flush=True)

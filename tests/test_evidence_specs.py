@@ -1,0 +1,75 @@
+"""The evidence matrix specs validate, their parts add up to the whole, and their budgets are
+printed by `explore-bench list --tasks`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from explore_bench import suites
+from explore_bench.spec import load_matrix
+
+PARTS = ("evidence-mini", "evidence-minigrid")
+#: MiniGrid ids of the evidence matrix's MiniGrid part.
+MINIGRID_PREFIX = "explore_bench/"
+
+
+def _cells(spec: str) -> dict[str, dict]:
+    matrix, configs, _ = load_matrix(spec)
+    return {str(c.run_dir): cfg.to_dict() for c, cfg in zip(matrix.cells, configs, strict=True)}
+
+
+def test_the_parts_are_exactly_the_whole_matrix():
+    whole = _cells("evidence")
+    parts = [_cells(p) for p in PARTS]
+    assert not set(parts[0]) & set(parts[1])
+    assert {**parts[0], **parts[1]} == whole  # same run directories, same configs
+    matrix, _, _ = load_matrix("evidence")
+    assert matrix.out.name == "evidence" and matrix.report
+    assert {c.agent for c in matrix.cells} == {"ppo"}
+    assert len({c.seed for c in matrix.cells}) >= 5
+    minigrid = {c.task for c in load_matrix("evidence-minigrid")[0].cells}
+    assert len(minigrid) == 3 and all(t.startswith(MINIGRID_PREFIX) for t in minigrid)
+
+
+def test_evidence_emi_runs_the_emi_paper_trpo_with_both_variants():
+    matrix, configs, _ = load_matrix("evidence-emi")
+    assert {c.bonus for c in matrix.cells} == {"none", "count", "emi"}
+    assert len({c.seed for c in matrix.cells}) == 5
+    for cell, cfg in zip(matrix.cells, configs, strict=True):
+        assert cfg.run.agent == "trpo" and cfg.run.preset == "emi-mujoco"
+        batch = cfg.run.num_envs * cfg.agent.num_steps
+        assert batch == 50_000 and cfg.run.steps % batch == 0
+        if cell.bonus == "emi":
+            assert cfg.bonus.reward == "diversity"
+    residual = load_matrix("evidence-emi-residual")[1]
+    assert {cfg.bonus.reward for cfg in residual} == {"residual"}
+    assert {(c.run.task, c.run.steps, c.run.seed) for c in residual} == {
+        (c.run.task, c.run.steps, c.run.seed) for c in configs if c.run.bonus == "emi"
+    }
+
+
+@pytest.mark.parametrize("spec", ["evidence", "evidence-emi"])
+def test_dry_run_validates(spec):
+    out = subprocess.run(
+        [sys.executable, "-m", "explore_bench.cli", "matrix", spec, "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"matrix {spec}:" in out and "to run" in out
+
+
+def test_list_tasks_prints_the_evidence_budgets():
+    out = subprocess.run(
+        [sys.executable, "-m", "explore_bench.cli", "list", "--tasks"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in ("evidence-mini", "evidence-minigrid", "evidence-emi"):
+        for t in suites.get(name).tasks:
+            assert f"{t.task}  " in out and f"{t.steps:,}" in out
+            assert f"{name} {t.steps:,}" in out  # the task card's budgets line
