@@ -470,7 +470,14 @@ def _layered(
         config = apply_overrides(config, overrides, section)
         for key in overrides:
             if not (section == "run" and key in _IDENTITY):
-                prov.note(section, key, getattr(config, key), source, label)
+                prov.note(section, key, _field_value(config, key), source, label)
+    return config
+
+
+def _field_value(config: Any, key: str) -> Any:
+    """A field's value; ``part.field`` reaches into a composite bonus's part config."""
+    for name in key.split("."):
+        config = getattr(config, name)
     return config
 
 
