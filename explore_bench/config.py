@@ -434,6 +434,8 @@ def config_differences(old: Any, new: ResolvedRun) -> list[str]:
     current = json.loads(json.dumps(new.to_dict(), default=str))
     if not isinstance(old, Mapping):
         return [f"config.json: not a JSON object ({type(old).__name__})"]
+    # The recipe block notes where each value came from: the settings themselves are compared.
+    current.pop("recipe", None)
     old = {k: old.get(k) for k in current}
     # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
     for record in (old, current):

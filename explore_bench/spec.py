@@ -397,7 +397,7 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
         **(preset if isinstance(preset, dict) else dict.fromkeys(agents, preset)),
     }
 
-    recipe_for = _recipe_modes(spec.get("recipe", "paper"), bonuses, where)
+    recipe_for = _recipe_modes(spec.get("recipe", "paper"), bonus_names, where)
     run_table = _table(spec, "run", where)
     clash = [k for k in run_table if k in CELL_KEYS]
     if clash:

@@ -191,7 +191,7 @@ def main_report(
         *caveats.warning_blocks(notes),
         *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
     ]
-    blocks = with_recipe_modes(head + body, loaded.modes) + tail
+    blocks = with_recipe_modes(head + body + tail, loaded.modes)
     table = pd.DataFrame(ctx.rows)
     if "md" in formats:
         (out / "leaderboard.md").write_text(to_markdown(blocks, out))
