@@ -275,3 +275,24 @@ def test_the_rollout_hands_state_keys_to_the_bonus():
     # without a reader that passes per-env info there are no keys (never stale ones)
     plain = PPO(envs, shaper, PPOConfig(num_steps=4), seed=3)
     assert plain.collect_rollout().state_keys is None
+
+
+def test_a_minigrid_run_checkpoints_its_coverage_and_resumes(tmp_path):
+    """The episode-coverage window travels in the checkpoint (tensors and plain containers
+    only) and comes back on resume, so a resumed MiniGrid run logs the same coverage."""
+    from explore_bench.config import resolve
+    from explore_bench.io import load_checkpoint
+    from explore_bench.runner import run
+
+    def resolved(steps: int):
+        return resolve(
+            {"task": DOORKEY, "bonus": "none", "steps": steps, "num_envs": 4},
+            {"run": {"eval_episodes": 0, "checkpoint_interval": 1}, "agent": {"num_steps": 64}},
+        )
+
+    run_dir = run(resolved(512), tmp_path / "run", progress=False)
+    state = load_checkpoint(run_dir / "checkpoint.pt")["agent"]["coverage"]
+    assert isinstance(state["_coverage"], list) and len(state["_coverage"]) <= 100
+    (run_dir / "DONE").unlink()
+    run(resolved(512), run_dir, progress=False)  # resumes from the final checkpoint
+    assert (run_dir / "DONE").exists()

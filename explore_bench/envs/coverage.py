@@ -8,7 +8,6 @@ EMI paper (Kim et al., 2019) discuss exploration in terms of rooms / area reache
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -125,14 +124,16 @@ class EpisodeCoverage:
         if window < 1:
             raise ValueError(f"EpisodeCoverage: window must be >= 1, got {window}")
         self.window = window
-        self._coverage: collections.deque[float] = collections.deque(maxlen=window)
-        self._success: collections.deque[bool] = collections.deque(maxlen=window)
+        # Plain lists (not deques): the agent's checkpoint holds this state, and a checkpoint
+        # holds only tensors and plain containers.
+        self._coverage: list[float] = []
+        self._success: list[bool] = []
 
     def update(self, next_obs: np.ndarray, infos: Mapping[str, Any]) -> None:
         coverage, success = _present(infos, "episode_coverage"), _present(infos, "success")
         if coverage is not None and success is not None:
-            self._coverage.extend(float(v) for v in coverage.ravel())
-            self._success.extend(bool(v) for v in success.ravel())
+            self._coverage = [*self._coverage, *map(float, coverage.ravel())][-self.window :]
+            self._success = [*self._success, *map(bool, success.ravel())][-self.window :]
 
     def metrics(self) -> dict[str, float]:
         if not self._coverage:
