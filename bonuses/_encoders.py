@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from bonuses.base import is_grid
+from bonuses.base import IntrinsicBonus, Transitions, is_grid
 
 #: One conv layer as (out_channels, kernel, stride, padding).
 ConvSpec = tuple[int, int, int, int]
@@ -216,3 +216,31 @@ def train_minibatches(
             for key, value in metrics.items():
                 terms.setdefault(key, []).append(value.detach())
     return {k: sum(torch.stack(v).tolist()) / len(v) for k, v in terms.items()}
+
+
+def fit_inverse_dynamics(
+    bonus: IntrinsicBonus,
+    flat: Transitions,
+    features: Callable[[torch.Tensor], torch.Tensor],
+    inverse: nn.Module,
+    epochs: int,
+    num_minibatches: int,
+    max_grad_norm: float,
+) -> dict[str, float]:
+    """Train an embedding by inverse dynamics alone (E3B's and NGU's controllable state):
+    ``inverse([phi(s), phi(s')])`` predicts the action, with ``bonus.inverse_dynamics_loss``,
+    over the flat batch ``flat`` in minibatches with ``bonus.optimizer``."""
+
+    def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        phi, phi_next = features(flat.obs[idx]), features(flat.next_obs[idx])
+        out = inverse(torch.cat([phi, phi_next], -1))
+        inv_loss, accuracy = bonus.inverse_dynamics_loss(out, flat.actions[idx])
+        metrics = {"inverse_loss": inv_loss}
+        if accuracy is not None:
+            metrics["inverse_accuracy"] = accuracy
+        return inv_loss, metrics
+
+    return train_minibatches(
+        bonus.optimizer, flat.num_steps, epochs, num_minibatches, loss,
+        max_grad_norm=max_grad_norm, device=bonus.device,
+    )  # fmt: skip

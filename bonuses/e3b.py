@@ -41,7 +41,7 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from bonuses._encoders import mlp, observation_features, state_encoder, train_minibatches
+from bonuses._encoders import fit_inverse_dynamics, mlp, observation_features, state_encoder
 from bonuses.base import (
     BonusConfig,
     EpisodicBonus,
@@ -205,20 +205,9 @@ class E3B(EpisodicBonus):
 
     def update(self, batch: Transitions) -> dict[str, float]:
         bonus = self.commit_walk(batch)
-        flat = batch.flat().to(self.device)
-
-        def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
-            out = self.inverse(torch.cat([phi, phi_next], -1))
-            inv_loss, accuracy = self.inverse_dynamics_loss(out, flat.actions[idx])
-            metrics = {"inverse_loss": inv_loss}
-            if accuracy is not None:
-                metrics["inverse_accuracy"] = accuracy
-            return inv_loss, metrics
-
         cfg = self.config
-        metrics = train_minibatches(
-            self.optimizer, flat.num_steps, cfg.epochs, cfg.num_minibatches, loss,
-            max_grad_norm=cfg.max_grad_norm, device=self.device,
+        metrics = fit_inverse_dynamics(
+            self, batch.flat().to(self.device), self._features, self.inverse,
+            cfg.epochs, cfg.num_minibatches, cfg.max_grad_norm,
         )  # fmt: skip
         return {**metrics, "episodic_bonus_mean": float(bonus.mean())}

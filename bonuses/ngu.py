@@ -52,11 +52,11 @@ import torch
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
+    fit_inverse_dynamics,
     mlp,
     observation_features,
     require_conv_fits,
     state_encoder,
-    train_minibatches,
 )
 from bonuses.base import BonusConfig, EpisodicBonus, EpisodicMemory, Recipe, Transitions
 from bonuses.rnd import RND, RNDConfig
@@ -282,20 +282,9 @@ class NGU(EpisodicBonus):
         if not self.rnd.warming_up:
             self.error_rms.update(self.rnd.compute(batch).reshape(-1, 1))
         rnd_metrics = self.rnd.update(batch)
-        flat = batch.flat().to(self.device)
-
-        def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
-            out = self.inverse(torch.cat([phi, phi_next], -1))
-            inv_loss, accuracy = self.inverse_dynamics_loss(out, flat.actions[idx])
-            metrics = {"inverse_loss": inv_loss}
-            if accuracy is not None:
-                metrics["inverse_accuracy"] = accuracy
-            return inv_loss, metrics
-
         cfg = self.config
-        metrics = train_minibatches(
-            self.optimizer, flat.num_steps, cfg.epochs, cfg.num_minibatches, loss,
-            max_grad_norm=cfg.max_grad_norm, device=self.device,
+        metrics = fit_inverse_dynamics(
+            self, batch.flat().to(self.device), self._features, self.inverse,
+            cfg.epochs, cfg.num_minibatches, cfg.max_grad_norm,
         )  # fmt: skip
         return {**metrics, **rnd_metrics, "episodic_reward_mean": float(episodic.mean())}
