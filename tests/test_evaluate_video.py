@@ -1,4 +1,4 @@
-"""`explore-bench evaluate --video` writes playable videos (MuJoCo and Atari)."""
+"""`explore-bench evaluate --video` writes playable videos (MuJoCo, Atari and MiniGrid)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,11 @@ def _trained(tmp_path, task, **overrides):
 
 @pytest.mark.parametrize(
     "task, flags",
-    [("InvertedPendulum-v5", []), ("explore_bench/Breakout-modern-v0", ["--stochastic"])],
+    [
+        ("InvertedPendulum-v5", []),
+        ("explore_bench/Breakout-modern-v0", ["--stochastic"]),
+        ("explore_bench/DoorKey8x8-v0", ["--stochastic"]),
+    ],
 )
 def test_evaluate_video_writes_playable_files(tmp_path, task, flags, capsys):
     pytest.importorskip("moviepy")
