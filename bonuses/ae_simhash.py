@@ -103,8 +103,8 @@ def _check_frames(observation_space: gym.Space, size: int) -> None:
     shape: tuple[int, ...] = tuple(getattr(observation_space, "shape", None) or ())
     if len(shape) == 3 and min(shape[1], shape[2]) < size:
         raise UnsupportedSpaceError(
-            f"ae_simhash needs frames of at least {size}x{size} pixels, got "
-            f"{observation_space}; symbolic grids are not supported (use count or re3)"
+            f"ae_simhash needs frames of at least {size}x{size} pixels, got observations "
+            f"of shape {shape}; symbolic grids are not supported (use count or re3)"
         )
 
 
