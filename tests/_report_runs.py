@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 CARTPOLE = {
     "name": "CartPole-v1",
@@ -141,3 +144,34 @@ def write_matrix(
                     coverage=[0.1 * (k + 1) for k in range(5)],
                     variant={"name": bonus, "overrides": variant["overrides"]} if variant else None,
                 )
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium_dom(page: Path, tmp_path: Path, *flags: str) -> str:
+    """The DOM of ``page`` after headless Chromium ran its scripts; skips without Chromium,
+    except in CI (.ci/run installs it), where its absence fails the test."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("/usr/bin/chromium not installed (apt-get install -y chromium); CI runs it")
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        *flags,
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout

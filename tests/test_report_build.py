@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import html.parser
-import os
-import subprocess
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from _report_runs import CARTPOLE, atari_card, write_matrix, write_run
+from _report_runs import CARTPOLE, atari_card, chromium_dom, write_matrix, write_run
 
 from explore_bench.report import ReportError, ReportSummary, main_report
 
@@ -147,8 +145,6 @@ def test_unknown_format_is_rejected(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- Chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 class _Dom(html.parser.HTMLParser):
     def __init__(self) -> None:
@@ -179,35 +175,15 @@ class _Dom(html.parser.HTMLParser):
 
 
 def test_index_html_in_headless_chromium(full: ReportSummary, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("/usr/bin/chromium is missing in CI (.ci/run installs Debian's chromium)")
-        pytest.skip("/usr/bin/chromium not installed (apt-get install -y chromium); CI runs it")
     page = (full.out_dir / "index.html").resolve()
     assert 'src="plots/' not in page.read_text()  # self-contained: images are inline
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=15000",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
-    assert out.returncode == 0, out.stderr[-2000:]
+    html_out = chromium_dom(page, tmp_path)
     dom = _Dom()
-    dom.feed(out.stdout)
+    dom.feed(html_out)
     pngs = [p for p in full.files if p.suffix == ".png"]
     assert dom.images == len(pngs) > 0
     # set by the page's own script once every image is complete with a natural width
-    assert dom.body.get("data-images-total") == str(len(pngs)), out.stdout[-500:]
+    assert dom.body.get("data-images-total") == str(len(pngs)), html_out[-500:]
     assert dom.body.get("data-images-loaded") == str(len(pngs))
     assert dom.body.get("data-images-ok") == "true"
     assert len(dom.headline_rows) == 1
