@@ -162,16 +162,16 @@ class OnPolicyAgent(ABC):
         self.env_steps = 0
         self.iteration = 0
         n, t = envs.num_envs, config.num_steps
-        self._alloc(t, n)
-        obs, reset_info = envs.reset(seed=seed)
-        self.next_obs = self.as_obs(obs)
         #: (T, N) int64 keys of the full state after each step, when the task reports
         #: ``info["state_key"]`` (MiniGrid) and the step reader passes per-env info; handed
-        #: to the bonus as ``Transitions.state_keys`` (exact episodic counts).
+        #: to the bonus as ``Transitions.state_keys`` (exact episodic counts). Allocated by
+        #: `_alloc` with the other buffers once the reset showed that the task has them.
         self._host_state_keys: torch.Tensor | None = None
+        obs, reset_info = envs.reset(seed=seed)
         if "state_key" in reset_info:
-            self._host_state_keys = torch.zeros((t, n), dtype=torch.int64)
-            self._np_state_keys = self._host_state_keys.numpy()
+            self._host_state_keys = torch.zeros(0, dtype=torch.int64)
+        self._alloc(t, n)
+        self.next_obs = self.as_obs(obs)
         self._ep_return = np.zeros(n)
         self._ep_length = np.zeros(n, dtype=np.int64)
         self.finished: list[tuple[float, int]] = []
@@ -259,6 +259,9 @@ class OnPolicyAgent(ABC):
         self._np_terminated = h_term.numpy()
         self._np_truncated = h_trunc.numpy()
         self._last_obs = host((n, *obs_shape), obs_dtype)
+        if self._host_state_keys is not None:  # the task reports state keys
+            self._host_state_keys = host((t, n), torch.int64)
+            self._np_state_keys = self._host_state_keys.numpy()
 
     def as_obs(self, obs: np.ndarray) -> torch.Tensor:
         """Env observations as a tensor of the buffer's dtype on the agent's device (MuJoCo

@@ -296,3 +296,27 @@ def test_a_minigrid_run_checkpoints_its_coverage_and_resumes(tmp_path):
     (run_dir / "DONE").unlink()
     run(resolved(512), run_dir, progress=False)  # resumes from the final checkpoint
     assert (run_dir / "DONE").exists()
+
+
+def test_state_keys_follow_a_last_rollout_cut_to_the_budget(tmp_path, monkeypatch):
+    """320 steps on 4 envs x 64-step rollouts: the last rollout is cut to 16 steps, and the
+    state keys the bonus gets are cut with it (the keys of that very rollout's steps)."""
+    from bonuses.ride import RIDE
+    from explore_bench.config import resolve
+    from explore_bench.runner import run
+
+    shapes = []
+    compute = RIDE.compute
+
+    def recording(self, batch):
+        assert batch.state_keys is not None
+        shapes.append((tuple(batch.state_keys.shape), tuple(batch.ext_rewards.shape)))
+        return compute(self, batch)
+
+    monkeypatch.setattr(RIDE, "compute", recording)
+    resolved = resolve(
+        {"task": DOORKEY, "bonus": "ride", "steps": 320, "num_envs": 4},
+        {"run": {"eval_episodes": 0}, "agent": {"num_steps": 64}},
+    )
+    run(resolved, tmp_path / "run", progress=False)
+    assert shapes == [((64, 4), (64, 4)), ((16, 4), (16, 4))]
