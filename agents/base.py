@@ -514,8 +514,9 @@ class OnPolicyAgent(ABC):
         # Episode ends whose successor has no value: terminations, and truncations too when
         # the path end is scored 0 (rllab) instead of bootstrapped.
         ended = batch.terminated if cfg.bootstrap_truncation else dones
-        if dones.any():
-            next_values[dones] = self.value(batch.next_obs[dones])
+        boot = dones & ~ended  # the only episode ends whose successor value is read
+        if boot.any():
+            next_values[boot] = self.value(batch.next_obs[boot])
         ext = self.buf_rewards
         if cfg.reward_clip > 0:
             ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)

@@ -20,6 +20,7 @@ with the variants alternating (``issue 13``; noisy shared 2-core machine, median
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -161,6 +162,8 @@ class AdamStep:
         self.optimizer = optimizer
         self.params = params
         self.max_norm = max_norm
+        #: max_norm = inf (no clipping) skips the norm, a pass over every gradient per step.
+        self.clips = math.isfinite(max_norm)
         #: (params, exp_avgs, exp_avg_sqs, steps) of the optimizer, once known to be plain.
         self._lists: tuple[list[Any], list[Any], list[Any], list[Any]] | None = None
 
@@ -172,13 +175,15 @@ class AdamStep:
         grads = [p.grad for p in params]
         lists = self._lists
         if lists is None or any(g is None for g in grads):
-            nn.utils.clip_grad_norm_(params, self.max_norm, foreach=True)
+            if self.clips:
+                nn.utils.clip_grad_norm_(params, self.max_norm, foreach=True)
             self.optimizer.step()
             self._lists = self._plain_state()
             return
         present = cast(list[torch.Tensor], grads)
-        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
-        torch._foreach_mul_(present, torch.clamp(self.max_norm / (total + 1e-6), max=1.0))
+        if self.clips:
+            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
+            torch._foreach_mul_(present, torch.clamp(self.max_norm / (total + 1e-6), max=1.0))
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
         try:

@@ -188,12 +188,13 @@ class AESimHash(IntrinsicBonus):
         frame = nn.functional.adaptive_avg_pool2d(frame, (size, size))
         return frame.round().clamp(0, 255).to(torch.uint8)
 
-    def code(self, frames: torch.Tensor, noisy: bool = False) -> torch.Tensor:
-        """The code layer's sigmoid output; U(-a, a) noise added when ``noisy`` (training)."""
-        b = self.encoder(frames.float() / 255.0)
-        if noisy and self.config.noise > 0:
-            b = b + torch.empty_like(b).uniform_(-self.config.noise, self.config.noise)
-        return b
+    def code(self, frames: torch.Tensor) -> torch.Tensor:
+        """The code layer's sigmoid output, without noise (what is rounded and counted)."""
+        return self.encoder(frames.float() / 255.0)
+
+    def add_noise(self, code: torch.Tensor) -> torch.Tensor:
+        """The code with U(-a, a) noise, as the decoder sees it in training (paper sec. 2.3)."""
+        return code + torch.empty_like(code).uniform_(-self.config.noise, self.config.noise)
 
     @torch.no_grad()
     def binary_codes(self, obs: torch.Tensor) -> torch.Tensor:
@@ -205,8 +206,7 @@ class AESimHash(IntrinsicBonus):
         binarisation penalty), and the penalty's mean."""
         cfg = self.config
         clean = self.code(frames)
-        noisy = clean + torch.empty_like(clean).uniform_(-cfg.noise, cfg.noise)
-        logits = self.decoder(noisy)
+        logits = self.decoder(self.add_noise(clean))
         target = (frames[:, 0].long() * cfg.num_classes) // 256  # intensity class per pixel
         nll = nn.functional.cross_entropy(logits, target, reduction="none").sum((1, 2))
         penalty = torch.minimum((1 - clean) ** 2, clean**2).sum(1) * (

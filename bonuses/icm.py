@@ -161,17 +161,6 @@ class ICM(IntrinsicBonus):
         bonus = self.config.eta * self._surprise(phi, flat.actions, phi_next)
         return bonus.reshape(batch.num_steps, batch.num_envs).float()
 
-    def _inverse_loss(
-        self, phi: torch.Tensor, phi_next: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Inverse loss and, for discrete actions, the accuracy (else None)."""
-        out = self.inverse(torch.cat([phi, phi_next], -1))
-        if self.act_kind == "discrete":
-            target = actions.long()
-            loss = nn.functional.cross_entropy(out, target)
-            return loss, (out.argmax(-1) == target).float().mean()
-        return nn.functional.mse_loss(out, self.action_features(actions)), None
-
     def update(self, batch: Transitions) -> dict[str, float]:
         flat = batch.flat().to(self.device)
         beta = self.config.beta
@@ -184,7 +173,9 @@ class ICM(IntrinsicBonus):
         for _ in range(self.config.epochs):
             for idx in minibatches(flat.num_steps, self.config.num_minibatches, self.device):
                 phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
-                inv_loss, accuracy = self._inverse_loss(phi, phi_next, flat.actions[idx])
+                inv_loss, accuracy = self.inverse_dynamics_loss(
+                    self.inverse(torch.cat([phi, phi_next], -1)), flat.actions[idx]
+                )
                 fwd_loss = self._surprise(phi, flat.actions[idx], phi_next).mean()
                 loss = (1.0 - beta) * inv_loss + beta * fwd_loss
                 self.optimizer.zero_grad(set_to_none=True)

@@ -55,7 +55,6 @@ from bonuses._encoders import (
     fit_inverse_dynamics,
     mlp,
     observation_features,
-    require_conv_fits,
     state_encoder,
 )
 from bonuses.base import BonusConfig, EpisodicBonus, EpisodicMemory, Recipe, Transitions
@@ -237,9 +236,6 @@ class NGU(EpisodicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
-        if self.obs_kind == "image":  # the Atari torso: embedding (all frames) and RND (newest)
-            shape = tuple(observation_space.shape or ())
-            require_conv_fits(shape, RND_CONV, "NGU")
         self.encoder = state_encoder(
             self.obs_kind, tuple(observation_space.shape or ()), self.num_states,
             cfg.embedding_dim, conv=RND_CONV, hidden=cfg.hidden_sizes, activation=torch.nn.ReLU,
@@ -274,8 +270,8 @@ class NGU(EpisodicBonus):
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        episodic = self.episodic_walk(batch).cpu()
-        return (episodic * self.modulator(self.rnd.compute(batch))).float()
+        modulator = self.modulator(self.rnd.compute(batch))  # on the bonus's device
+        return (self.episodic_walk(batch).to(modulator.device) * modulator).float()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         episodic = self.commit_walk(batch)

@@ -62,8 +62,3 @@ def resolve_device(requested: str, gpus: int | None = None) -> str:
 def is_pinned(requested: str) -> bool:
     """Whether a request names one GPU (``cuda:K``) rather than leaving the choice open."""
     return requested.startswith("cuda:")
-
-
-def wants_gpu(requested: str, gpus: int) -> bool:
-    """Whether a cell with this request runs on a GPU when ``gpus`` are visible."""
-    return requested != "cpu" and (requested != "auto" or gpus > 0)

@@ -41,7 +41,7 @@ from explore_bench import io, registry
 from explore_bench.config import ConfigError, ResolvedRun, config_differences
 from explore_bench.lock import writer_lock
 from explore_bench.shaping import RewardShaper
-from explore_bench.tasks import Task, raw_rewards, read_step, resolve_task, step_infos
+from explore_bench.tasks import Task, read_step, resolve_task
 
 #: Longest time metrics.csv may lag behind the run between checkpoints (seconds).
 METRICS_FLUSH_S = 10.0
@@ -70,7 +70,7 @@ def evaluate(agent: Any, envs: gym.vector.VectorEnv, seed: int, deterministic: b
     active = np.ones(n, dtype=bool)
     while active.any():
         obs, reward, terminated, truncated, infos = envs.step(agent.act(obs, deterministic))
-        raw = raw_rewards(reward, step_infos(infos) if infos else {})
+        raw, _ = read_step(reward, infos, False)
         running += np.where(active, raw, 0.0)
         ended = (terminated | truncated) & active
         scores[ended] = running[ended]

@@ -9,15 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench.report import plots, stats
+from explore_bench.report.headline import fmt
 from explore_bench.report.load import Tables
 from explore_bench.report.render import Block, Image
-
-
-def fmt(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    a = abs(x)
-    return f"{x:.1f}" if a >= 100 else f"{x:.3f}"
 
 
 def fmt_est(e: stats.Estimate | None) -> str:

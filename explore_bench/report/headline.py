@@ -50,7 +50,8 @@ def rank(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _num(x: float) -> str:
+def fmt(x: float) -> str:
+    """A figure as the report prints it (context.py, which pulls in matplotlib, reuses it)."""
     if x is None or not math.isfinite(x):
         return "n/a"
     return f"{x:.1f}" if abs(x) >= 100 else f"{x:.3f}"
@@ -69,10 +70,10 @@ def format_text(rows: pd.DataFrame) -> str:
         lines.append(f"{suite} ({g['scale'].iloc[0]}), {agent}:")
         width = max(len(str(b)) for b in g["bonus"])
         for _, r in g.iterrows():
-            est = f"{_num(r[HEADLINE])} [{_num(r[f'{HEADLINE}_lo'])}, {_num(r[f'{HEADLINE}_hi'])}]"
+            est = f"{fmt(r[HEADLINE])} [{fmt(r[f'{HEADLINE}_lo'])}, {fmt(r[f'{HEADLINE}_hi'])}]"
             extra = ""
             if "success_rate" in r and pd.notna(r["success_rate"]):
-                extra += f"  success {_num(r['success_rate'])}"
+                extra += f"  success {fmt(r['success_rate'])}"
             if str(r.get("overrides", "") or ""):
                 extra += f"  ({r['overrides']})"
             mark = "~" if r["tied_with_best"] else " "
