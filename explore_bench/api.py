@@ -201,15 +201,21 @@ def run(
     ``**{"shaping.coef": 0.3}``). Everything is checked before a file is written. A run
     directory that is already DONE is returned as it is; an unfinished one resumes.
     """
+    resolved = resolve_run(agent, bonus, task, steps, seed, **overrides)
+    return run_resolved(resolved, out, progress=progress)
+
+
+def run_resolved(
+    resolved: ResolvedRun, out: PathLike = "results/runs", *, progress: bool | None = False
+) -> RunResult:
+    """`run` for a config already resolved (`resolve_run`): ``out`` is checked, and the
+    runner refuses a directory holding a run of other settings before writing anything."""
     from explore_bench.config import check_out_dir
     from explore_bench.layout import run_dir_for
-    from explore_bench.runner import check_existing_run
     from explore_bench.runner import run as run_one
 
-    resolved = resolve_run(agent, bonus, task, steps, seed, **overrides)
     check_out_dir(Path(out), "out")
     directory = run_dir_for(Path(out), resolved.run)
-    check_existing_run(resolved, directory)  # other settings in DONE or checkpoint: refused
     run_one(resolved, directory, progress=progress)
     return result_of(directory)
 

@@ -155,12 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if (run_dir / "DONE").exists():
         print(f"{run_dir} is already complete (DONE); delete it or choose another --out")
         return 0
-    api.run(
-        **where,
-        out=args.out,
-        progress=False if args.quiet else None,
-        **overrides,
-    )
+    api.run_resolved(resolved, args.out, progress=False if args.quiet else None)
     _print_summary(run_dir)
     return 0
 

@@ -26,6 +26,7 @@ from explore_bench.recipes import (
     Provenance,
     RecipeError,
     check_episodic,
+    jsonable,
     recipe_layers,
     select,
 )
@@ -431,7 +432,7 @@ def config_differences(old: Any, new: ResolvedRun) -> list[str]:
     """``section.field: old -> new`` for every resolved setting a stored config.json (read
     as untrusted JSON) records differently; keys it holds beyond the resolved ones (notes
     such as the step budget actually run) are not settings and are ignored."""
-    current = json.loads(json.dumps(new.to_dict(), default=str))
+    current = jsonable(new.to_dict())
     if not isinstance(old, Mapping):
         return [f"config.json: not a JSON object ({type(old).__name__})"]
     # The recipe block notes where each value came from: the settings themselves are compared.

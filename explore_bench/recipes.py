@@ -43,7 +43,8 @@ class RecipeError(ValueError):
     """A recipe declaration that cannot be applied (raised as a ConfigError by resolve)."""
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as config.json stores it (a JSON round trip; other objects as strings)."""
     return json.loads(json.dumps(value, default=str))
 
 
@@ -86,7 +87,7 @@ class Provenance:
 
     def note(self, section: str, key: str, value: Any, source: str, layer: str) -> None:
         """Record that ``layer`` (of kind ``source``) set section.key to ``value``."""
-        value = _jsonable(value)
+        value = jsonable(value)
         chain = self.fields.setdefault(f"{section}.{key}", [])
         recipe_values = [c["value"] for c in chain if c["from"] == "recipe"]
         if source != "recipe" and recipe_values and recipe_values[-1] != value:
