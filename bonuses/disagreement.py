@@ -149,9 +149,13 @@ class Disagreement(IntrinsicBonus):
     reference = "Pathak, Gandhi & Gupta 2019, Self-Supervised Exploration via Disagreement"
     recipes = {
         "ppo": Recipe(
-            source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}",
+            source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}; the release learns from the "
+            "intrinsic reward alone with --use_news 0 (a return across episode ends): with the "
+            "extrinsic reward added, the two get their own value heads, the intrinsic one "
+            "non-episodic at the release's gamma (as Burda et al. 2018 for RND)",
             agent={
                 "num_steps": 128,
+                "num_minibatches": 8,
                 "update_epochs": 3,
                 "clip_coef": 0.1,
                 "ent_coef": 1e-3,
@@ -160,6 +164,8 @@ class Disagreement(IntrinsicBonus):
                 "gamma": 0.99,
                 "gae_lambda": 0.95,
                 "norm_adv": True,
+                "two_value_heads": True,
+                "int_gamma": 0.99,
             },
             shaping={"normalizer": "return_rms", "return_gamma": 0.99},
         )

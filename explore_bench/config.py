@@ -34,6 +34,8 @@ from explore_bench.recipes import (
 C = TypeVar("C")
 
 SECTIONS = ("run", "agent", "bonus", "shaping")
+#: Sections a base layer may set: what every entry of a matrix starts from, below recipes.
+BASE_SECTIONS = ("agent", "shaping")
 #: config.json's record of the requested and the resolved device (see `ResolvedRun.to_dict`).
 DEVICE_KEY = "device"
 #: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
@@ -506,11 +508,13 @@ def _preset_sections(preset: Any, agent: str) -> dict[str, dict[str, Any]]:
 def resolve(
     run_overrides: Mapping[str, Any],
     sets: Mapping[str, Mapping[str, Any]] | None = None,
+    base: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ResolvedRun:
     """Build a `ResolvedRun` from run-level options and per-section overrides.
 
-    Order (later wins): defaults -> the bonus's paper recipe (``run.recipe = "paper"``) ->
-    preset -> overrides; every overridden field is recorded with its source, with the
+    Order (later wins): defaults -> ``base`` (a matrix's shared agent/shaping settings, see
+    `BASE_SECTIONS`) -> the bonus's paper recipe (``run.recipe = "paper"``) -> preset ->
+    overrides; every overridden field is recorded with its source, with the
     warnings of `explore_bench.recipes`. Unknown names, unknown keys and badly typed values
     raise `ConfigError` or `UnknownNameError` before anything is created on disk.
     """
@@ -520,6 +524,13 @@ def resolve(
     if unknown:
         raise ConfigError(f"unknown config sections {sorted(unknown)}; valid: {SECTIONS}")
     sets = {s: dict((sets or {}).get(s, {})) for s in SECTIONS}
+    bad_base = set(base or {}) - set(BASE_SECTIONS)
+    if bad_base:
+        raise ConfigError(
+            f"base settings for sections {sorted(bad_base)}: a base layer holds only "
+            f"{', '.join(BASE_SECTIONS)} settings (the cell's run settings come from the spec)"
+        )
+    base = {s: dict((base or {}).get(s, {})) for s in BASE_SECTIONS}
     named = apply_overrides(RunSettings(), dict(run_overrides), "run")
     preset = presets.get(named.preset) if named.preset else None
     user_run = {**run_overrides, **sets["run"]}
@@ -540,6 +551,7 @@ def resolve(
     def layers(section: str) -> list[tuple[str, str, Mapping[str, Any]]]:
         user = user_run if section == "run" else sets[section]
         return [
+            ("base", "the spec's [base]", base.get(section, {})),
             ("recipe", "recipe", recipe.get(section, {})),
             ("preset", label, preset_sets.get(section, {})),
             ("user", _USER, user),

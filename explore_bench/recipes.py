@@ -4,7 +4,11 @@ A bonus declares its paper recipe next to its code (``IntrinsicBonus.recipes``, 
 agent name -> `bonuses.base.Recipe`, ``"*"`` for any agent). `explore_bench.config.resolve`
 builds every section of a run in this order, later layers winning::
 
-    defaults  <-  recipe (mode "paper"; nothing in mode "shared")  <-  preset  <-  user
+    defaults  <-  base  <-  recipe (mode "paper"; nothing in mode "shared")  <-  preset  <-  user
+
+where ``base`` is a matrix spec's ``[base]`` tables: settings every entry shares unless its
+bonus's paper recipe says otherwise (a baseline agent tuned for the tasks, say), so a spec
+can change the shared agent without silently replacing any bonus's recipe.
 
 and `Provenance` records, per overridden field, every layer that set it, so config.json says
 where each value came from. What is never silent, and how (one warning line, in the run's log
@@ -36,7 +40,7 @@ MODES = ("paper", "shared")
 #: Run settings that identify a cell: set by the user or the spec, never by a recipe.
 CELL_FIELDS = ("agent", "bonus", "task", "seed", "steps", "preset", "recipe")
 #: Where a value came from, in the order the layers are applied.
-SOURCES = ("recipe", "preset", "user")
+SOURCES = ("base", "recipe", "preset", "user")
 
 
 class RecipeError(ValueError):
@@ -77,7 +81,7 @@ class Provenance:
     applied: str = ""
     #: The applied recipe's source (paper section or released-code file).
     source: str = ""
-    #: "section.field" -> [{"from": recipe|preset|user, "value": ...}, ...] in layer order.
+    #: "section.field" -> [{"from": base|recipe|preset|user, "value": ...}, ...] in layer order.
     fields: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
@@ -90,7 +94,7 @@ class Provenance:
         value = jsonable(value)
         chain = self.fields.setdefault(f"{section}.{key}", [])
         recipe_values = [c["value"] for c in chain if c["from"] == "recipe"]
-        if source != "recipe" and recipe_values and recipe_values[-1] != value:
+        if source in ("preset", "user") and recipe_values and recipe_values[-1] != value:
             self.warn(
                 f"{layer} sets {section}.{key}={value!r}, replacing {recipe_values[-1]!r} "
                 f"from {self.bonus}'s paper recipe"

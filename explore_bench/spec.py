@@ -18,6 +18,9 @@ A spec (see ``explore_bench/configs/*.toml``)::
     [bonus.rnd]                       # the bonus's config fields
     [shaping]                         # ShapingConfig fields; a sub-table [shaping.rnd]
                                       # holds one bonus's own (e.g. its coefficient)
+    [base.agent.ppo]                  # what every entry starts from, BELOW each bonus's
+    [base.shaping]                    # paper recipe: [agent.ppo] would replace a recipe's
+                                      # value, [base.agent.ppo] yields to it
     [variants]                        # sweep points, each its own entry (cells, results
     "rnd-coef0.3" = { bonus = "rnd", "shaping.coef" = 0.3 }     # directory, leaderboard row)
     rnd-coef = { bonus = "rnd", grid = { "shaping.coef" = [0.1, 1.0] } }
@@ -67,6 +70,8 @@ SPEC_KEYS = {
     "agent": "tables [agent.<name>]",
     "bonus": "tables [bonus.<name>]",
     "shaping": "table of shaping settings, [shaping.<bonus>] per bonus",
+    "base": "tables [base.agent.<name>] and [base.shaping]: shared settings below each "
+    "bonus's paper recipe (the recipe's value wins)",
     "variants": 'table name -> { bonus = ..., "section.field" = value, grid = {...} }',
 }
 #: Run settings a cell takes from the spec's own keys, never from [run].
@@ -117,6 +122,8 @@ class Cell:
     sets: Mapping[str, Mapping[str, Any]]
     run_dir: Path
     variant: Variant | None = None
+    #: The spec's [base] layer: section -> fields, applied below the bonus's recipe.
+    base: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def entry(self) -> str:
@@ -229,6 +236,27 @@ def _per_name(
                 f"{where}: [{key}.{name}] names a {key} that is not in {listed_as} = {list(names)}"
             )
     return tables
+
+
+def _base(
+    spec: Mapping[str, Any], agents: Sequence[str], where: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The [base] layer: ([base.agent.<name>] tables, the [base.shaping] table)."""
+    base = _table(spec, "base", where)
+    unknown = sorted(set(base) - {"agent", "shaping"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: [base.{unknown[0]}]: a base layer holds only [base.agent.<name>] and "
+            "[base.shaping] (run settings are the spec's own, never below a recipe)"
+        )
+    shaping = _table(base, "shaping", f"{where}: [base]")
+    nested = [k for k, v in shaping.items() if isinstance(v, dict)]
+    if nested:
+        raise ConfigError(
+            f"{where}: [base.shaping.{nested[0]}]: per-bonus shaping goes in "
+            f"[shaping.{nested[0]}]; [base.shaping] holds settings shared by every bonus"
+        )
+    return _per_name(base, "agent", agents, "agents", f"{where}: [base]"), shaping
 
 
 def _seeds(spec: Mapping[str, Any], where: str) -> list[int]:
@@ -406,6 +434,7 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
             "(agents, bonuses, tasks, seeds, steps, num_envs, preset, recipe), not in [run]"
         )
     agent_sets = _per_name(spec, "agent", agents, "agents", where)
+    base_agent, base_shaping = _base(spec, agents, where)
     bonus_sets = _per_name(spec, "bonus", bonus_names, "bonuses or variants", where)
     shaping = _table(spec, "shaping", where)
     shaping_global = {k: v for k, v in shaping.items() if not isinstance(v, dict)}
@@ -465,7 +494,10 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                     }
                     entry = variant.name if variant is not None else None
                     path = run_dir_for(root, argparse.Namespace(**run_opts), entry)
-                    cells.append(Cell(task, agent, bonus, seed, run_opts, sets, path, variant))
+                    base = {"agent": base_agent.get(agent, {}), "shaping": base_shaping}
+                    cells.append(
+                        Cell(task, agent, bonus, seed, run_opts, sets, path, variant, base)
+                    )
     return Matrix(name, root, tuple(cells), report, where)
 
 
@@ -514,7 +546,9 @@ def resolve_cells(matrix: Matrix) -> list[ResolvedRun]:
         key = (cell.task, cell.agent, cell.entry)
         if key not in cache:
             try:
-                cache[key] = resolve(cell.run_opts, {s: cell.sets.get(s, {}) for s in SECTIONS})
+                cache[key] = resolve(
+                    cell.run_opts, {s: cell.sets.get(s, {}) for s in SECTIONS}, cell.base
+                )
             except (ConfigError, registry.UnknownNameError, registry.PluginLoadError) as exc:
                 raise ConfigError(f"{matrix.source}: cell {cell.label}: {exc}") from exc
             if cell.variant is not None:

@@ -36,18 +36,18 @@ def test_the_parts_are_exactly_the_whole_matrix():
 
 def test_evidence_emi_runs_the_emi_paper_trpo_with_both_variants():
     matrix, configs, _ = load_matrix("evidence-emi")
-    assert {c.bonus for c in matrix.cells} == {"none", "count", "emi"}
+    assert {c.entry for c in matrix.cells} == {"none", "count", "emi", "emi-residual"}
     assert len({c.seed for c in matrix.cells}) == 5
+    rewards: dict[str, set] = {}
     for cell, cfg in zip(matrix.cells, configs, strict=True):
         assert cfg.run.agent == "trpo" and cfg.run.preset == "emi-mujoco"
         batch = cfg.run.num_envs * cfg.agent.num_steps
         assert batch == 50_000 and cfg.run.steps % batch == 0
         if cell.bonus == "emi":
-            assert cfg.bonus.reward == "diversity"
-    residual = load_matrix("evidence-emi-residual")[1]
-    assert {cfg.bonus.reward for cfg in residual} == {"residual"}
-    assert {(c.run.task, c.run.steps, c.run.seed) for c in residual} == {
-        (c.run.task, c.run.steps, c.run.seed) for c in configs if c.run.bonus == "emi"
+            rewards.setdefault(cell.entry, set()).add((cfg.bonus.reward, cfg.run.steps))
+    assert rewards == {
+        "emi": {("diversity", suites.EVIDENCE_EMI_STEPS)},
+        "emi-residual": {("residual", suites.EVIDENCE_EMI_STEPS)},
     }
 
 

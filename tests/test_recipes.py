@@ -81,6 +81,41 @@ def test_user_values_win_over_the_recipe_with_one_warning_each() -> None:
     assert len(r.recipe.warnings) == 1 and "agent.gamma=0.99" in r.recipe.warnings[0]
 
 
+def test_a_spec_base_layer_yields_to_recipes_and_an_agent_table_does_not(
+    tmp_path: Path,
+) -> None:
+    base = {"agent": {"ppo": {"lr": 1e-3, "ent_coef": 0.01}}, "shaping": {"coef": 0.7}}
+    got = {c.bonus: r for c, r in cells({**RND_SPEC, "base": base}, tmp_path)}
+    rnd, none = got["rnd"], got["none"]
+    assert (none.agent.lr, none.agent.ent_coef, none.shaping.coef) == (1e-3, 0.01, 0.7)
+    assert (rnd.agent.lr, rnd.agent.ent_coef) == (1e-4, 0.001)  # RND's paper recipe wins
+    assert rnd.recipe.fields["agent.lr"] == [
+        {"from": "base", "value": 1e-3},
+        {"from": "recipe", "value": 1e-4},
+    ]
+    assert rnd.recipe.warnings == []  # nothing replaced a recipe value
+    # the same values as [agent.ppo] are the user's: they replace the recipe, with a warning
+    top = {c.bonus: r for c, r in cells({**RND_SPEC, "agent": base["agent"]}, tmp_path)}
+    assert top["rnd"].agent.lr == 1e-3
+    assert any("agent.lr=0.001, replacing 0.0001" in w for w in top["rnd"].recipe.warnings)
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ({"run": {"steps": 5}}, "[base.run]: a base layer holds only"),
+        ({"agent": {"trpo": {"lr": 1.0}}}, "[base]: [agent.trpo] names a agent"),
+        ({"shaping": {"rnd": {"coef": 1.0}}}, "[base.shaping.rnd]: per-bonus shaping"),
+        ({"agent": {"ppo": {"lr": "x"}}}, "agent.lr"),
+    ],
+)
+def test_a_bad_base_layer_is_refused(base: dict, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        cells({**RND_SPEC, "base": base}, tmp_path)
+    assert message in str(err.value)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_third_party_recipe_applies_per_agent_and_skips_fields_an_agent_lacks() -> None:
     ppo = resolve({"agent": "ppo", "bonus": "recipe_bonus:RecipeBonus", "task": "CartPole-v1"})
     assert ppo.agent.ent_coef == 0.01 and ppo.shaping.coef == 0.5 and ppo.agent.gamma == 0.99
