@@ -369,6 +369,33 @@ def _terminate(processes: Sequence[Any]) -> None:
 
 #: Seconds to wait for an existing Ray cluster to answer before giving up with a message.
 RAY_CONNECT_TIMEOUT_S = 10.0
+#: Ray's switch (read when Ray is imported, ``ray._private.ray_constants``) between a node
+#: reachable from other hosts and one on loopback: "0" makes a local instance take 127.0.0.1
+#: as its node address, and its services (GCS, raylet, workers, agents) then listen there
+#: only. Set it yourself (to "1") to have the local instance listen on the host's address.
+RAY_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@contextlib.contextmanager
+def _loopback_ray() -> Any:
+    """Within: a Ray instance started in this process binds to loopback only, unless the
+    user set `RAY_LOOPBACK_SWITCH`. Ray 2.x otherwise listens on every interface and maps a
+    127.0.0.1 node address to the host's own (``services.resolve_ip_for_localhost``)."""
+    if RAY_LOOPBACK_SWITCH in os.environ:  # the user's choice stands
+        yield
+        return
+    os.environ[RAY_LOOPBACK_SWITCH] = "0"
+    # Ray imported earlier in this process read the switch already: set its reading too.
+    constants = sys.modules.get("ray._private.ray_constants")
+    before = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        os.environ.pop(RAY_LOOPBACK_SWITCH, None)
+        if constants is not None:
+            constants.ENABLE_RAY_CLUSTER = before  # type: ignore[attr-defined]
 
 
 def _read_tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
@@ -484,32 +511,29 @@ class RayExecutor:
         gpus_per_cell: float = 0.0,
         connect_timeout: float = RAY_CONNECT_TIMEOUT_S,
     ) -> None:
-        try:
-            import ray
-        except ImportError as exc:
-            raise ImportError(
-                "the ray executor needs Ray: pip install 'explore-bench[ray]'"
-            ) from exc
-        self.ray = ray
         self.address = address
         self.shared_fs = shared_fs
         self.started_here = address is None
-        options: dict[str, Any] = {}
-        if self.started_here:
-            # Ray 2.x listens on every interface and maps a loopback node address to the
-            # host's own; what keeps other hosts out is its token authentication (on by
-            # default; never disabled here) and the web dashboard staying off. README:
-            # "Ray executor: what to secure".
-            options = {"num_cpus": workers}
-        else:
+        if not self.started_here:
             _check_reachable(str(address), connect_timeout)
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            **options,
-        )
+        # A local instance listens on loopback only (the web dashboard stays off); what keeps
+        # other hosts out of a cluster is Ray's token authentication, on by default and never
+        # disabled here. README: "Ray executor: what to secure".
+        with _loopback_ray() if self.started_here else contextlib.nullcontext():
+            try:
+                import ray
+            except ImportError as exc:
+                raise ImportError(
+                    "the ray executor needs Ray: pip install 'explore-bench[ray]'"
+                ) from exc
+            self.ray = ray
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                **({"num_cpus": workers} if self.started_here else {}),
+            )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         gpus = float(ray.cluster_resources().get("GPU", 0))
         if gpus_per_cell > gpus:  # such a task would wait forever for a GPU

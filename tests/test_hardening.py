@@ -320,6 +320,43 @@ def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: P
     assert not out.exists()
 
 
+_LISTENERS = """
+import json, os, psutil
+from explore_bench.executors import RAY_LOOPBACK_SWITCH, RayExecutor
+ex = RayExecutor(workers=1, address=None)
+try:
+    ex.ray.get(ex.ray.remote(lambda: 1).remote())  # a worker process is up as well
+    procs = psutil.Process().children(recursive=True)
+    found = []
+    for proc in procs:
+        try:
+            found += [
+                [proc.name(), c.laddr.ip]
+                for c in proc.net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+        except psutil.Error:
+            pass
+    print(json.dumps({"listen": found, "switch_left": RAY_LOOPBACK_SWITCH in os.environ}))
+finally:
+    ex.close()
+"""
+
+
+def test_3_a_local_ray_instance_listens_on_loopback_only() -> None:
+    pytest.importorskip("ray")
+    proc = subprocess.run(
+        [sys.executable, "-c", _LISTENERS], capture_output=True, text=True, timeout=180
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    names = {name for name, _ in got["listen"]}
+    assert {"gcs_server", "raylet"} <= names, got  # Ray's own services were inspected
+    outside = [(n, ip) for n, ip in got["listen"] if ip not in ("127.0.0.1", "::ffff:127.0.0.1")]
+    assert not outside, f"listening beyond loopback: {outside}"
+    assert not got["switch_left"]  # the process's environment is as it was
+
+
 # --------------------------------------------------------------------------- 9: bad values
 
 
