@@ -519,6 +519,7 @@ class RayExecutor:
         # A local instance listens on loopback only (the web dashboard stays off); what keeps
         # other hosts out of a cluster is Ray's token authentication, on by default and never
         # disabled here. README: "Ray executor: what to secure".
+        options: dict[str, Any] = {"num_cpus": workers} if self.started_here else {}
         with _loopback_ray() if self.started_here else contextlib.nullcontext():
             try:
                 import ray
@@ -532,7 +533,7 @@ class RayExecutor:
                 include_dashboard=False,
                 log_to_driver=False,
                 configure_logging=False,
-                **({"num_cpus": workers} if self.started_here else {}),
+                **options,
             )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         gpus = float(ray.cluster_resources().get("GPU", 0))
