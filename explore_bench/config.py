@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import os
+import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -428,6 +429,15 @@ def check_out_dir(path: Path, flag: str) -> None:
         raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag} {str(path)!r}: {str(existing)!r} is not writable")
+    # Permission bits do not tell everything (root, read-only mounts, /proc): try an empty
+    # directory there, removed at once, so that a run never fails on its first mkdir.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".explore-bench-probe-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(
+            f"{flag} {str(path)!r}: cannot create directories in {str(existing)!r} "
+            f"({exc.strerror or exc})"
+        ) from None
 
 
 def config_differences(old: Any, new: ResolvedRun) -> list[str]:

@@ -418,6 +418,9 @@ def test_10_out_that_is_a_file_or_unwritable_is_refused_by_the_cli(tmp_path: Pat
     ("argv", "message"),
     [
         (["run", "--steps", "512", "--out", "/proc/self/res"], "'/proc/self' is not writable"),
+        # for root writable by its mode bits, yet no directory can be made there (the message
+        # then says so; for others, that /proc is not writable)
+        (["run", "--steps", "512", "--out", "/proc/res"], "--out '/proc/res': "),
         (["run", "--steps", "512", "--out", "file/res"], "'file' is a file, not a directory"),
         (["matrix", "SPEC", "--workers", "0"], "--workers must be a positive number"),
         (["matrix", "SPEC", "--workers", "-3"], "got -3"),

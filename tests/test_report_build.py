@@ -15,6 +15,7 @@ from explore_bench.report import ReportError, ReportSummary, main_report
 MONTEZUMA = atari_card("MontezumaRevenge", 0.0, 4753.3, sparse=True)
 VENTURE = atari_card("Venture", 0.0, 1187.5, sparse=True)
 AGENTS, BONUSES = ("ppo", "trpo"), {"none": 0.0, "rnd": 400.0}
+TASKS = ("ALE/MontezumaRevenge-v5", "ALE/Venture-v5")
 
 
 def _report(root: Path, **kwargs: object) -> ReportSummary:
@@ -27,7 +28,7 @@ def _report(root: Path, **kwargs: object) -> ReportSummary:
 def full(tmp_path_factory: pytest.TempPathFactory) -> ReportSummary:
     """2 agents x 2 bonuses x 2 sparse Atari games x 3 seeds; one run failed, one missing."""
     root = tmp_path_factory.mktemp("results")
-    tasks = {"ALE/MontezumaRevenge-v5": MONTEZUMA, "ALE/Venture-v5": VENTURE}
+    tasks = dict(zip(TASKS, (MONTEZUMA, VENTURE), strict=True))
     write_matrix(root, tasks=tasks, bonuses=BONUSES, agent="ppo")
     write_matrix(
         root,
@@ -56,9 +57,12 @@ def test_writes_every_output(full: ReportSummary) -> None:
 
 
 def test_headline_numbers(full: ReportSummary) -> None:
-    t = full.table.set_index(["agent", "bonus"])
+    table = full.table
+    # the aggregate, then each task on its own (an aggregate can hide a task)
+    assert list(dict.fromkeys(table["suite"])) == ["all tasks", *TASKS]
+    assert set(table["scale"]) == {"human-normalised score"}
+    t = table[table["suite"] == "all tasks"].set_index(["agent", "bonus"])
     assert sorted(t.index) == [(a, b) for a in AGENTS for b in BONUSES]
-    assert set(t["suite"]) == {"all tasks"} and set(t["scale"]) == {"human-normalised score"}
     # rnd's final scores are 400 above none's on every run: it always wins
     assert t.loc[("ppo", "rnd"), "poi_vs_none"] == 1.0
     assert t.loc[("ppo", "rnd"), "runs_per_task"] == 3
@@ -66,7 +70,12 @@ def test_headline_numbers(full: ReportSummary) -> None:
     # every run scores > 0 raw, so every sparse run counts as a success
     assert t["success_rate"].tolist() == [1.0] * 4
     csv = pd.read_csv(full.out_dir / "leaderboard.csv")
-    assert len(csv) == 4 and {"iqm", "iqm_lo", "iqm_hi", "optimality_gap"} <= set(csv.columns)
+    assert len(csv) == 4 * (1 + len(TASKS)) and {
+        "iqm",
+        "iqm_lo",
+        "iqm_hi",
+        "optimality_gap",
+    } <= set(csv.columns)
 
 
 def test_honest_edges_are_warned_and_counted(full: ReportSummary) -> None:
@@ -186,5 +195,6 @@ def test_index_html_in_headless_chromium(full: ReportSummary, tmp_path: Path) ->
     assert dom.body.get("data-images-total") == str(len(pngs)), html_out[-500:]
     assert dom.body.get("data-images-loaded") == str(len(pngs))
     assert dom.body.get("data-images-ok") == "true"
-    assert len(dom.headline_rows) == 1
-    assert sorted(dom.headline_rows[0]) == [(a, b) for a in AGENTS for b in BONUSES]
+    assert len(dom.headline_rows) == 1 + len(TASKS)  # all tasks, then each task
+    for rows in dom.headline_rows:
+        assert sorted(rows) == [(a, b) for a in AGENTS for b in BONUSES]

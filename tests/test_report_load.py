@@ -123,8 +123,12 @@ def test_suites_aggregate_only_when_every_task_has_constants() -> None:
         ("all tasks", ("ALE/Frostbite-v5", "ALE/MontezumaRevenge-v5")),
         ("sparse tasks", ("ALE/MontezumaRevenge-v5",)),
         ("dense tasks", ("ALE/Frostbite-v5",)),
+        # and each task on its own, normalised like the aggregates
+        ("ALE/Frostbite-v5", ("ALE/Frostbite-v5",)),
+        ("ALE/MontezumaRevenge-v5", ("ALE/MontezumaRevenge-v5",)),
     ]
-    assert suites[0].label == "human-normalised score"
+    assert {s.label for s in suites} == {"human-normalised score"}
+    assert all(s.normalised for s in suites)
 
 
 def test_config_identity_wins_over_path(tmp_path: Path) -> None:

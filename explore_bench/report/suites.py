@@ -5,7 +5,8 @@ constants of its protocol card, ``(score - random) / (reference - random)``, nev
 statistics of the result set at hand (those would move whenever a run is added). Tasks
 aggregate together only when every task has constants; otherwise each task is its own suite
 on raw scores, and the report says so. With constants, sparse and dense tasks additionally
-get their own suites, since rankings flip between them (Taiga et al. 2020).
+get their own suites, since rankings flip between them (Taiga et al. 2020), and so does
+each task of a set of several (an aggregate can hide the one task where a bonus matters).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def make_suites(tasks: list[str], cards: dict[str, dict[str, Any]]) -> list[Suit
                 Suite("sparse tasks", sparse, True, label),
                 Suite("dense tasks", dense, True, label),
             ]
+        if len(tasks) > 1:
+            suites += [Suite(t, (t,), True, label) for t in tasks]
         return suites
     return [Suite(t, (t,), False, "raw score") for t in tasks]
 
