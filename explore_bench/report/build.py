@@ -33,6 +33,7 @@ from explore_bench.report.render import (
     to_html,
     to_markdown,
 )
+from explore_bench.report.separation import separation_markdown
 from explore_bench.report.suites import make_suites
 
 __all__ = ["FORMATS", "ReportSummary", "ReportWarning", "main_report"]
@@ -196,6 +197,11 @@ def main_report(
     if "md" in formats:
         (out / "leaderboard.md").write_text(to_markdown(blocks, out))
         ctx.files.append(out / "leaderboard.md")
+        (out / "separation.md").write_text(
+            f"# Separation from `{baseline}`\n\nResults: `{Path(results_dir)}`.\n\n"
+            + separation_markdown(table, baseline)
+        )
+        ctx.files.append(out / "separation.md")
     if "html" in formats:
         (out / "index.html").write_text(to_html(blocks, "explore-bench leaderboard"))
         ctx.files.append(out / "index.html")
