@@ -26,14 +26,14 @@ import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
+from explore_bench.envs.coverage import ROOM_RAM_BYTE
+
 gym.register_envs(ale_py)
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "emi": {"repeat_action_probability": 0.0, "screen_size": 52},
     "modern": {"repeat_action_probability": 0.25, "screen_size": 84},
 }
-#: Games whose RAM holds the current room, and the byte (Montezuma's Revenge: byte 3).
-ROOM_RAM_BYTE = {"MontezumaRevenge": 3}
 
 
 class ClipRewardRawInInfo(gym.Wrapper):

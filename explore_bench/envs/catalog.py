@@ -14,6 +14,7 @@ import gymnasium as gym
 
 from explore_bench import registry
 from explore_bench.envs.coverage import (
+    ROOM_RAM_BYTE,
     DistinctCount,
     EpisodeCoverage,
     GridCoverage,
@@ -132,6 +133,7 @@ MODERN_GAMES = (*EMI_GAMES, "Pong", "Breakout", "Seaquest")
 #: Games where a random policy scores 0 and any point marks progress (success = score >= 1).
 SPARSE_GAMES = ("Freeway", "MontezumaRevenge", "Venture")
 
+
 #: Agent steps per episode (EMI: 4,500; modern: ALE v5's 108,000 frames / 4).
 ATARI_HORIZON = {"emi": 4_500, "modern": 27_000}
 _ATARI_OBS = {
@@ -142,7 +144,7 @@ _ATARI_OBS = {
 
 def _atari_spec(game: str, protocol: str) -> TaskSpec:
     random_score, human = ATARI_SCORES[game]
-    sparse = game in SPARSE_GAMES
+    sparse, room_byte = game in SPARSE_GAMES, ROOM_RAM_BYTE.get(game)
     horizon = ATARI_HORIZON[protocol]
     where = (
         "EMI paper protocol (Kim et al. 2019; Tang et al. 2017)"
@@ -170,9 +172,10 @@ def _atari_spec(game: str, protocol: str) -> TaskSpec:
             notes=f"{where}: ALE/{game}-v5, minimal action set, no noop or fire reset; the "
             "learner sees rewards clipped to [-1, 1], scores are raw."
             + (
-                " Coverage: distinct rooms (RAM byte 3). Runs on the gymnasium stack: ale-py "
-                "0.12.1's AtariVectorEnv returns no RAM, so run.vector=native is refused."
-                if game == "MontezumaRevenge"
+                f" Coverage: distinct rooms (RAM byte {room_byte}). Runs on the gymnasium "
+                "stack: ale-py 0.12.1's AtariVectorEnv returns no RAM, so run.vector=native "
+                "is refused."
+                if room_byte is not None
                 else " Backend (run.vector=auto): ale-py's AtariVectorEnv, which gives the "
                 "gymnasium stack's frames exactly (checked without sticky actions); sticky "
                 "actions draw from ale-py's own generators (same probability, other draws)."
@@ -180,11 +183,11 @@ def _atari_spec(game: str, protocol: str) -> TaskSpec:
         ),
         coverage=(
             functools.partial(DistinctCount, "room", "coverage_rooms")
-            if game == "MontezumaRevenge"
+            if room_byte is not None
             else None
         ),
         native_vector=None
-        if game == "MontezumaRevenge"
+        if room_byte is not None
         else functools.partial(_native_atari, game, protocol, horizon),
         description=f"Atari {game}, {where.split(' (')[0]}",
     )

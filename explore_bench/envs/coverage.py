@@ -13,6 +13,11 @@ from typing import Any
 
 import numpy as np
 
+#: Atari games whose RAM holds the current room, and the byte (Montezuma's Revenge: byte 3).
+#: Their tasks log room coverage from it (`DistinctCount` over ``info["room"]``), so they run
+#: on the gymnasium stack: ale-py 0.12.1's AtariVectorEnv returns no RAM.
+ROOM_RAM_BYTE = {"MontezumaRevenge": 3}
+
 
 def _present(infos: Mapping[str, Any], key: str) -> np.ndarray | None:
     """Values of ``key`` for the envs that reported it this step, or None."""
