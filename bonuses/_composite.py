@@ -42,7 +42,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses._encoders import RunningMeanStd
+from bonuses._encoders import RunningMeanStd, modulation
 from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
 
 __all__ = ["OPERATORS", "CompositeBonus", "CompositeConfig", "composite_class", "split"]
@@ -159,8 +159,7 @@ class CompositeBonus(IntrinsicBonus):
         """clip(1 + (r - mu) / sigma, 1, L), the statistics including this batch."""
         rms = copy.deepcopy(self._stats(name))
         rms.update(raw.reshape(-1, 1))
-        z = (raw.double() - rms.mean[0]) / torch.sqrt(rms.var[0] + 1e-8)
-        return (1.0 + z).clamp(1.0, self.config.max_modulation).float()
+        return modulation(raw, rms, self.config.max_modulation).float()
 
     def combine(self, raws: dict[str, torch.Tensor]) -> torch.Tensor:
         """The composite's value from each part's raw (T, N) bonus."""

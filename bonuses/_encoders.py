@@ -131,6 +131,13 @@ class RunningMeanStd(nn.Module):
         return out.clamp(-clip, clip).float()
 
 
+def modulation(x: torch.Tensor, rms: RunningMeanStd, max_modulation: float) -> torch.Tensor:
+    """NGU's lifelong modulator min(max(1 + (x - mu) / sigma, 1), L) of scalar scores ``x``
+    with ``rms``'s mean and std (Badia et al. 2020, sec. 2), in float64 on ``x``'s device."""
+    mean, var = rms.mean.to(x.device), rms.var.to(x.device)
+    return (1.0 + (x.double() - mean) / torch.sqrt(var + 1e-8)).clamp(1.0, max_modulation)
+
+
 def minibatches(size: int, num_minibatches: int, device: torch.device) -> Iterator[torch.Tensor]:
     """Index tensors of a random partition of ``range(size)`` into ``num_minibatches`` parts.
 

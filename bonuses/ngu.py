@@ -54,6 +54,7 @@ from bonuses._encoders import (
     RunningMeanStd,
     fit_inverse_dynamics,
     mlp,
+    modulation,
     observation_features,
     state_encoder,
 )
@@ -264,9 +265,7 @@ class NGU(EpisodicBonus):
         """min(max(1 + (err - mu_e) / sigma_e, 1), L) for RND errors (T, N)."""
         if self.rnd.warming_up or self.error_rms.count.item() == 0:
             return torch.ones_like(error, dtype=torch.float64)
-        mean, var = self.error_rms.mean.to(error.device), self.error_rms.var.to(error.device)
-        alpha = 1.0 + (error.double() - mean) / torch.sqrt(var + 1e-8)
-        return alpha.clamp(1.0, self.config.max_modulation)
+        return modulation(error, self.error_rms, self.config.max_modulation)
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
