@@ -218,7 +218,7 @@ class AESimHash(IntrinsicBonus):
     def compute(self, batch: Transitions) -> torch.Tensor:
         n = self.counter.counts_of(self.binary_codes(batch.flat().next_obs)).double()
         bonus = self.config.beta / n.sqrt()
-        return bonus.reshape(batch.ext_rewards.shape).float().cpu()
+        return bonus.reshape(batch.ext_rewards.shape).float().to(self.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         cfg = self.config

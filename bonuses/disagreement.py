@@ -216,7 +216,7 @@ class Disagreement(IntrinsicBonus):
             return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
         flat = batch.flat().to(self.device)
         pred = self.ensemble(self._phi(flat.obs), self.action_features(flat.actions))
-        return self.disagreement(pred).reshape(batch.ext_rewards.shape).float().cpu()
+        return self.disagreement(pred).reshape(batch.ext_rewards.shape).float().to(self.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         flat = batch.flat().to(self.device)

@@ -201,7 +201,7 @@ class E3B(EpisodicBonus):
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        return self.episodic_walk(batch).float().cpu()
+        return self.episodic_walk(batch).float().to(self.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         bonus = self.commit_walk(batch)

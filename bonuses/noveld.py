@@ -148,7 +148,7 @@ class NovelD(EpisodicBonus):
         first_visit = self.episodic_walk(batch) == 1
         nov, nov_next = self.novelty(batch)
         bonus = (nov_next - self.config.alpha * nov).clamp_min(0.0)
-        return (bonus * first_visit.to(bonus.device)).float().cpu()
+        return (bonus * first_visit.to(bonus.device)).float().to(self.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         counts = self.commit_walk(batch)

@@ -167,7 +167,7 @@ class RIDE(EpisodicBonus):
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
         counts = self.episodic_walk(batch).to(self.device)
-        return (self.impact(batch) / counts.double().sqrt()).float().cpu()
+        return (self.impact(batch) / counts.double().sqrt()).float()
 
     def update(self, batch: Transitions) -> dict[str, float]:
         counts = self.commit_walk(batch)
