@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bonuses._encoders import minibatches
+from bonuses._encoders import train_minibatches
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, UnsupportedSpaceError
 from bonuses.count import Count, CountConfig
 
@@ -229,22 +229,21 @@ class AESimHash(IntrinsicBonus):
         saturated = ((code < 0.1) | (code > 0.9)).float().mean()
         trains = self.num_updates % cfg.train_every == 0
         self.num_updates += 1
-        losses, penalties = [], []
+        trained = {"ae_loss": 0.0, "binary_penalty": 0.0}
         if trains:
+
+            def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                total, penalty = self.loss(frames[idx])
+                return total, {"ae_loss": total, "binary_penalty": penalty}
+
             chunks = max(1, frames.shape[0] // cfg.batch_size)
-            for _ in range(cfg.epochs):
-                for idx in minibatches(frames.shape[0], chunks, self.device):
-                    loss, penalty = self.loss(frames[idx])
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.optimizer.step()
-                    losses.append(loss.detach())
-                    penalties.append(penalty.detach())
+            trained = train_minibatches(
+                self.optimizer, frames.shape[0], cfg.epochs, chunks, loss, device=self.device
+            )
         return {
             **metrics,
             "trained": float(trains),
-            "ae_loss": float(torch.stack(losses).mean()) if losses else 0.0,
-            "binary_penalty": float(torch.stack(penalties).mean()) if penalties else 0.0,
+            **trained,
             "code_saturation": float(saturated),  # before this update's training
         }
 

@@ -40,9 +40,9 @@ from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
     conv_trunk,
-    minibatches,
     mlp,
     observation_features,
+    train_minibatches,
 )
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
@@ -227,19 +227,19 @@ class Disagreement(IntrinsicBonus):
         cfg = self.config
         phi, phi_next = self._phi(flat.obs), self._phi(flat.next_obs)
         actions = self.action_features(flat.actions)
-        losses = []
-        for _ in range(cfg.epochs):
-            for idx in minibatches(phi.shape[0], cfg.num_minibatches, self.device):
-                pred = self.ensemble(phi[idx], actions[idx])
-                per_sample = (pred - phi_next[idx]).pow(2).mean(-1)  # (E, b)
-                keep = torch.rand(per_sample.shape, device=self.device) < cfg.keep_prob
-                # tf.nn.dropout scales the kept entries by 1 / keep_prob.
-                loss = (per_sample * keep / cfg.keep_prob).mean(1).sum()
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                losses.append(loss.detach())
-        return {"warmup": 0.0, "forward_loss": float(torch.stack(losses).mean())}
+
+        def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            pred = self.ensemble(phi[idx], actions[idx])
+            per_sample = (pred - phi_next[idx]).pow(2).mean(-1)  # (E, b)
+            keep = torch.rand(per_sample.shape, device=self.device) < cfg.keep_prob
+            # tf.nn.dropout scales the kept entries by 1 / keep_prob.
+            total = (per_sample * keep / cfg.keep_prob).mean(1).sum()
+            return total, {"forward_loss": total}
+
+        metrics = train_minibatches(
+            self.optimizer, phi.shape[0], cfg.epochs, cfg.num_minibatches, loss, device=self.device
+        )
+        return {"warmup": 0.0, **metrics}
 
     def get_extra_state(self) -> Any:
         return {**super().get_extra_state(), "num_updates": self.num_updates}
