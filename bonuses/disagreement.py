@@ -213,7 +213,7 @@ class Disagreement(IntrinsicBonus):
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
         if self.num_updates < self.config.warmup_updates:
-            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32)
+            return torch.zeros(batch.ext_rewards.shape, dtype=torch.float32, device=self.device)
         flat = batch.flat().to(self.device)
         pred = self.ensemble(self._phi(flat.obs), self.action_features(flat.actions))
         return self.disagreement(pred).reshape(batch.ext_rewards.shape).float().to(self.device)
