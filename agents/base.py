@@ -34,6 +34,17 @@ from bonuses.base import Transitions
 __all__ = ["EVAL_CHUNK_ELEMENTS", "OnPolicyAgent", "OnPolicyConfig", "UpdateBatch", "gae"]
 
 
+def with_final_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
+    """``next_obs`` with each ended episode's true final observation (``info["final_obs"]``,
+    same-step autoreset) in its row; a copy only when an episode ended."""
+    if not done.any():
+        return next_obs
+    out = next_obs.copy()
+    for i in np.flatnonzero(done):
+        out[i] = infos["final_obs"][i]
+    return out
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OnPolicyConfig:
     """Settings every on-policy agent shares (defaults: PPO, Schulman et al. 2017)."""
@@ -386,12 +397,7 @@ class OnPolicyAgent(ABC):
         self._np_truncated[t] = truncated
         self._track_episodes(raw, done, any_done)
         if self.coverage is not None:
-            true_next = next_obs
-            if any_done:
-                true_next = next_obs.copy()
-                for i in np.flatnonzero(done):
-                    true_next[i] = infos["final_obs"][i]
-            self.coverage.update(true_next, step_info or {})
+            self.coverage.update(with_final_obs(next_obs, done, infos), step_info or {})
 
     def _numpy_mirror(self) -> NumpyPolicy | None:
         """The policy mirrored in NumPy for acting, where it can be (see `NumpyPolicy`)."""
@@ -462,9 +468,7 @@ class OnPolicyAgent(ABC):
             for _ in range(chunk):
                 actions = self._random_actions(rng, n)
                 next_obs, reward, terminated, truncated, infos = self.envs.step(actions)
-                true_next = next_obs.copy()
-                for i in np.flatnonzero(terminated | truncated):
-                    true_next[i] = infos["final_obs"][i]
+                true_next = with_final_obs(next_obs, terminated | truncated, infos)
                 for key, value in zip(
                     rows, (obs, actions, true_next, reward, terminated, truncated), strict=True
                 ):
