@@ -72,7 +72,6 @@ def update_step(rows_list: list[int], batch: int = 50_000) -> dict[str, Any]:
 
     import torch
 
-    from bonuses._emi_losses import emi_loss_terms
     from bonuses.emi import EMI
     from explore_bench.tasks import resolve_task
 
@@ -85,17 +84,7 @@ def update_step(rows_list: list[int], batch: int = 50_000) -> dict[str, Any]:
     def steps(s: torch.Tensor, a: torch.Tensor, s2: torch.Tensor, n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
-            loss = emi_loss_terms(
-                bonus.critic_action,
-                bonus.critic_state,
-                *bonus._embed(s, a, s2),
-                lambda_err=cfg.lambda_err,
-                mi_weight=cfg.mi_weight,
-                kl_weight=cfg.kl_weight,
-            )["loss_total"]
-            bonus.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            bonus.optimizer.step()
+            bonus.train_step(s, a, s2)
         return (time.perf_counter() - start) / n
 
     for rows in rows_list:

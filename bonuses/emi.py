@@ -248,17 +248,7 @@ class EMI(IntrinsicBonus):
             perm = torch.randperm(n, device=self.device)
             for start in range(0, n - size + 1, size):
                 idx = perm[start : start + size]
-                terms = emi_loss_terms(
-                    self.critic_action,
-                    self.critic_state,
-                    *self._embed(s[idx], a[idx], s2[idx]),
-                    lambda_err=cfg.lambda_err,
-                    mi_weight=cfg.mi_weight,
-                    kl_weight=cfg.kl_weight,
-                )
-                self.optimizer.zero_grad(set_to_none=True)
-                terms["loss_total"].backward()
-                self.optimizer.step()
+                terms = self.train_step(s[idx], a[idx], s2[idx])
                 for key, value in terms.items():
                     logged.setdefault(key, []).append(value.detach())
         # One device transfer per update, not one per term and minibatch; the Python-float
@@ -268,6 +258,25 @@ class EMI(IntrinsicBonus):
         if res_before is not None:
             metrics["bonus_mean"] = float(res_before) * cfg.eta
         return metrics
+
+    def train_step(
+        self, s: torch.Tensor, a: torch.Tensor, s2: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """One Adam step on the joint loss of one minibatch (compact observations, action
+        features); returns the loss terms (`emi_loss_terms`)."""
+        cfg = self.config
+        terms = emi_loss_terms(
+            self.critic_action,
+            self.critic_state,
+            *self._embed(s, a, s2),
+            lambda_err=cfg.lambda_err,
+            mi_weight=cfg.mi_weight,
+            kl_weight=cfg.kl_weight,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss_total"].backward()
+        self.optimizer.step()
+        return terms
 
     # rewards --------------------------------------------------------------------------
 
