@@ -541,9 +541,10 @@ def resolve(
             f"{', '.join(BASE_SECTIONS)} settings (the cell's run settings come from the spec)"
         )
     base = {s: dict((base or {}).get(s, {})) for s in BASE_SECTIONS}
-    named = apply_overrides(RunSettings(), dict(run_overrides), "run")
-    preset = presets.get(named.preset) if named.preset else None
     user_run = {**run_overrides, **sets["run"]}
+    # the preset may be named by an option or by a run setting (--set run.preset=...)
+    named = apply_overrides(RunSettings(), user_run, "run")
+    preset = presets.get(named.preset) if named.preset else None
     # The cell, its preset and its mode come from every layer but the recipe's.
     probe = apply_overrides(RunSettings(), {**(preset.run if preset else {}), **user_run}, "run")
     agent_cls = registry.agents.load(probe.agent)

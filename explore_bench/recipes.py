@@ -39,8 +39,6 @@ from typing import Any
 MODES = ("paper", "shared")
 #: Run settings that identify a cell: set by the user or the spec, never by a recipe.
 CELL_FIELDS = ("agent", "bonus", "task", "seed", "steps", "preset", "recipe")
-#: Where a value came from, in the order the layers are applied.
-SOURCES = ("base", "recipe", "preset", "user")
 
 
 class RecipeError(ValueError):
@@ -100,14 +98,6 @@ class Provenance:
                 f"from {self.bonus}'s paper recipe"
             )
         chain.append({"from": source, "value": value})
-
-    def overrides(self, source: str | None = None) -> dict[str, Any]:
-        """Final value of every overridden field (only those last set by ``source``)."""
-        return {
-            key: chain[-1]["value"]
-            for key, chain in self.fields.items()
-            if source is None or chain[-1]["from"] == source
-        }
 
     def summary(self) -> str:
         """One line for listings: the mode, the recipe applied and what it set."""

@@ -71,6 +71,16 @@ def test_resolution_order_recipe_then_preset_then_user_with_sources() -> None:
     assert "agent.int_gamma=0.95, replacing 0.99" in warned
 
 
+def test_a_preset_named_as_a_run_setting_is_applied() -> None:
+    # --set run.preset=... and a spec's run settings name it there, not as the named option
+    r = resolve(
+        {"agent": "trpo", "bonus": "none", "task": "Pendulum-v1"}, {"run": {"preset": "emi-mujoco"}}
+    )
+    assert r.run.preset == "emi-mujoco"
+    assert r.agent.num_steps == 5000 and r.agent.gamma == 0.995  # the preset's values
+    assert r.recipe.fields["agent.num_steps"] == [{"from": "preset", "value": 5000}]
+
+
 def test_user_values_win_over_the_recipe_with_one_warning_each() -> None:
     r = resolve(
         {"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1"},
