@@ -51,7 +51,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses._encoders import ICM_CONV, conv_trunk, minibatches, mlp, observation_features
+from bonuses._encoders import ICM_CONV, conv_trunk, mlp, observation_features, train_minibatches
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 #: The release's rollout length; its gradient is of the sum over a 20-step batch (a3c.py).
@@ -162,29 +162,22 @@ class ICM(IntrinsicBonus):
         return bonus.reshape(batch.num_steps, batch.num_envs).float()
 
     def update(self, batch: Transitions) -> dict[str, float]:
-        flat = batch.flat().to(self.device)
-        beta = self.config.beta
-        # Per-minibatch values stay on the device; one transfer at the end, not 3 per step.
-        terms: dict[str, list[torch.Tensor]] = {
-            "inverse_loss": [],
-            "forward_loss": [],
-            "inverse_accuracy": [],
-        }
-        for _ in range(self.config.epochs):
-            for idx in minibatches(flat.num_steps, self.config.num_minibatches, self.device):
-                phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
-                inv_loss, accuracy = self.inverse_dynamics_loss(
-                    self.inverse(torch.cat([phi, phi_next], -1)), flat.actions[idx]
-                )
-                fwd_loss = self._surprise(phi, flat.actions[idx], phi_next).mean()
-                loss = (1.0 - beta) * inv_loss + beta * fwd_loss
-                self.optimizer.zero_grad(set_to_none=True)
-                (self.config.loss_scale * RELEASE_BATCH * loss).backward()
-                nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip, foreach=True)
-                self.optimizer.step()
-                terms["inverse_loss"].append(inv_loss.detach())
-                terms["forward_loss"].append(fwd_loss.detach())
-                if accuracy is not None:
-                    terms["inverse_accuracy"].append(accuracy)
-        # Summed as Python floats in order, as the per-step .item() sums were.
-        return {k: sum(torch.stack(v).tolist()) / len(v) for k, v in terms.items() if v}
+        flat, cfg = batch.flat().to(self.device), self.config
+
+        def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            phi, phi_next = self._features(flat.obs[idx]), self._features(flat.next_obs[idx])
+            inv_loss, accuracy = self.inverse_dynamics_loss(
+                self.inverse(torch.cat([phi, phi_next], -1)), flat.actions[idx]
+            )
+            fwd_loss = self._surprise(phi, flat.actions[idx], phi_next).mean()
+            total = (1.0 - cfg.beta) * inv_loss + cfg.beta * fwd_loss
+            metrics = {"inverse_loss": inv_loss, "forward_loss": fwd_loss}
+            if accuracy is not None:
+                metrics["inverse_accuracy"] = accuracy
+            # the release's summed loss over its batch of 20 (see RELEASE_BATCH)
+            return cfg.loss_scale * RELEASE_BATCH * total, metrics
+
+        return train_minibatches(
+            self.optimizer, flat.num_steps, cfg.epochs, cfg.num_minibatches, loss,
+            max_grad_norm=cfg.grad_clip, device=self.device,
+        )  # fmt: skip
