@@ -444,8 +444,9 @@ class EpisodicBonus(IntrinsicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         self.memory: EpisodicMemory | None = None
-        self._generation = 0
-        self._walk_cache: tuple[Any, int, torch.Tensor, EpisodicMemory] | None = None
+        #: (weak reference to the batch, scores, memory) of the last walk; None once the
+        #: committed memory changed.
+        self._walk_cache: tuple[Any, torch.Tensor, EpisodicMemory] | None = None
 
     @abstractmethod
     def new_memory(self, num_envs: int) -> EpisodicMemory:
@@ -471,8 +472,8 @@ class EpisodicBonus(IntrinsicBonus):
     @torch.no_grad()
     def _walk(self, batch: Transitions) -> tuple[torch.Tensor, EpisodicMemory]:
         cache = self._walk_cache
-        if cache is not None and cache[0]() is batch and cache[1] == self._generation:
-            return cache[2], cache[3]
+        if cache is not None and cache[0]() is batch:
+            return cache[1], cache[2]
         inputs = self.memory_inputs(batch)
         ended = (batch.terminated.bool() | batch.truncated.bool()).cpu()
         committed = self.memory
@@ -481,11 +482,10 @@ class EpisodicBonus(IntrinsicBonus):
         else:
             memory = committed.copy()
         out = memory.walk(inputs, ended)
-        self._walk_cache = (weakref.ref(batch), self._generation, out, memory)
+        self._walk_cache = (weakref.ref(batch), out, memory)
         return out, memory
 
     def _invalidate(self) -> None:
-        self._generation += 1
         self._walk_cache = None
 
     def get_extra_state(self) -> Any:
@@ -503,3 +503,14 @@ class EpisodicBonus(IntrinsicBonus):
             return
         self.memory = self.new_memory(int(saved["num_envs"]))
         self.memory.load(saved)
+
+
+class EpisodicCountBonus(EpisodicBonus):
+    """An episodic bonus whose memory counts visits of the exact next state (NovelD, RIDE):
+    `EpisodicCounts` stepping on `count_keys` of the config's ``count_key``."""
+
+    def new_memory(self, num_envs: int) -> EpisodicCounts:
+        return EpisodicCounts(num_envs)
+
+    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
+        return (count_keys(batch, self.config.count_key, self.obs_kind),)  # type: ignore[attr-defined]

@@ -40,11 +40,9 @@ from bonuses._encoders import RND_CONV, require_conv_fits
 from bonuses.base import (
     COUNT_KEYS,
     BonusConfig,
-    EpisodicBonus,
-    EpisodicCounts,
+    EpisodicCountBonus,
     Recipe,
     Transitions,
-    count_keys,
 )
 from bonuses.rnd import RND, RNDConfig
 
@@ -93,7 +91,7 @@ class NovelDConfig(BonusConfig):
         )
 
 
-class NovelD(EpisodicBonus):
+class NovelD(EpisodicCountBonus):
     """Novelty difference across a transition (RND), on first visits within an episode."""
 
     config_cls = NovelDConfig
@@ -128,12 +126,6 @@ class NovelD(EpisodicBonus):
             shape = (1, *tuple(observation_space.shape or ())[1:])
             require_conv_fits(shape, RND_CONV, "NovelD's RND")
         self.rnd = RND(observation_space, action_space, self.config.rnd_config(), device)
-
-    def new_memory(self, num_envs: int) -> EpisodicCounts:
-        return EpisodicCounts(num_envs)
-
-    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
-        return (count_keys(batch, self.config.count_key, self.obs_kind),)
 
     def novelty(self, batch: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
         """nov(s_t) and nov(s_{t+1}), each (T, N): L2 norms of RND's feature error."""

@@ -48,11 +48,9 @@ from bonuses._encoders import (
 from bonuses.base import (
     COUNT_KEYS,
     BonusConfig,
-    EpisodicBonus,
-    EpisodicCounts,
+    EpisodicCountBonus,
     Recipe,
     Transitions,
-    count_keys,
 )
 
 
@@ -105,7 +103,7 @@ class RIDEConfig(BonusConfig):
             )
 
 
-class RIDE(EpisodicBonus):
+class RIDE(EpisodicCountBonus):
     """Impact ||phi(s') - phi(s)|| over the square root of the episodic count of s'."""
 
     config_cls = RIDEConfig
@@ -151,12 +149,6 @@ class RIDE(EpisodicBonus):
 
     def _features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.encoder(observation_features(obs, self.obs_kind, self.num_states))
-
-    def new_memory(self, num_envs: int) -> EpisodicCounts:
-        return EpisodicCounts(num_envs)
-
-    def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
-        return (count_keys(batch, self.config.count_key, self.obs_kind),)
 
     def impact(self, batch: Transitions) -> torch.Tensor:
         """||phi(s_{t+1}) - phi(s_t)||_2 per transition, (T, N)."""
