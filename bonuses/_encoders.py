@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from bonuses.base import IntrinsicBonus, Transitions, is_grid
+from bonuses.base import IntrinsicBonus, Transitions, UnsupportedSpaceError, is_grid
 
 #: One conv layer as (out_channels, kernel, stride, padding).
 ConvSpec = tuple[int, int, int, int]
@@ -161,8 +161,6 @@ def require_conv_fits(shape: Sequence[int], layers: Sequence[ConvSpec], who: str
     """Raise `UnsupportedSpaceError` naming ``who`` when `conv_trunk` cannot build ``layers``
     on C x H x W images ``shape`` (frame convolutions on a 7x7 grid, unless the factory
     builds a grid encoder for it)."""
-    from bonuses.base import UnsupportedSpaceError
-
     try:
         conv_trunk(shape, layers)
     except RuntimeError as exc:

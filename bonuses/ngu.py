@@ -35,8 +35,9 @@ Choices where the paper is silent or differs from this setting:
   all stacked frames, then a linear layer to 32; vector and discrete (one-hot) observations
   an MLP (not in the paper). Continuous actions (not in the paper): the inverse loss is the
   squared error to the taken actions.
-- Not supported: images smaller than 36 x 36 (MiniGrid's 7x7 grids), which the Atari torso
-  does not fit, are refused with `UnsupportedSpaceError` until a grid encoder exists.
+- Grids (MiniGrid's 7x7 symbolic views), which the Atari torso does not fit, get the shared
+  grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice); other images
+  smaller than 36 x 36 are refused with `UnsupportedSpaceError`.
 - The memory walk is per time step, batched over envs: each step costs N x M x 32 for the
   distances to the M states in memory.
 """

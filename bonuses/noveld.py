@@ -25,8 +25,10 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
 - Scale: the release does not normalise the bonus (coefficient 0.5, entropy 0.001); the
   paper recipe sets these. Its clipping of the total reward to [-1, 1] is not applied.
 - Actions are not used: any action space is accepted.
-- Not supported: images smaller than RND's conv torso takes (36 x 36; MiniGrid's 7x7
-  grids) are refused with `UnsupportedSpaceError` until a grid encoder exists for RND.
+- Grids (MiniGrid's 7x7 symbolic views), which RND's Atari torso does not fit: its networks
+  get the shared grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice).
+  Other images smaller than the torso takes (36 x 36) are refused with
+  `UnsupportedSpaceError`.
 """
 
 from __future__ import annotations
