@@ -21,8 +21,10 @@ Choices where the paper is silent or differs from this setting:
 - Encoders: images (C x H x W; Atari's stacked frames, all of them) use the release's VizDoom
   encoder, four 3x3 stride-2 convolutions with 32 filters and ELU, which flattens 42 x 42
   frames to 288; larger frames get a linear layer to ``feature_dim`` (288) so that C stays
-  288 x 288. Vector and discrete (one-hot) observations use an MLP (not in the paper; the
-  MiniHack encoder is specific to NetHack's glyphs).
+  288 x 288. MiniGrid's 7x7 symbolic grids, which those convolutions do not fit, get the
+  shared grid conv of `bonuses._encoders.conv_trunk` (the suite's choice). Vector and
+  discrete (one-hot) observations use an MLP (not in the paper; the MiniHack encoder is
+  specific to NetHack's glyphs).
 - Continuous actions: the paper has discrete ones only. The inverse loss is then the squared
   error to the taken actions (as for ICM here).
 - phi has its own Adam optimiser (the release adds the inverse loss, weight 1, to the IMPALA
