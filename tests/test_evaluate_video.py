@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from _extras import need
 
 from explore_bench import api, cli
 
 
 def _video_frames(path):
     """(container brand, frame count) of an MP4 file, read back with OpenCV."""
-    cv2 = pytest.importorskip("cv2")
+    import cv2  # opencv-python-headless: a dependency of the package itself
+
     head = path.read_bytes()[:12]
     capture = cv2.VideoCapture(str(path))
     frames = 0
@@ -41,7 +43,7 @@ def _trained(tmp_path, task, **overrides):
     ],
 )
 def test_evaluate_video_writes_playable_files(tmp_path, task, flags, capsys):
-    pytest.importorskip("moviepy")
+    need("moviepy", "video")
     run_dir = _trained(tmp_path, task)
     videos = tmp_path / "videos"
     argv = ["evaluate", str(run_dir), "--episodes", "2", "--video", str(videos), *flags]
@@ -62,7 +64,7 @@ def test_evaluate_video_writes_playable_files(tmp_path, task, flags, capsys):
 
 
 def test_video_every_records_during_training(tmp_path):
-    pytest.importorskip("moviepy")
+    need("moviepy", "video")
     run_dir = _trained(tmp_path, "InvertedPendulum-v5", video_every=64)
     assert len(list((run_dir / "videos").glob("step128*.mp4"))) == 1
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _extras import need
 
 from explore_bench import io, runner
 from explore_bench.config import ConfigError, parse_sets, resolve
@@ -307,7 +308,7 @@ def test_2_remote_results_are_confined_to_their_run_directory(tmp_path: Path) ->
 
 
 def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    need("ray", "ray")
     spec = tmp_path / "r.toml"
     spec.write_text('agents = ["ppo"]\nbonuses = ["none"]\ntasks = ["CartPole-v1"]\nsteps = 512\n')
     out = tmp_path / "res"
@@ -344,7 +345,7 @@ finally:
 
 
 def test_3_a_local_ray_instance_listens_on_loopback_only() -> None:
-    pytest.importorskip("ray")
+    need("ray", "ray")
     proc = subprocess.run(
         [sys.executable, "-c", _LISTENERS], capture_output=True, text=True, timeout=180
     )

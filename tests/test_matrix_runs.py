@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _extras import need
 
 from explore_bench import cli, io
 
@@ -153,7 +154,7 @@ def _ray_processes() -> set[int]:
 
 def test_ray_executor_runs_cells_to_done_and_leaves_no_process(tmp_path: Path, capsys) -> None:
     # The Ray extra is installed by the README's set-up and by .ci/run: in CI it must run.
-    ray = __import__("ray") if os.environ.get("CI") else pytest.importorskip("ray")
+    ray = need("ray", "ray")
     before = _ray_processes()
     spec = write_spec(tmp_path / "ray.toml", ["none"], 2, 1024)
     out = tmp_path / "res"

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from _extras import need
 
 from explore_bench import api
 from explore_bench.tracking import RENAMED, tag_for
@@ -96,7 +97,7 @@ def _wandb_records(path):
 
 
 def test_wandb_offline_writes_the_same_scalars(tmp_path, monkeypatch):
-    pytest.importorskip("wandb")
+    need("wandb", "wandb")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     result = api.run(out=tmp_path, **RUN, agent__num_steps=64, track=True, wandb_mode="offline")
