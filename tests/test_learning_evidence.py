@@ -44,11 +44,11 @@ def test_count_solves_four_rooms_and_none_does_not(tmp_path: Path) -> None:
     _separates(tmp_path, "evidence-mini", "explore_bench/FourRooms-v0", "count")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured (issue 20): at the 50k-step evidence budget count and ride each solved "
-    "the cheapest MiniGrid task (MultiRoomN4S5) on 0 of 5 seeds, none on 0 of 5 (final scores "
-    "all 0); see configs/evidence.toml. Passes once a bonus does: then drop this mark.",
-)
-def test_a_bonus_solves_the_cheapest_minigrid_task_and_none_does_not(tmp_path: Path) -> None:
-    _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "count")
+def test_re3_solves_multiroom_and_none_does_not(tmp_path: Path) -> None:
+    # MultiRoomN4S5 at 50k steps, the MiniGrid part's cheapest budget and the one MiniGrid
+    # task where a bonus clears this bar. The evidence run (results/evidence, revision
+    # d10cc5f): re3's final scores by seed 0.08, 0.08, 0.07, 0.0, 0.0 (3 of 5 reach the
+    # card's success threshold, 0.05: the goal is reached in part of the final evaluations),
+    # none's all 0.0. KeyCorridorS3R1 at 204,800 steps does not qualify: none succeeds on 3
+    # of its 5 seeds there (count 5 of 5, ride 2 of 5).
+    _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "re3")
