@@ -37,10 +37,16 @@ def grid_spacing(bandwidth: float, tol: float) -> float:
     return bandwidth * (tol / ERROR_CONSTANT) ** 0.25
 
 
-def _stencil(coord: torch.Tensor, origin: float, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _stencil(
+    coord: torch.Tensor, origin: float, delta: float, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """First of the 4 nodes around each coordinate and their cubic Lagrange weights."""
     u = (coord - origin) / delta
-    base = torch.floor(u)
+    # The extreme points sit at u = 1 and u = size - 3 only up to rounding: (low - (low -
+    # delta)) / delta can come out at 1 - 1e-14, whose stencil would start at node -1 (an
+    # out-of-range index; in y, a silent wrap onto the previous row). Clamped, t lies a hair
+    # outside [0, 1], where the same cubic still interpolates; no other point changes.
+    base = torch.floor(u).clamp(1, size - 3)
     t = u - base
     weights = torch.stack(
         [
@@ -97,8 +103,8 @@ def grid_kernel_means(
         return None
 
     def spread_index(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ix, wx = _stencil(p[:, 0], origin[0], delta)
-        iy, wy = _stencil(p[:, 1], origin[1], delta)
+        ix, wx = _stencil(p[:, 0], origin[0], delta, gx)
+        iy, wy = _stencil(p[:, 1], origin[1], delta, gy)
         steps = torch.arange(4, device=p.device)
         rows = (ix.unsqueeze(1) + steps).unsqueeze(2) * gy
         index = rows + (iy.unsqueeze(1) + steps).unsqueeze(1)

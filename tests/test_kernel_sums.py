@@ -54,6 +54,26 @@ def test_error_shrinks_with_the_fourth_power_of_the_spacing() -> None:
     assert 8 < errors[0] / errors[1] < 32  # fourth order: 16x
 
 
+def test_extreme_points_rounding_below_the_first_node_stay_on_the_grid() -> None:
+    # With h = 5 and tol = 1e-6, (low - (low - delta)) / delta rounds to 1 - 7e-15 for these
+    # minima (found by search), which once put the stencil of the lowest point at node -1:
+    # an IndexError in x (seen in an evidence run) and a silent wrap onto the previous row in y.
+    gen = torch.Generator().manual_seed(0)
+    low = 25.795440294030243
+    delta = grid_spacing(5.0, 1e-6)
+    assert (torch.tensor(low, dtype=torch.float64) - (low - delta)) / delta < 1
+    for axis in (0, 1):
+        pool = 30 + 3 * torch.randn(2000, 2, generator=gen, dtype=torch.float64)
+        pool[:, axis] = pool[:, axis].clamp(min=low)
+        pool[0, axis] = low
+        queries = pool[:100] + 0.5 * torch.randn(100, 2, generator=gen, dtype=torch.float64)
+        queries[:, axis] = queries[:, axis].clamp(min=low)
+        out = grid_kernel_means(pool, [pool, queries], 5.0, 1e-6, max_cost=math.inf)
+        assert out is not None
+        for got, q in zip(out, (pool, queries), strict=True):
+            assert (got - dense(q, pool, 5.0)).abs().max() <= 1e-6
+
+
 def test_grid_declines_where_it_would_cost_more() -> None:
     gen = torch.Generator().manual_seed(0)
     three = torch.randn(50, 3, generator=gen)
