@@ -43,7 +43,7 @@ def _stencil(
     """First of the 4 nodes around each coordinate and their cubic Lagrange weights."""
     u = (coord - origin) / delta
     # The extreme points sit at u = 1 and u = size - 3 only up to rounding: (low - (low -
-    # delta)) / delta can come out at 1 - 1e-14, whose stencil would start at node -1 (an
+    # delta)) / delta can come out at 1 - 7e-15, whose stencil would start at node -1 (an
     # out-of-range index; in y, a silent wrap onto the previous row). Clamped, t lies a hair
     # outside [0, 1], where the same cubic still interpolates; no other point changes.
     base = torch.floor(u).clamp(1, size - 3)

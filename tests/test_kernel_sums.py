@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bonuses._emi_networks import kernel_similarity
-from bonuses._kernel_sums import grid_kernel_means, grid_spacing
+from bonuses._kernel_sums import _stencil, grid_kernel_means, grid_spacing
 from bonuses.base import Transitions
 from bonuses.emi import EMI, EMIConfig
 
@@ -62,6 +62,13 @@ def test_extreme_points_rounding_below_the_first_node_stay_on_the_grid() -> None
     low = 25.795440294030243
     delta = grid_spacing(5.0, 1e-6)
     assert (torch.tensor(low, dtype=torch.float64) - (low - delta)) / delta < 1
+    # the stencil stays on the grid and still interpolates: its 4 nodes reproduce the point's
+    # own grid coordinate (cubic Lagrange weights are exact on linear functions)
+    first, w = _stencil(torch.tensor([low], dtype=torch.float64), low - delta, delta, 10)
+    assert int(first) == 0
+    nodes = first + torch.arange(4, dtype=torch.float64)
+    assert float((w[0] * nodes).sum()) == pytest.approx(1.0, abs=1e-12)
+    assert float(w.sum()) == pytest.approx(1.0, abs=1e-12)
     for axis in (0, 1):
         pool = 30 + 3 * torch.randn(2000, 2, generator=gen, dtype=torch.float64)
         pool[:, axis] = pool[:, axis].clamp(min=low)
