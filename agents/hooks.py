@@ -1,12 +1,12 @@
 """What an agent is handed besides its envs and config: the interfaces it owns.
 
 The loop in `agents.base` needs three things from outside the agent, and knows them only by
-these protocols; the harness (`explore_bench.runner`) wires the real ones in:
+these protocols; the harness (`explore_bench.runs.runner`) wires the real ones in:
 
-- a `Shaping` (``explore_bench.shaping.RewardShaper``): rollout -> intrinsic rewards. It is
+- a `Shaping` (``explore_bench.runs.shaping.RewardShaper``): rollout -> intrinsic rewards. It is
   the one place that decides the hook order (the bonus's compute/update order, the
   normaliser, the coefficient); the agent only adds its output before any return.
-- a `StepInfoReader` (``explore_bench.tasks.read_step``): the score and per-env info of one
+- a `StepInfoReader` (``explore_bench.envs.tasks.read_step``): the score and per-env info of one
   vector-env step, which depend on the task's wrappers and the vector env's autoreset
   bookkeeping. Without one, the env reward is the score (`reward_is_score`).
 - optionally a `Coverage` tracker of the task's state space.

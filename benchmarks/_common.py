@@ -57,8 +57,8 @@ def ours_train(
 ) -> dict[str, Any]:
     """One run of ours through the runner, as a user runs it (metrics.csv, TensorBoard,
     final checkpoint); evaluation off, so both sides do the same environment steps."""
-    from explore_bench.config import resolve
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
+    from explore_bench.settings.config import resolve
 
     warm_up()
     run_opts = {
@@ -82,7 +82,7 @@ def ours_train(
         start, cpu = time.perf_counter(), time.process_time()
         run_dir = run(resolved, Path(tmp) / "run", progress=False)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        from explore_bench.io import read_csv
+        from explore_bench.store.io import read_csv
 
         rows = read_csv(run_dir / "metrics.csv")
     done = int(rows[-1]["env_steps"])

@@ -59,7 +59,7 @@ def sb3(steps: int) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import explore_bench.envs  # noqa: F401  (registers the suite's tasks)
-    from explore_bench.tasks import resolve_task
+    from explore_bench.envs.tasks import resolve_task
 
     task = resolve_task(TASK)
 

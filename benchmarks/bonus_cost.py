@@ -61,11 +61,11 @@ def work(bonus: str, repeats: int, task: str = TASK) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from bonuses.base import Transitions
-    from explore_bench import registry
+    from explore_bench.plugins import registry
 
     torch.manual_seed(0)
-    from explore_bench.tasks import resolve_task
-    from explore_bench.testing import random_batch
+    from explore_bench.envs.tasks import resolve_task
+    from explore_bench.plugins.testing import random_batch
 
     env = gym.make(TASK) if task == TASK else resolve_task(task).make_env()
     obs_space, act_space = env.observation_space, env.action_space

@@ -73,7 +73,7 @@ def update_step(rows_list: list[int], batch: int = 50_000) -> dict[str, Any]:
     import torch
 
     from bonuses.emi import EMI
-    from explore_bench.tasks import resolve_task
+    from explore_bench.envs.tasks import resolve_task
 
     env = resolve_task(TASK).make_env()
     bonus = EMI(env.observation_space, env.action_space)

@@ -20,8 +20,8 @@ RUNS = {
 
 
 def run(task: str, steps: int, eval_episodes: int, bonus: str = "none") -> dict[str, Any]:
-    from explore_bench.config import resolve
-    from explore_bench.runner import run as run_one
+    from explore_bench.runs.runner import run as run_one
+    from explore_bench.settings.config import resolve
 
     warm_up()
     resolved = resolve(

@@ -52,8 +52,8 @@ def ours(num_envs: int, rollouts: int) -> dict[str, Any]:
 
     from agents.ppo import PPO, PPOConfig
     from bonuses.none import NoBonus
-    from explore_bench.config import ShapingConfig
-    from explore_bench.shaping import RewardShaper
+    from explore_bench.runs.shaping import RewardShaper
+    from explore_bench.settings.config import ShapingConfig
 
     torch.manual_seed(0)
     envs = _envs(num_envs)

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import ROOT, PairResult, fmt_met, fmt_ratio, run_measure, run_pairs
-from explore_bench.io import write_text
+from explore_bench.store.io import write_text
 
 COMPARISONS = {
     "ppo": "ppo_sb3",

@@ -7,7 +7,7 @@ iteration and before any return or advantage is computed::
     else:                           raw = bonus.compute(batch);    metrics = bonus.update(batch)
 
 then scales ``raw`` with a normaliser and a coefficient that are the same for every bonus
-(``explore_bench.shaping``). Input normalisation that is part of a method (RND's observation
+(``explore_bench.runs.shaping``). Input normalisation that is part of a method (RND's observation
 statistics) lives inside the bonus; output scaling never does.
 
 Devices: a bonus is built with the run's device (``run.device`` resolved, e.g. ``cuda:0``)
@@ -197,6 +197,11 @@ def action_kind(space: gym.Space) -> str:
     return "unsupported"
 
 
+#: The output normalisers the harness applies (`explore_bench.runs.shaping`), the values a
+#: bonus's ``default_normalizer`` and a run's ``shaping.normalizer`` may take.
+NORMALIZERS = ("none", "reward_rms", "return_rms", "minmax")
+
+
 class IntrinsicBonus(nn.Module, ABC):
     """An exploration bonus: scores transitions and trains its own model on them.
 
@@ -214,7 +219,7 @@ class IntrinsicBonus(nn.Module, ABC):
     #: Score the batch after training on it (EMI's diversity bonus) instead of before. Read
     #: from the instance: a bonus whose order depends on its config sets it in ``__init__``.
     compute_after_update: bool = False
-    #: Name of the output normaliser used unless the run config picks another.
+    #: Name of the output normaliser used unless the run config picks another (`NORMALIZERS`).
     default_normalizer: ClassVar[str] = "none"
     #: Observation kinds this bonus handles (see `observation_kind`).
     observation_kinds: ClassVar[frozenset[str]] = frozenset({"vector", "image", "discrete"})

@@ -1,4 +1,19 @@
-"""explore-bench: compare exploration bonuses under the same agents, tasks and statistics."""
+"""explore-bench: compare exploration bonuses under the same agents, tasks and statistics.
+
+The public API is four plain functions, `run`, `load`, `matrix` and `report`
+(`explore_bench.api`); the harness behind them is grouped by part, lowest first:
+
+- `store`: the results tree on disk (layout, atomic writes, checkpoints, the writer lock);
+- `plugins`: the registries of bonuses, agents and tasks, and `check_bonus`;
+- `envs`: tasks, their protocol cards and every environment family;
+- `settings`: a run's resolved settings (config, fields, presets, recipes, devices);
+- `runs`: one run (wiring, the shaping hook, tracking, video);
+- `reports`: leaderboards, reading the results store only;
+- `matrices`: many runs (specs, cells, executors, suites, the shipped specs).
+
+A part imports only parts listed above it (`reports` none of `runs`); `docs/design.md` draws
+the arrows and `tests/test_import_graph.py` enforces them.
+"""
 
 __version__ = "0.1.0"
 
@@ -8,29 +23,15 @@ from explore_bench.envs import register_all as _register_envs
 
 _register_envs()
 
-from typing import TYPE_CHECKING, Any  # noqa: E402
-
 from explore_bench.api import (  # noqa: E402  (after the tasks are registered)
     Evaluation,
     RunResult,
     TrainedAgent,
     load,
+    matrix,
+    report,
     run,
 )
-
-if TYPE_CHECKING:
-    from explore_bench.api import matrix, report
-else:
-
-    def __getattr__(name: str) -> Any:
-        # `matrix` and `report` are also submodules; importing one binds it here, so each
-        # is a module that can be called (`explore_bench.report(dir)` = `api.report(dir)`).
-        if name in ("matrix", "report"):
-            import importlib
-
-            return importlib.import_module(f"explore_bench.{name}")
-        raise AttributeError(f"module 'explore_bench' has no attribute {name!r}")
-
 
 __all__ = [
     "Evaluation",

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from explore_bench.config import SECTIONS, ConfigError, ResolvedRun
+from explore_bench.settings.config import SECTIONS, ConfigError, ResolvedRun
 
 if TYPE_CHECKING:  # kept out of `import explore_bench`, which stays light
     import numpy as np
@@ -112,7 +112,7 @@ class TrainedAgent:
         """
         import numpy as np
 
-        from explore_bench.runner import eval_seed, eval_vector_kind, evaluate, make_vector_env
+        from explore_bench.runs.runner import eval_seed, eval_vector_kind, evaluate, make_vector_env
 
         run = self.config.run
         n = (run.eval_episodes or 5) if episodes is None else episodes
@@ -123,7 +123,7 @@ class TrainedAgent:
         # a run used the checkpoint's iteration.
         base = eval_seed(run.seed, self.agent.iteration) if seed is None else seed
         if video is not None:
-            from explore_bench.video import record_episodes
+            from explore_bench.runs.video import record_episodes
 
             scores = record_episodes(self.agent, self.task, n, base, det, Path(video))
             return Evaluation(scores, det, base)
@@ -169,7 +169,7 @@ def resolve_run(
 ) -> ResolvedRun:
     """The resolved config `run` would train (every check, nothing written). Unset
     arguments take the RunSettings defaults (ppo, none, CartPole-v1)."""
-    from explore_bench.config import resolve
+    from explore_bench.settings.config import resolve
 
     run_opts, sets = _split_overrides(overrides)
     given = dict(agent=agent, bonus=bonus, task=task, steps=steps, seed=seed)
@@ -210,9 +210,9 @@ def run_resolved(
 ) -> RunResult:
     """`run` for a config already resolved (`resolve_run`): ``out`` is checked, and the
     runner refuses a directory holding a run of other settings before writing anything."""
-    from explore_bench.config import check_out_dir
-    from explore_bench.layout import run_dir_for
-    from explore_bench.runner import run as run_one
+    from explore_bench.runs.runner import run as run_one
+    from explore_bench.settings.config import check_out_dir
+    from explore_bench.store.layout import run_dir_for
 
     check_out_dir(Path(out), "out")
     directory = run_dir_for(Path(out), resolved.run)
@@ -226,7 +226,7 @@ def result_of(directory: PathLike) -> RunResult:
 
     import pandas as pd
 
-    from explore_bench.report.load import final_score
+    from explore_bench.reports.load import final_score
 
     directory = Path(directory)
     config = ResolvedRun.from_dict(json.loads((directory / "config.json").read_text()))
@@ -236,7 +236,7 @@ def result_of(directory: PathLike) -> RunResult:
 
 def load(run_dir: PathLike) -> TrainedAgent:
     """The trained agent of a run directory, finished or not (its last checkpoint)."""
-    from explore_bench.runner import restore
+    from explore_bench.runs.runner import restore
 
     directory = Path(run_dir)
     resolved, task, agent = restore(directory)
@@ -257,12 +257,12 @@ def matrix(
 ) -> Any:
     """Run a matrix spec (a TOML path or a shipped name) as ``explore-bench matrix`` does.
 
-    Returns a `explore_bench.matrix.MatrixResult`: the results root, the cell count, the
+    Returns a `explore_bench.matrices.driver.MatrixResult`: the results root, the cell count, the
     cells that failed, and the report's summary when one was written.
     """
     import argparse
 
-    from explore_bench.matrix import run_matrix
+    from explore_bench.matrices.driver import run_matrix
 
     return run_matrix(
         argparse.Namespace(
@@ -287,10 +287,10 @@ def report(
 ) -> Any:
     """Write the leaderboard of ``results_dir`` (default into DIR/report); its summary.
 
-    ``options`` are those of `explore_bench.report.main_report` (baseline, reps,
+    ``options`` are those of `explore_bench.reports.main_report` (baseline, reps,
     final_window, formats, ...). The caveats are in the summary's ``warnings``.
     """
-    from explore_bench.report import main_report
+    from explore_bench.reports import main_report
 
     with warnings.catch_warnings():
         if quiet_warnings:

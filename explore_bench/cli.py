@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from explore_bench import registry
-from explore_bench.config import ConfigError
+from explore_bench.plugins import registry
+from explore_bench.settings.config import ConfigError
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -37,7 +37,7 @@ Every field --set can change, with its default and doc: explore-bench config.
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
-    from explore_bench.config import RunSettings
+    from explore_bench.settings.config import RunSettings
 
     defaults = RunSettings()
     p = sub.add_parser(
@@ -120,9 +120,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench import api
-    from explore_bench.config import check_out_dir, parse_sets
-    from explore_bench.layout import run_dir_for
-    from explore_bench.runner import check_existing_run
+    from explore_bench.runs.runner import check_existing_run
+    from explore_bench.settings.config import check_out_dir, parse_sets
+    from explore_bench.store.layout import run_dir_for
 
     overrides: dict[str, Any] = {
         f"{section}.{key}": value
@@ -183,8 +183,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from explore_bench.config import RunSettings, ShapingConfig
-    from explore_bench.fields import format_fields
+    from explore_bench.settings.config import RunSettings, ShapingConfig
+    from explore_bench.settings.fields import format_fields
 
     what = args.what
     if what and what[0] not in ("run", "shaping", "agent", "bonus"):
@@ -214,12 +214,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _bonus_fields(name: str, task: str | None) -> str:
     """A bonus's fields; with a task, its defaults for that task's spaces."""
-    from explore_bench.fields import format_fields
+    from explore_bench.settings.fields import format_fields
 
     cls = registry.bonuses.load(name)
     if task is None:
         return format_fields(f"bonus {name}", cls.config_cls)
-    from explore_bench.tasks import resolve_task
+    from explore_bench.envs.tasks import resolve_task
 
     env = resolve_task(task).make_env()
     try:
@@ -230,7 +230,7 @@ def _bonus_fields(name: str, task: str | None) -> str:
 
 
 def _print_summary(run_dir: Path) -> None:
-    from explore_bench.io import read_csv
+    from explore_bench.store.io import read_csv
 
     rows = read_csv(run_dir / "metrics.csv")
     evals = [r["eval_return"] for r in rows if "eval_return" in r]
@@ -242,8 +242,8 @@ def _print_summary(run_dir: Path) -> None:
 
 
 def _print_recipes(cls: type) -> None:
-    """A bonus's paper recipes, one line per agent key (see `explore_bench.recipes`)."""
-    from explore_bench.recipes import describe
+    """A bonus's paper recipes, one line per agent key (see `explore_bench.settings.recipes`)."""
+    from explore_bench.settings.recipes import describe
 
     recipes = getattr(cls, "recipes", {}) or {}
     if not recipes:
@@ -274,7 +274,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if show_all or args.tasks:
         print("tasks:")
         try:
-            from explore_bench.envs import format_task_cards
+            from explore_bench.matrices.suites import format_task_cards
         except ImportError:
             for name in registry.tasks.names():
                 print(f"  {name}")
@@ -282,7 +282,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(format_task_cards())
         print("  (any gymnasium id also works as a task, with the environment's defaults)")
     if show_all:
-        from explore_bench import presets
+        from explore_bench.settings import presets
 
         print("presets:")
         for name in sorted(presets.PRESETS):
@@ -292,20 +292,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_matrix(args: argparse.Namespace) -> int:
-    from explore_bench.matrix import main_matrix
+    from explore_bench.matrices.driver import main_matrix
 
     return main_matrix(args)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from explore_bench.matrix import main_status
+    from explore_bench.matrices.driver import main_status
 
     return main_status(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from explore_bench.config import check_out_dir
-    from explore_bench.report.options import check_report_options
+    from explore_bench.reports.options import check_report_options
+    from explore_bench.settings.config import check_out_dir
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     options = {
@@ -319,8 +319,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     check_out_dir(out if out is not None else Path(args.dir) / "report", "--out")
 
-    from explore_bench.report import main_report
-    from explore_bench.report.load import ReportError
+    from explore_bench.reports import main_report
+    from explore_bench.reports.load import ReportError
 
     try:
         with warnings.catch_warnings():  # each caveat is printed once below and in the report

@@ -10,8 +10,8 @@ import pytest
 
 import explore_bench
 from explore_bench import api, cli
-from explore_bench.config import ConfigError
-from explore_bench.runner import TIMING_COLUMNS
+from explore_bench.runs.runner import TIMING_COLUMNS
+from explore_bench.settings.config import ConfigError
 
 SETTINGS = ["--steps", "1024", "--num-envs", "2", "--seed", "3", "--quiet"]
 SETS = {"run.eval_episodes": 3, "agent.num_steps": 64, "shaping.coef": 0.5}
@@ -91,12 +91,18 @@ def test_bad_override_names_the_key():
         api.resolve_run(task="CartPole-v1", agent__lrr=1)
 
 
-def test_matrix_and_report_are_callable_modules():
-    import explore_bench.matrix
-    import explore_bench.report
+def test_api_names_are_plain_functions_and_no_module_is_callable():
+    import types
 
-    assert callable(explore_bench.matrix) and callable(explore_bench.report)
-    assert explore_bench.report.main_report is not None  # still the module
+    import explore_bench.matrices
+    import explore_bench.reports
+
+    for name in ("run", "load", "matrix", "report"):
+        assert isinstance(getattr(explore_bench, name), types.FunctionType), name
+    # importing the parts binds no module over an API function
+    assert explore_bench.matrix is api.matrix and explore_bench.report is api.report
+    for module in (explore_bench.matrices, explore_bench.reports):
+        assert type(module) is types.ModuleType and not callable(module)
 
 
 def test_matrix_and_report_from_python(tmp_path):

@@ -232,7 +232,7 @@ def test_rnd_update_proportion_masks_the_predictor_loss() -> None:
 
 
 def test_rnd_class_attributes_and_preset() -> None:
-    from explore_bench.config import resolve
+    from explore_bench.settings.config import resolve
 
     assert RND.episodic is False and RND.default_normalizer == "return_rms"
     run = resolve({"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1", "preset": "rnd"})

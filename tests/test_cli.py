@@ -79,7 +79,7 @@ def test_list_shows_sources() -> None:
 
 
 def test_resolve_rejects_an_unknown_section() -> None:
-    from explore_bench.config import ConfigError, resolve
+    from explore_bench.settings.config import ConfigError, resolve
 
     with pytest.raises(ConfigError, match="unknown config sections \\['agnet'\\]"):
         resolve({"task": "CartPole-v1"}, {"agnet": {"lr": 0.1}})
@@ -89,7 +89,7 @@ def test_resolve_rejects_an_unknown_section() -> None:
     "name", ["CartPole-v1", "explore_bench/DeepSea20-v0", "const_bonus:ConstantBonus"]
 )
 def test_path_component_round_trips_to_the_name(name: str) -> None:
-    from explore_bench.layout import name_from_path, safe_name
+    from explore_bench.store.layout import name_from_path, safe_name
 
     assert "/" not in safe_name(name) and ":" not in safe_name(name)
     assert name_from_path(safe_name(name)) == name

@@ -19,10 +19,10 @@ from bonuses._composite import CompositeBonus, composite_class
 from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
 from bonuses.count import Count
 from bonuses.rnd import RND
-from explore_bench import registry
-from explore_bench import spec as specs
-from explore_bench.config import ConfigError, ResolvedRun, resolve
-from explore_bench.testing import check_bonus, random_batch
+from explore_bench.matrices import spec as specs
+from explore_bench.plugins import registry
+from explore_bench.plugins.testing import check_bonus, random_batch
+from explore_bench.settings.config import ConfigError, ResolvedRun, resolve
 
 VEC = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
 ACT = gym.spaces.Discrete(3)

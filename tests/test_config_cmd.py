@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from explore_bench import __version__, cli, registry
-from explore_bench.config import RunSettings, ShapingConfig
-from explore_bench.fields import describe
+from explore_bench import __version__, cli
+from explore_bench.plugins import registry
+from explore_bench.settings.config import RunSettings, ShapingConfig
+from explore_bench.settings.fields import describe
 
 
 def _listed(out: str) -> dict[str, str]:
@@ -45,7 +46,7 @@ def test_docs_and_sources_come_from_the_class_bodies(capsys):
     assert cli.main(["config", "run"]) == 0
     out = capsys.readouterr().out
     assert "  steps: int = 100000\n      Environment-step budget" in out
-    assert "[source: explore_bench.config.RunSettings]" in out
+    assert "[source: explore_bench.settings.config.RunSettings]" in out
 
 
 def test_config_bonus_on_a_task_shows_its_defaults(capsys):

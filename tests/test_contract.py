@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from bonuses.base import BonusConfig, IntrinsicBonus, Transitions, UnsupportedSpaceError
-from explore_bench import registry
-from explore_bench.testing import DEFAULT_SPACES, check_bonus
+from explore_bench.plugins import registry
+from explore_bench.plugins.testing import DEFAULT_SPACES, check_bonus
 
 
 @pytest.mark.parametrize("name", registry.bonuses.names())

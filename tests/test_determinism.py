@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from explore_bench.config import resolve
-from explore_bench.io import read_csv
-from explore_bench.runner import TIMING_COLUMNS, run
+from explore_bench.runs.runner import TIMING_COLUMNS, run
+from explore_bench.settings.config import resolve
+from explore_bench.store.io import read_csv
 
 
 def _metrics(out: Path, seed: int) -> list[dict]:

@@ -15,14 +15,14 @@ import pytest
 import torch
 
 from agents.base import OnPolicyAgent
-from explore_bench import executors
-from explore_bench.config import resolve
-from explore_bench.devices import check_device_syntax, resolve_device
+from explore_bench.envs.tasks import resolve_task
 from explore_bench.errors import ConfigError
-from explore_bench.executors import Job, check_gpu_options, place_local, place_ray
-from explore_bench.io import read_csv
-from explore_bench.runner import TIMING_COLUMNS, _build_agent, make_vector_env, run
-from explore_bench.tasks import resolve_task
+from explore_bench.matrices import executors
+from explore_bench.matrices.executors import Job, check_gpu_options, place_local, place_ray
+from explore_bench.runs.runner import TIMING_COLUMNS, _build_agent, make_vector_env, run
+from explore_bench.settings.config import resolve
+from explore_bench.settings.devices import check_device_syntax, resolve_device
+from explore_bench.store.io import read_csv
 
 CLI = [sys.executable, "-m", "explore_bench.cli"]
 
@@ -322,7 +322,7 @@ def test_deterministic_applies_to_the_run_and_is_restored(
 def test_a_cell_checkpointed_on_another_device_still_resumes(tmp_path: Path) -> None:
     from test_matrix import spec
 
-    from explore_bench import spec as specs
+    from explore_bench.matrices import spec as specs
 
     m = specs.plan(
         spec(seeds=1, bonuses=["none"], agents=["ppo"], tasks=["CartPole-v1"]), tmp_path, "t.toml"

@@ -11,9 +11,9 @@ import torch
 
 from bonuses import _encoders
 from bonuses.disagreement import Disagreement, DisagreementConfig
-from explore_bench import registry
-from explore_bench.config import RunSettings, ShapingConfig, apply_overrides
-from explore_bench.testing import check_bonus, random_batch
+from explore_bench.plugins import registry
+from explore_bench.plugins.testing import check_bonus, random_batch
+from explore_bench.settings.config import RunSettings, ShapingConfig, apply_overrides
 
 VEC = gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
 ACT = gym.spaces.Discrete(3)

@@ -14,8 +14,8 @@ from torch.distributions import MultivariateNormal, kl_divergence
 from bonuses._emi_networks import critic, gaussian_kl_to_standard, jsd_mi_loss, kernel_similarity
 from bonuses.base import Transitions, UnsupportedSpaceError
 from bonuses.emi import EMI, EMIConfig
-from explore_bench.config import apply_overrides
-from explore_bench.testing import DEFAULT_SPACES, check_bonus
+from explore_bench.plugins.testing import DEFAULT_SPACES, check_bonus
+from explore_bench.settings.config import apply_overrides
 
 torch.set_num_threads(1)
 

@@ -23,7 +23,7 @@ from bonuses.e3b import E3B, E3BConfig
 from bonuses.ngu import NGU, KNNMemory, NGUConfig
 from bonuses.noveld import NovelD, NovelDConfig
 from bonuses.ride import RIDE
-from explore_bench.testing import check_bonus, random_batch
+from explore_bench.plugins.testing import check_bonus, random_batch
 
 VEC = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
 DISC = gym.spaces.Discrete(6)

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from explore_bench import suites
-from explore_bench.spec import load_matrix
+from explore_bench.matrices import suites
+from explore_bench.matrices.spec import load_matrix
 
 PARTS = ("evidence-mini", "evidence-minigrid")
 #: MiniGrid ids of the evidence matrix's MiniGrid part.

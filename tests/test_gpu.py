@@ -30,7 +30,7 @@ NOT_COMPARED = ("wall_s", "sps", "time_rollout_s", "time_bonus_s", "time_update_
 
 
 def _resolved(task: str, agent: str, bonus: str, device: str, steps: int = 128, **run: Any) -> Any:
-    from explore_bench.config import resolve
+    from explore_bench.settings.config import resolve
 
     return resolve(
         {
@@ -51,22 +51,22 @@ def _resolved(task: str, agent: str, bonus: str, device: str, steps: int = 128, 
 
 
 def _metrics(run_dir: Path) -> list[dict[str, Any]]:
-    from explore_bench.io import read_csv
+    from explore_bench.store.io import read_csv
 
     rows = read_csv(run_dir / "metrics.csv")
     return [{k: v for k, v in r.items() if k not in NOT_COMPARED} for r in rows]
 
 
 def _bonus_names() -> list[str]:
-    from explore_bench import registry
+    from explore_bench.plugins import registry
 
     return registry.bonuses.names()
 
 
 @pytest.mark.parametrize("name", _bonus_names())
 def test_bonus_contract_on_cuda(name: str) -> None:
-    from explore_bench import registry
-    from explore_bench.testing import check_bonus
+    from explore_bench.plugins import registry
+    from explore_bench.plugins.testing import check_bonus
 
     check_bonus(registry.bonuses.load(name), device="cuda:0")
 
@@ -77,7 +77,7 @@ def test_bonus_contract_on_cuda(name: str) -> None:
 def test_runs_on_cuda_and_same_seed_repeats(
     tmp_path: Path, agent: str, bonus: str, task: str
 ) -> None:
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
 
     first = run(_resolved(task, agent, bonus, "cuda"), tmp_path / "a", progress=False)
     second = run(_resolved(task, agent, bonus, "cuda"), tmp_path / "b", progress=False)
@@ -93,7 +93,7 @@ def test_runs_on_cuda_and_same_seed_repeats(
 def test_every_tensor_a_bonus_receives_is_on_the_gpu(tmp_path: Path, agent: str) -> None:
     import device_bonus
 
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
 
     device_bonus.SEEN.clear()
     run(
@@ -110,7 +110,7 @@ def test_every_tensor_a_bonus_receives_is_on_the_gpu(tmp_path: Path, agent: str)
 def test_checkpoint_resumes_on_the_other_device(
     tmp_path: Path, agent: str, saved_on: str, resumed_on: str
 ) -> None:
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
 
     run_dir = run(_resolved(ATARI, agent, "rnd", saved_on), tmp_path / "run", progress=False)
     before = _metrics(run_dir)

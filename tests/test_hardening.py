@@ -17,8 +17,9 @@ import pytest
 import torch
 from _extras import need
 
-from explore_bench import io, runner
-from explore_bench.config import ConfigError, parse_sets, resolve
+from explore_bench.runs import runner
+from explore_bench.settings.config import ConfigError, parse_sets, resolve
+from explore_bench.store import io
 
 CLI = [sys.executable, "-m", "explore_bench.cli"]
 #: The tiny run every test here starts from (CLI flags and the same as resolve() input).
@@ -288,7 +289,7 @@ def test_2_a_spec_named_dotdot_writes_nothing_outside(
 
 
 def test_2_remote_results_are_confined_to_their_run_directory(tmp_path: Path) -> None:
-    from explore_bench.executors import write_back
+    from explore_bench.matrices.executors import write_back
 
     run_dir = tmp_path / "a" / "b" / "run"
     (tmp_path / "outside").mkdir()
@@ -323,7 +324,7 @@ def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: P
 
 _LISTENERS = """
 import json, os, psutil
-from explore_bench.executors import RAY_LOOPBACK_SWITCH, RayExecutor
+from explore_bench.matrices.executors import RAY_LOOPBACK_SWITCH, RayExecutor
 ex = RayExecutor(workers=1, address=None)
 try:
     ex.ray.get(ex.ray.remote(lambda: 1).remote())  # a worker process is up as well
@@ -560,8 +561,8 @@ def test_14_a_bad_bonus_output_says_which_check_failed(
 
     from bonuses.base import Transitions
     from bonuses.none import NoBonus
-    from explore_bench.config import ShapingConfig
-    from explore_bench.shaping import RewardShaper
+    from explore_bench.runs.shaping import RewardShaper
+    from explore_bench.settings.config import ShapingConfig
 
     class Bad(NoBonus):
         def compute(self, batch: Transitions) -> torch.Tensor:

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from explore_bench.report.headline import format_text, overlaps, rank
+from explore_bench.reports.headline import format_text, overlaps, rank
 
 
 def _rows(entries):
@@ -51,7 +51,7 @@ def test_overlap_is_closed_and_undefined_intervals_never_overlap():
 
 
 def test_separation_needs_intervals_apart_and_is_judged_per_single_task_suite():
-    from explore_bench.report.separation import separation_markdown, separations
+    from explore_bench.reports.separation import separation_markdown, separations
 
     def suite(name, tasks, entries):
         rows = _rows(entries).assign(suite=name, tasks=tasks, runs_per_task=5)

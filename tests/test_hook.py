@@ -10,8 +10,8 @@ from const_bonus import ConstantBonus, ConstantConfig, NonEpisodicConstant
 from agents.base import UpdateBatch, gae
 from agents.ppo import PPO, PPOConfig
 from bonuses.none import NoBonus
-from explore_bench.config import ShapingConfig
-from explore_bench.shaping import RewardShaper
+from explore_bench.runs.shaping import RewardShaper
+from explore_bench.settings.config import ShapingConfig
 
 
 def _captured_batch(

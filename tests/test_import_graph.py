@@ -1,5 +1,5 @@
-"""The project's import graph: agents know only the contract, and no module imports itself
-back through others (issue 13).
+"""The project's import graph: agents know only the contract, the harness's parts import only
+the parts below them, and no module imports itself back through others (issues 13 and 26).
 
 Every import statement counts, also those inside functions (a lazy import hides a cycle, it
 does not remove it), except those under ``if TYPE_CHECKING:``.
@@ -12,6 +12,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("agents", "bonuses", "explore_bench", "benchmarks")
+
+#: The contract and the methods: `bonuses` (one file per bonus on `bonuses.base`) and `agents`.
+CONTRACT = {"bonuses", "agents"}
+#: What each part of the harness may import besides itself (docs/design.md draws it). The
+#: face (`explore_bench`'s ``__init__``, `api`, `cli`) may import every part.
+ALLOWED = {
+    "errors": set(),
+    "store": {"errors"},
+    "plugins": {"store", "errors", *CONTRACT},
+    "envs": {"plugins", "errors", *CONTRACT},
+    "settings": {"envs", "plugins", "errors", *CONTRACT},
+    "runs": {"settings", "envs", "plugins", "store", "errors", *CONTRACT},
+    "reports": {"settings", "store", "errors"},
+    "matrices": {"runs", "reports", "settings", "envs", "plugins", "store", "errors", *CONTRACT},
+}
+FACE = {"__init__.py", "api.py", "cli.py", "errors.py"}
 
 
 def _module_name(path: Path) -> str:
@@ -116,7 +132,66 @@ def test_agents_import_only_the_contract() -> None:
     assert {m: d for m, d in offenders.items() if d} == {}
 
 
+def part_of(module: str) -> str:
+    """The part a module belongs to: ``explore_bench.runs.runner`` -> ``runs``, a face module
+    -> ``face``, ``bonuses.rnd`` -> ``bonuses``."""
+    parts = module.split(".")
+    if parts[0] != "explore_bench":
+        return parts[0]
+    if len(parts) == 1 or parts[1] in ("api", "cli"):
+        return "face"
+    return parts[1]
+
+
+def arrows_up(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a harness part that ``ALLOWED`` does not allow, as "a -> b"."""
+    bad = []
+    for module, deps in sorted(graph.items()):
+        here = part_of(module)
+        if here not in ALLOWED:
+            continue
+        for dep in sorted(deps):
+            there = part_of(dep)
+            if there != here and there not in ALLOWED[here]:
+                bad.append(f"{module} ({here}) -> {dep} ({there})")
+    return bad
+
+
+def test_arrows_up_finds_a_planted_upward_import() -> None:
+    graph = {
+        "explore_bench.reports.load": {"explore_bench.runs.runner", "explore_bench.store.io"},
+        "explore_bench.runs.runner": {"explore_bench.settings.config", "explore_bench.api"},
+    }
+    assert arrows_up(graph) == [
+        "explore_bench.reports.load (reports) -> explore_bench.runs.runner (runs)",
+        "explore_bench.runs.runner (runs) -> explore_bench.api (face)",
+    ]
+
+
+def test_the_harness_top_level_holds_only_the_parts_and_the_face() -> None:
+    top = ROOT / "explore_bench"
+    modules = {p.name for p in top.glob("*.py")}
+    folders = {p.name for p in top.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert modules == FACE
+    assert folders == set(ALLOWED) - {"errors"}
+    for folder in folders:
+        doc = ast.get_docstring(ast.parse((top / folder / "__init__.py").read_text()))
+        assert doc and "May import" in doc, f"{folder}/__init__.py must say what it may import"
+
+
+def test_every_part_imports_only_the_parts_below_it() -> None:
+    graph = import_graph()
+    assert any(part_of(m) == "reports" and graph[m] for m in graph), "graph found no imports"
+    assert arrows_up(graph) == []
+
+
+def test_no_module_is_made_callable() -> None:
+    for module, path in _modules().items():
+        text = path.read_text()
+        assert ".__class__ =" not in text and "make_callable" not in text, module
+
+
 def test_no_import_cycle_among_project_modules() -> None:
     graph = import_graph()
-    assert "explore_bench.report.build" in graph
+    assert "explore_bench.reports.build" in graph
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explore_bench.report.load import final_score, success_threshold
-from explore_bench.runner import run
-from explore_bench.spec import load_matrix
+from explore_bench.matrices.spec import load_matrix
+from explore_bench.reports.load import final_score, success_threshold
+from explore_bench.runs.runner import run
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from explore_bench.config import resolve
-from explore_bench.io import read_csv
-from explore_bench.runner import run
+from explore_bench.runs.runner import run
+from explore_bench.settings.config import resolve
+from explore_bench.store.io import read_csv
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from explore_bench import cli
-from explore_bench import spec as specs
-from explore_bench.config import ConfigError
+from explore_bench.matrices import spec as specs
+from explore_bench.settings.config import ConfigError
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -162,7 +162,7 @@ def test_shipped_specs_are_valid(name: str) -> None:
 
 
 def test_a_suite_supplies_tasks_budgets_seeds_and_its_agents_preset() -> None:
-    from explore_bench import suites
+    from explore_bench.matrices import suites
 
     suite = suites.get("paper-mujoco")
     data = {"suite": "paper-mujoco", "agents": ["trpo", "ppo"], "bonuses": ["none"]}
@@ -245,7 +245,7 @@ def test_status_table_counts_every_state(tmp_path: Path, capsys) -> None:
 
 
 def test_files_returned_by_a_remote_worker_replace_the_cell_marker_last(tmp_path: Path) -> None:
-    from explore_bench.executors import write_back
+    from explore_bench.matrices.executors import write_back
 
     cell = tmp_path / "cell"
     cell.mkdir()

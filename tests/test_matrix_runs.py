@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from _extras import need
 
-from explore_bench import cli, io
+from explore_bench import cli
+from explore_bench.store import io
 
 CLI = [sys.executable, "-m", "explore_bench.cli"]
 

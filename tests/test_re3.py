@@ -13,7 +13,7 @@ import torch
 from bonuses import _encoders
 from bonuses.base import Transitions
 from bonuses.re3 import RE3, RE3Config
-from explore_bench.testing import check_bonus, random_batch
+from explore_bench.plugins.testing import check_bonus, random_batch
 
 VEC = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACT = gym.spaces.Discrete(3)

@@ -15,8 +15,8 @@ from agents.ppo import PPO, PPOConfig
 from bonuses.base import Transitions
 from bonuses.none import NoBonus
 from bonuses.rnd import RND
-from explore_bench.config import ShapingConfig, resolve
-from explore_bench.shaping import RewardShaper
+from explore_bench.runs.shaping import RewardShaper
+from explore_bench.settings.config import ShapingConfig, resolve
 
 T = 5
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from explore_bench import cli
-from explore_bench import spec as specs
-from explore_bench.config import ConfigError, resolve
-from explore_bench.runner import run as run_cell
+from explore_bench.matrices import spec as specs
+from explore_bench.runs.runner import run as run_cell
+from explore_bench.settings.config import ConfigError, resolve
 
 DEEPSEA = "explore_bench/DeepSea20-v0"
 RND_SPEC: dict[str, Any] = {
@@ -196,7 +196,7 @@ def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsy
 def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> None:
     from _report_runs import CARTPOLE, write_run
 
-    from explore_bench.report.load import ReportError, load_results
+    from explore_bench.reports.load import ReportError, load_results
 
     for seed, mode in enumerate(["paper", "paper", "shared"]):
         write_run(
@@ -219,7 +219,7 @@ def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> 
 def test_the_report_states_the_recipe_mode_above_every_table(tmp_path: Path) -> None:
     from _report_runs import CARTPOLE, write_run
 
-    from explore_bench.report import main_report
+    from explore_bench.reports import main_report
 
     for bonus, mode in (("rnd", "paper"), ("none", "shared")):
         for seed in range(2):

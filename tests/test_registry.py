@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bonuses
-from explore_bench import registry
+from explore_bench.plugins import registry
 
 
 def _fresh_bonus_registry() -> registry.Registry:

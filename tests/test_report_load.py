@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from _report_runs import CARTPOLE, atari_card, write_run
 
-from explore_bench.report import ReportError, load_results
-from explore_bench.report.audit import completeness, seed_counts, seed_warnings
-from explore_bench.report.load import final_score, normalise, success_threshold
-from explore_bench.report.suites import make_suites
+from explore_bench.reports import ReportError, load_results
+from explore_bench.reports.audit import completeness, seed_counts, seed_warnings
+from explore_bench.reports.load import final_score, normalise, success_threshold
+from explore_bench.reports.suites import make_suites
 
 MONTEZUMA = atari_card("MontezumaRevenge", 0.0, 4753.3, sparse=True)
 FROSTBITE = atari_card("Frostbite", 65.2, 4334.7)

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explore_bench.report import plots
-from explore_bench.report.stats import Estimate
+from explore_bench.reports import plots
+from explore_bench.reports.stats import Estimate
 
 BONUSES = ["count", "emi", "none", "rnd"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explore_bench.report import stats
+from explore_bench.reports import stats
 
 # 4 runs x 3 tasks. Pooled sorted: 0 .5 .5 .5 .5 1 2 3 4 5 6 100; the IQM drops 3 from each
 # end -> mean(.5 .5 1 2 3 4) = 11/6. Task means: 3, 27.25, 0.5 -> mean 10.25, median 3.

@@ -13,8 +13,8 @@ from agents.networks import Policy
 from agents.ppo import PPO, PPOConfig
 from agents.trpo import TRPO, TRPOConfig
 from bonuses.none import NoBonus
-from explore_bench.config import ShapingConfig
-from explore_bench.shaping import RewardShaper
+from explore_bench.runs.shaping import RewardShaper
+from explore_bench.settings.config import ShapingConfig
 
 BOX_OBS = gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from explore_bench.config import ShapingConfig
-from explore_bench.shaping import MinMax, ReturnRMS, RewardRMS, coefficient
+from explore_bench.runs.shaping import MinMax, ReturnRMS, RewardRMS, coefficient
+from explore_bench.settings.config import ShapingConfig
 
 
 def _filtered(raw: np.ndarray, gamma: float, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

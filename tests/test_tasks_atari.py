@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import explore_bench  # noqa: F401  (registers the ids)
-from explore_bench import registry
-from explore_bench.config import ConfigError, resolve
 from explore_bench.envs.atari import ClipRewardRawInInfo, NativeAtariVectorEnv, make_atari
 from explore_bench.envs.catalog import ATARI_SCORES, EMI_GAMES, MODERN_GAMES
-from explore_bench.runner import make_vector_env
-from explore_bench.tasks import raw_rewards, resolve_task, step_infos
+from explore_bench.envs.tasks import raw_rewards, resolve_task, step_infos
+from explore_bench.plugins import registry
+from explore_bench.runs.runner import make_vector_env
+from explore_bench.settings.config import ConfigError, resolve
 
 BACKENDS = ("sync", "native")
 

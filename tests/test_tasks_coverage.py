@@ -9,7 +9,7 @@ import pytest
 import explore_bench  # noqa: F401  (registers the ids)
 from explore_bench.envs.coverage import DistinctCount, GridCoverage, StateCoverage
 from explore_bench.envs.mini import DeepSeaEnv
-from explore_bench.tasks import resolve_task, step_infos
+from explore_bench.envs.tasks import resolve_task, step_infos
 
 
 def _infos(**columns):

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import explore_bench  # noqa: F401  (registers the ids)
-from explore_bench import registry
 from explore_bench.envs.catalog import MINIGRID_TASKS, NAMESPACE
 from explore_bench.envs.coverage import EpisodeCoverage
 from explore_bench.envs.minigrid_tasks import shortest_solution
-from explore_bench.tasks import resolve_task
+from explore_bench.envs.tasks import resolve_task
+from explore_bench.plugins import registry
 
 gym.register_envs(minigrid)
 IDS = {t.name: f"{NAMESPACE}/{t.name}-v0" for t in MINIGRID_TASKS}
@@ -251,10 +251,10 @@ def test_the_rollout_hands_state_keys_to_the_bonus():
     at episode ends (the final state's key, not the reset's)."""
     from agents.ppo import PPO, PPOConfig
     from bonuses.none import NoBonus
-    from explore_bench.config import ShapingConfig
-    from explore_bench.runner import make_vector_env
-    from explore_bench.shaping import RewardShaper
-    from explore_bench.tasks import read_step
+    from explore_bench.envs.tasks import read_step
+    from explore_bench.runs.runner import make_vector_env
+    from explore_bench.runs.shaping import RewardShaper
+    from explore_bench.settings.config import ShapingConfig
 
     name = IDS["MultiRoomN2S4"]  # 40-step episodes: the rollout crosses episode ends
     envs = make_vector_env(resolve_task(name), 2)
@@ -280,9 +280,9 @@ def test_the_rollout_hands_state_keys_to_the_bonus():
 def test_a_minigrid_run_checkpoints_its_coverage_and_resumes(tmp_path):
     """The episode-coverage window travels in the checkpoint (tensors and plain containers
     only) and comes back on resume, so a resumed MiniGrid run logs the same coverage."""
-    from explore_bench.config import resolve
-    from explore_bench.io import load_checkpoint
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
+    from explore_bench.settings.config import resolve
+    from explore_bench.store.io import load_checkpoint
 
     def resolved(steps: int):
         return resolve(
@@ -302,8 +302,8 @@ def test_state_keys_follow_a_last_rollout_cut_to_the_budget(tmp_path, monkeypatc
     """320 steps on 4 envs x 64-step rollouts: the last rollout is cut to 16 steps, and the
     state keys the bonus gets are cut with it (the keys of that very rollout's steps)."""
     from bonuses.ride import RIDE
-    from explore_bench.config import resolve
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
+    from explore_bench.settings.config import resolve
 
     shapes = []
     compute = RIDE.compute

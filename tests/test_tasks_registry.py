@@ -10,10 +10,12 @@ import gymnasium as gym
 import pytest
 
 import explore_bench  # noqa: F401
-from explore_bench import presets, registry, suites
-from explore_bench.envs import format_task_cards
 from explore_bench.envs.catalog import all_specs
-from explore_bench.tasks import Task, resolve_task
+from explore_bench.envs.tasks import Task, resolve_task
+from explore_bench.matrices import suites
+from explore_bench.matrices.suites import format_task_cards
+from explore_bench.plugins import registry
+from explore_bench.settings import presets
 
 IDS = [spec.id for spec in all_specs()]
 
@@ -21,7 +23,7 @@ IDS = [spec.id for spec in all_specs()]
 def test_import_is_light_and_registers():
     code = (
         "import sys, gymnasium, explore_bench\n"
-        "from explore_bench import registry\n"
+        "from explore_bench.plugins import registry\n"
         "heavy = [m for m in ('torch', 'mujoco', 'ale_py', 'cv2') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "assert 'explore_bench/SwimmerGather-v0' in gymnasium.registry\n"

@@ -9,7 +9,7 @@ import pytest
 from _extras import need
 
 from explore_bench import api
-from explore_bench.tracking import RENAMED, tag_for
+from explore_bench.runs.tracking import RENAMED, tag_for
 
 RUN = dict(task="CartPole-v1", bonus="rnd", steps=512, seed=1, num_envs=2, eval_episodes=2)
 

@@ -19,8 +19,8 @@ from agents.base import UpdateBatch
 from agents.networks import Categorical, DiagGaussian, Policy
 from agents.trpo import TRPO, TRPOConfig, conjugate_gradient, fisher_vector_product, mean_kl
 from bonuses.none import NoBonus
-from explore_bench.config import ConfigError, ShapingConfig, resolve
-from explore_bench.shaping import RewardShaper
+from explore_bench.runs.shaping import RewardShaper
+from explore_bench.settings.config import ConfigError, ShapingConfig, resolve
 
 torch.set_num_threads(1)
 
@@ -223,8 +223,8 @@ def test_emi_presets_resolve_and_can_be_overridden() -> None:
 def _run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, steps: int, sets: dict[str, str]
 ) -> list[dict[str, Any]]:
-    from explore_bench.io import read_csv
-    from explore_bench.runner import run
+    from explore_bench.runs.runner import run
+    from explore_bench.store.io import read_csv
 
     monkeypatch.chdir(tmp_path)
     resolved = resolve({"agent": "trpo", "task": task, "steps": steps, "seed": 0}, {"agent": sets})

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from explore_bench import spec as specs
-from explore_bench.config import ConfigError
+from explore_bench.matrices import spec as specs
+from explore_bench.settings.config import ConfigError
 
 BASE: dict[str, Any] = {
     "name": "v",

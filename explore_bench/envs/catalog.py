@@ -12,7 +12,6 @@ from typing import Any
 
 import gymnasium as gym
 
-from explore_bench import registry
 from explore_bench.envs.coverage import (
     ROOM_RAM_BYTE,
     DistinctCount,
@@ -20,7 +19,8 @@ from explore_bench.envs.coverage import (
     GridCoverage,
     StateCoverage,
 )
-from explore_bench.tasks import ProtocolCard, Task
+from explore_bench.envs.tasks import ProtocolCard, Task
+from explore_bench.plugins import registry
 
 NAMESPACE = "explore_bench"
 

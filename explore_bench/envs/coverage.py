@@ -1,7 +1,7 @@
 """Coverage trackers: how much of a task's state space the agent has visited.
 
-They implement `explore_bench.tasks.CoverageTracker` and read values the task's environment
-puts into ``info`` (``update`` receives `explore_bench.tasks.step_infos` output: per-env
+They implement `explore_bench.envs.tasks.CoverageTracker` and read values the task's environment
+puts into ``info`` (``update`` receives `explore_bench.envs.tasks.step_infos` output: per-env
 arrays plus ``"_key"`` presence masks). Logged beside return, as Tang et al. (2017) and the
 EMI paper (Kim et al., 2019) discuss exploration in terms of rooms / area reached.
 """

@@ -94,7 +94,7 @@ class SwimmerGatherEnv(MujocoEnv):
         self.reset_qpos_std = reset_qpos_std
         self.reset_qvel_std = reset_qvel_std
         self.objects: list[tuple[float, float, int]] = []
-        model_path = str(resources.files("explore_bench") / "assets" / "swimmer_gather.xml")
+        model_path = str(resources.files("explore_bench.envs") / "assets" / "swimmer_gather.xml")
         obs_space = spaces.Box(-np.inf, np.inf, shape=(33,), dtype=np.float32)
         MujocoEnv.__init__(self, model_path, FRAME_SKIP, observation_space=obs_space, **kwargs)
         self._torso = self.model.body("torso").id

@@ -1,0 +1,203 @@
+"""Paper recipes: applying a bonus's declared agent/shaping/run settings, with provenance.
+
+A bonus declares its paper recipe next to its code (``IntrinsicBonus.recipes``, a mapping
+agent name -> `bonuses.base.Recipe`, ``"*"`` for any agent). `explore_bench.settings.config.resolve`
+builds every section of a run in this order, later layers winning::
+
+    defaults  <-  base  <-  recipe (mode "paper"; nothing in mode "shared")  <-  preset  <-  user
+
+where ``base`` is a matrix spec's ``[base]`` tables: settings every entry shares unless its
+bonus's paper recipe says otherwise (a baseline agent tuned for the tasks, say), so a spec
+can change the shared agent without silently replacing any bonus's recipe.
+
+and `Provenance` records, per overridden field, every layer that set it, so config.json says
+where each value came from. What is never silent, and how (one warning line, in the run's log
+and in config.json, or an error before anything is written):
+
+=====================================================  ==========================================
+case                                                   outcome
+=====================================================  ==========================================
+a preset or user value replaces a recipe value         warning (the later layer still wins)
+a non-episodic bonus on an agent with one value head   warning (its return then stops at episode
+                                                       ends; ``agent.two_value_heads=true``)
+the bonus has recipes, none for this agent (no "*")    warning (agent defaults are used)
+a ``"*"`` recipe field the agent's config lacks        warning (that field is skipped)
+``run.warmup_steps`` for a bonus without ``warm_up``   warning (the random steps only cost budget)
+a recipe for this very agent names an unknown field    error (the declaration is wrong)
+a recipe's ``run`` sets agent, bonus, task, seed, ...  error (a recipe cannot choose the cell)
+=====================================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+#: "paper": each bonus with its paper recipe; "shared": identical agent settings for all.
+MODES = ("paper", "shared")
+#: Run settings that identify a cell: set by the user or the spec, never by a recipe.
+CELL_FIELDS = ("agent", "bonus", "task", "seed", "steps", "preset", "recipe")
+
+
+class RecipeError(ValueError):
+    """A recipe declaration that cannot be applied (raised as a ConfigError by resolve)."""
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as config.json stores it (a JSON round trip; other objects as strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def select(recipes: Mapping[str, Any], agent: str) -> tuple[str, Any] | None:
+    """The recipe for ``agent`` (its own, else ``"*"``) as (key, recipe), or None."""
+    if agent in recipes:
+        return agent, recipes[agent]
+    if "*" in recipes:
+        return "*", recipes["*"]
+    return None
+
+
+def describe(recipe: Any) -> str:
+    """One line of a recipe's overrides, ``section.field=value`` (or that it has none)."""
+    parts = [
+        f"{section}.{key}={value!r}"
+        for section in ("run", "agent", "shaping")
+        for key, value in getattr(recipe, section).items()
+    ]
+    return ", ".join(parts) if parts else "none"
+
+
+@dataclasses.dataclass
+class Provenance:
+    """The recipe mode of one run, every overridden field with its sources, and warnings."""
+
+    mode: str
+    bonus: str
+    #: Key of the recipe applied ("ppo", "*"), or "" when none was.
+    applied: str = ""
+    #: The applied recipe's source (paper section or released-code file).
+    source: str = ""
+    #: "section.field" -> [{"from": base|recipe|preset|user, "value": ...}, ...] in layer order.
+    fields: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def note(self, section: str, key: str, value: Any, source: str, layer: str) -> None:
+        """Record that ``layer`` (of kind ``source``) set section.key to ``value``."""
+        value = jsonable(value)
+        chain = self.fields.setdefault(f"{section}.{key}", [])
+        recipe_values = [c["value"] for c in chain if c["from"] == "recipe"]
+        if source in ("preset", "user") and recipe_values and recipe_values[-1] != value:
+            self.warn(
+                f"{layer} sets {section}.{key}={value!r}, replacing {recipe_values[-1]!r} "
+                f"from {self.bonus}'s paper recipe"
+            )
+        chain.append({"from": source, "value": value})
+
+    def summary(self) -> str:
+        """One line for listings: the mode, the recipe applied and what it set."""
+        if self.mode == "shared":
+            return "recipe shared (no paper recipe applied)"
+        if not self.applied:
+            return f"recipe paper: none applied ({self.source})"
+        parts = []
+        for key, chain in self.fields.items():
+            set_by_recipe = [c["value"] for c in chain if c["from"] == "recipe"]
+            if not set_by_recipe:
+                continue
+            last = chain[-1]
+            part = f"{key}={last['value']!r}"
+            if last["from"] != "recipe" and last["value"] != set_by_recipe[-1]:
+                part += f" ({last['from']}; recipe {set_by_recipe[-1]!r})"
+            parts.append(part)
+        body = ", ".join(parts) if parts else f"no overrides ({self.source})"
+        return f"recipe paper [{self.bonus}/{self.applied}]: {body}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "bonus": self.bonus,
+            "applied": self.applied,
+            "source": self.source,
+            "overrides": self.fields,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Provenance:
+        return cls(
+            mode=str(data.get("mode", "")),
+            bonus=str(data.get("bonus", "")),
+            applied=str(data.get("applied", "")),
+            source=str(data.get("source", "")),
+            fields={k: list(v) for k, v in dict(data.get("overrides", {})).items()},
+            warnings=list(data.get("warnings", [])),
+        )
+
+
+def recipe_layers(
+    bonus_cls: Any,
+    bonus: str,
+    agent: str,
+    agent_fields: set[str],
+    mode: str,
+) -> tuple[Provenance, dict[str, dict[str, Any]]]:
+    """The recipe layer (section -> overrides) for ``bonus`` under ``agent`` in ``mode``.
+
+    ``agent_fields`` are the field names of the agent's config: a ``"*"`` recipe's field the
+    agent lacks is skipped with a warning; one in a recipe written for this agent is an error.
+    """
+    if mode not in MODES:
+        raise RecipeError(f"run.recipe must be one of {', '.join(MODES)}, got {mode!r}")
+    prov = Provenance(mode=mode, bonus=bonus)
+    empty: dict[str, dict[str, Any]] = {"run": {}, "agent": {}, "shaping": {}}
+    recipes = getattr(bonus_cls, "recipes", {}) or {}
+    if mode == "shared":
+        return prov, empty
+    chosen = select(recipes, agent)
+    if chosen is None:
+        prov.source = f"{bonus} declares no recipe" + (f" for {agent}" if recipes else "")
+        if recipes:
+            prov.warn(
+                f"{bonus} declares paper recipes for {', '.join(sorted(recipes))} only; "
+                f"agent {agent} runs with its own defaults"
+            )
+        return prov, empty
+    key, recipe = chosen
+    prov.applied, prov.source = key, recipe.source
+    bad = [k for k in recipe.run if k in CELL_FIELDS]
+    if bad:
+        raise RecipeError(
+            f"{bonus}'s paper recipe for {key} sets run.{bad[0]}, which only the user or the "
+            f"spec may set ({', '.join(CELL_FIELDS)})"
+        )
+    agent_over = dict(recipe.agent)
+    missing = sorted(k for k in agent_over if k not in agent_fields)
+    if missing and key != "*":
+        raise RecipeError(
+            f"{bonus}'s paper recipe for {key} sets agent.{missing[0]}, which is not a field "
+            f"of {agent}'s config; valid fields: {', '.join(sorted(agent_fields))}"
+        )
+    if missing:
+        prov.warn(
+            f"{bonus}'s paper recipe sets {', '.join('agent.' + k for k in missing)}, which "
+            f"agent {agent} does not have; skipped"
+        )
+        agent_over = {k: v for k, v in agent_over.items() if k not in missing}
+    return prov, {"run": dict(recipe.run), "agent": agent_over, "shaping": dict(recipe.shaping)}
+
+
+def check_episodic(prov: Provenance, bonus_cls: Any, bonus: str, agent_cfg: Any) -> None:
+    """Warn when a non-episodic bonus meets one value head (its return stops at episode ends)."""
+    if getattr(bonus_cls, "episodic", True) or getattr(agent_cfg, "two_value_heads", False):
+        return
+    prov.warn(
+        f"{bonus} is non-episodic (its intrinsic return should run across episode ends), but "
+        "the agent has one value head, so the return stops at episode ends; set "
+        "agent.two_value_heads=true (recipe 'paper' does for bonuses that need it)"
+    )

@@ -1,0 +1,8 @@
+"""The results store on disk: where a run's files go and how they are written.
+
+`layout` names a run's directory and says when one is complete (``DONE``); `io` writes
+files atomically and turns checkpoints into plain data; `lock` keeps one writer per run
+directory. Runs write through this part and reports read through it.
+
+May import: `explore_bench.errors` only.
+"""
