@@ -24,7 +24,7 @@ NUM_ENVS = 8
 def throughput(kind: str, steps: int) -> dict[str, Any]:
     import explore_bench.envs  # noqa: F401  (registers the suite's tasks)
     from explore_bench.envs.tasks import resolve_task
-    from explore_bench.runs.runner import make_vector_env
+    from explore_bench.runs.wiring import make_vector_env
 
     envs = make_vector_env(resolve_task(TASK), NUM_ENVS, kind)
     envs.reset(seed=0)

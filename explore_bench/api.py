@@ -112,7 +112,7 @@ class TrainedAgent:
         """
         import numpy as np
 
-        from explore_bench.runs.runner import eval_seed, eval_vector_kind, evaluate, make_vector_env
+        from explore_bench.runs.wiring import eval_seed, eval_vector_kind, evaluate, make_vector_env
 
         run = self.config.run
         n = (run.eval_episodes or 5) if episodes is None else episodes
@@ -236,7 +236,7 @@ def result_of(directory: PathLike) -> RunResult:
 
 def load(run_dir: PathLike) -> TrainedAgent:
     """The trained agent of a run directory, finished or not (its last checkpoint)."""
-    from explore_bench.runs.runner import restore
+    from explore_bench.runs.wiring import restore
 
     directory = Path(run_dir)
     resolved, task, agent = restore(directory)

@@ -19,7 +19,8 @@ from explore_bench.envs.tasks import resolve_task
 from explore_bench.errors import ConfigError
 from explore_bench.matrices import executors
 from explore_bench.matrices.executors import Job, check_gpu_options, place_local, place_ray
-from explore_bench.runs.runner import TIMING_COLUMNS, _build_agent, make_vector_env, run
+from explore_bench.runs.runner import TIMING_COLUMNS, run
+from explore_bench.runs.wiring import build_agent, make_vector_env
 from explore_bench.settings.config import resolve
 from explore_bench.settings.devices import check_device_syntax, resolve_device
 from explore_bench.store.io import read_csv
@@ -95,7 +96,7 @@ def _agent(task: str, agent: str, bonus: str, **run_opts: Any) -> OnPolicyAgent:
     )
     torch.manual_seed(3)
     envs = make_vector_env(resolve_task(task), 2)
-    return _build_agent(resolved, resolve_task(task), envs)
+    return build_agent(resolved, resolve_task(task), envs)
 
 
 def _iterations(agent: OnPolicyAgent, n: int) -> tuple[list[dict[str, float]], list[Any]]:

@@ -12,7 +12,7 @@ from explore_bench.envs.atari import ClipRewardRawInInfo, NativeAtariVectorEnv, 
 from explore_bench.envs.catalog import ATARI_SCORES, EMI_GAMES, MODERN_GAMES
 from explore_bench.envs.tasks import raw_rewards, resolve_task, step_infos
 from explore_bench.plugins import registry
-from explore_bench.runs.runner import make_vector_env
+from explore_bench.runs.wiring import make_vector_env
 from explore_bench.settings.config import ConfigError, resolve
 
 BACKENDS = ("sync", "native")

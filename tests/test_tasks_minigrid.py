@@ -252,8 +252,8 @@ def test_the_rollout_hands_state_keys_to_the_bonus():
     from agents.ppo import PPO, PPOConfig
     from bonuses.none import NoBonus
     from explore_bench.envs.tasks import read_step
-    from explore_bench.runs.runner import make_vector_env
     from explore_bench.runs.shaping import RewardShaper
+    from explore_bench.runs.wiring import make_vector_env
     from explore_bench.settings.config import ShapingConfig
 
     name = IDS["MultiRoomN2S4"]  # 40-step episodes: the rollout crosses episode ends

@@ -3,7 +3,7 @@
 Episodes run one at a time in a single environment made with ``render_mode="rgb_array"``;
 episode ``i`` is reset with ``seed + i``, which is the seed env ``i`` of a vector env reset
 with ``seed`` gets, so the scores equal those of the vectorised evaluation
-(`explore_bench.runs.runner.evaluate`) with the same seed.
+(`explore_bench.runs.wiring.evaluate`) with the same seed.
 """
 
 from __future__ import annotations
