@@ -29,8 +29,8 @@ def _cpu_unless_marked_gpu(request: pytest.FixtureRequest, monkeypatch: pytest.M
     the GPU, where its exact same-seed checks do not hold. In-process runs see no GPU unless
     a test is marked ``gpu`` (tests/test_gpu.py asks for cuda explicitly)."""
     if request.node.get_closest_marker("gpu") is None:
-        from explore_bench.matrices import executors
+        from explore_bench.matrices import local_pool
         from explore_bench.settings import devices
 
         monkeypatch.setattr(devices, "cuda_device_count", lambda: 0)
-        monkeypatch.setattr(executors, "cuda_device_count", lambda: 0)
+        monkeypatch.setattr(local_pool, "cuda_device_count", lambda: 0)

@@ -17,8 +17,8 @@ import torch
 from agents.base import OnPolicyAgent
 from explore_bench.envs.tasks import resolve_task
 from explore_bench.errors import ConfigError
-from explore_bench.matrices import executors
-from explore_bench.matrices.executors import Job, check_gpu_options, place_local, place_ray
+from explore_bench.matrices.jobs import Job, check_gpu_options, place_local, place_ray
+from explore_bench.matrices.local_pool import LocalExecutor
 from explore_bench.runs.runner import TIMING_COLUMNS, run
 from explore_bench.runs.wiring import build_agent, make_vector_env
 from explore_bench.settings.config import resolve
@@ -235,7 +235,7 @@ def test_local_placement_shares_gpus_up_to_the_cap() -> None:
 
 
 def test_local_pool_fills_gpu_slots_and_lets_cpu_cells_pass() -> None:
-    pool = executors.LocalExecutor(4, cells_per_gpu=2, gpus=1)
+    pool = LocalExecutor(4, cells_per_gpu=2, gpus=1)
     devices = ["auto", "auto", "auto", "cpu"]
     queue = [Job(str(i), {"run": {"device": d}}, "") for i, d in enumerate(devices)][::-1]
     load = [0]

@@ -289,7 +289,7 @@ def test_2_a_spec_named_dotdot_writes_nothing_outside(
 
 
 def test_2_remote_results_are_confined_to_their_run_directory(tmp_path: Path) -> None:
-    from explore_bench.matrices.executors import write_back
+    from explore_bench.matrices.ray_cluster import write_back
 
     run_dir = tmp_path / "a" / "b" / "run"
     (tmp_path / "outside").mkdir()
@@ -324,7 +324,7 @@ def test_12_an_unreachable_ray_address_fails_fast_and_writes_nothing(tmp_path: P
 
 _LISTENERS = """
 import json, os, psutil
-from explore_bench.matrices.executors import RAY_LOOPBACK_SWITCH, RayExecutor
+from explore_bench.matrices.ray_cluster import RAY_LOOPBACK_SWITCH, RayExecutor
 ex = RayExecutor(workers=1, address=None)
 try:
     ex.ray.get(ex.ray.remote(lambda: 1).remote())  # a worker process is up as well

@@ -245,7 +245,7 @@ def test_status_table_counts_every_state(tmp_path: Path, capsys) -> None:
 
 
 def test_files_returned_by_a_remote_worker_replace_the_cell_marker_last(tmp_path: Path) -> None:
-    from explore_bench.matrices.executors import write_back
+    from explore_bench.matrices.ray_cluster import write_back
 
     cell = tmp_path / "cell"
     cell.mkdir()

@@ -15,16 +15,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from explore_bench.matrices.executors import Job, Outcome
+from explore_bench.matrices.cells import Matrix, run_state
+from explore_bench.matrices.jobs import Job, Outcome, check_gpu_options
+from explore_bench.matrices.local_pool import LocalExecutor
+from explore_bench.matrices.ray_cluster import RayExecutor
 from explore_bench.matrices.spec import (
     SPEC_COPY,
-    Matrix,
     check_existing,
     find_spec,
     load_matrix,
     load_spec,
     plan,
-    run_state,
 )
 from explore_bench.settings.config import ConfigError, check_out_dir
 from explore_bench.store import io
@@ -104,22 +105,20 @@ def _cores() -> int:
 
 
 def _executor(args: argparse.Namespace, n_jobs: int) -> Any:
-    from explore_bench.matrices import executors
-
     if args.workers is not None and args.workers < 1:
         raise ConfigError(
             f"--workers must be a positive number of parallel runs, got {args.workers}"
         )
     if args.executor == "ray":
         workers = args.workers or (None if args.ray_address else _cores())
-        return executors.RayExecutor(
+        return RayExecutor(
             workers,
             args.ray_address,
             shared_fs=getattr(args, "ray_shared_fs", False),
             gpus_per_cell=getattr(args, "gpus_per_cell", 0.0),
         )
     workers = args.workers or _cores()
-    return executors.LocalExecutor(
+    return LocalExecutor(
         max(1, min(workers, n_jobs)), cells_per_gpu=getattr(args, "cells_per_gpu", 1)
     )
 
@@ -162,7 +161,6 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
             f"note: {len(stale)} DONE cells were run with other settings and are kept "
             f"(delete them to rerun): {stale[0]}{' ...' if len(stale) > 1 else ''}"
         )
-    from explore_bench.matrices.executors import check_gpu_options
 
     check_gpu_options(
         [r.run.device for r in configs],
