@@ -5,18 +5,18 @@ loop owns the order of operations, so an intrinsic reward always reaches the adv
 (peers that add it after GAE silently train without it): the `Shaping` hook runs on the raw
 rollout before any return is computed. What the loop needs from outside the agent (the
 shaping hook, a step-info reader, a coverage tracker) it knows only through the protocols
-in `agents.hooks`; the speed tricks (NumPy acting, NumPy GAE) live in `agents.fast`.
+in `agents.hooks`; the speed tricks (NumPy acting, NumPy GAE) live in `agents.fast`, the
+advantages (GAE, one or two value heads) in `agents.advantages`, the settings and the flat
+update batch in `agents.config`.
 
-Advantages use GAE (Schulman et al. 2016) with terminated and truncated kept apart: a
-terminated episode has no future value, a truncated one bootstraps from V(final obs) unless
-``bootstrap_truncation`` is off (rllab's value of 0 at a path end). With
-``two_value_heads`` the extrinsic and intrinsic returns get their own heads and discounts
-(Burda et al. 2018); a non-episodic bonus's return runs on across episode ends.
+This module stays one piece (about 500 lines): the rollout's buffers, the acting that fills
+them, the warm-up and the iteration that hands them to ``update`` all read and write the
+same buffers (on the CPU, NumPy views of the tensors; on a GPU, staged host copies), so a
+split would pass that state around as a second object for no reader's gain.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -26,12 +26,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.fast import NumpyPolicy, gae
+from agents.advantages import advantages_and_returns
+from agents.config import OnPolicyConfig, UpdateBatch
+from agents.fast import NumpyPolicy
 from agents.hooks import Coverage, Shaping, StepInfoReader, reward_is_score
 from agents.networks import Distribution, Policy, ValueFunction, encoder, run_layers
 from bonuses.base import Transitions
 
-__all__ = ["EVAL_CHUNK_ELEMENTS", "OnPolicyAgent", "OnPolicyConfig", "UpdateBatch", "gae"]
+__all__ = [
+    "EVAL_CHUNK_ELEMENTS",
+    "OnPolicyAgent",
+    "OnPolicyConfig",
+    "UpdateBatch",
+    "with_final_obs",
+]
 
 
 def with_final_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
@@ -45,81 +53,8 @@ def with_final_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict[str, Any]
     return out
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class OnPolicyConfig:
-    """Settings every on-policy agent shares (defaults: PPO, Schulman et al. 2017)."""
-
-    #: Environment steps per env per rollout (batch = num_steps x num_envs).
-    num_steps: int = 128
-    #: Discount of the extrinsic return.
-    gamma: float = 0.99
-    #: GAE lambda (Schulman et al. 2016).
-    gae_lambda: float = 0.95
-    #: Standardise advantages over the batch.
-    norm_adv: bool = True
-    #: Separate value heads for extrinsic and intrinsic returns (Burda et al. 2018).
-    two_value_heads: bool = False
-    #: Discount of the intrinsic return (two heads only).
-    int_gamma: float = 0.99
-    #: Weight of the extrinsic advantage (two heads only).
-    ext_coef: float = 1.0
-    #: Weight of the intrinsic advantage (two heads only).
-    int_coef: float = 1.0
-    #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
-    reward_clip: float = 0.0
-    #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
-    #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
-    bootstrap_truncation: bool = True
-    #: Policy MLP hidden sizes (after the CNN for images).
-    policy_hidden: tuple[int, ...] = (64, 64)
-    #: Value MLP hidden sizes.
-    value_hidden: tuple[int, ...] = (64, 64)
-    #: Policy activation ("tanh" or "relu").
-    activation: str = "tanh"
-    #: Value activation ("tanh" or "relu").
-    value_activation: str = "tanh"
-    #: CNN for image observations: "nature" (Mnih et al. 2015) or "emi" (Kim et al. 2019).
-    cnn: str = "nature"
-    #: Initial std of the Gaussian policy (state-independent log-std).
-    init_std: float = 1.0
-    #: Evaluate with the policy's mode instead of sampling.
-    eval_deterministic: bool = True
-
-    def __post_init__(self) -> None:
-        if self.num_steps <= 0:
-            raise ValueError(f"agent.num_steps must be positive, got {self.num_steps}")
-        for name in ("gamma", "gae_lambda", "int_gamma"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"agent.{name} must be in [0, 1], got {value}")
-        for name in ("activation", "value_activation"):
-            if getattr(self, name) not in ("tanh", "relu"):
-                raise ValueError(
-                    f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}"
-                )
-        if self.cnn not in ("nature", "emi"):
-            raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
-        if self.init_std <= 0 or self.reward_clip < 0:
-            raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
-
-
 #: Rows per batched forward pass over a rollout, as input elements (about 32 MB of float32).
 EVAL_CHUNK_ELEMENTS = 1 << 23
-
-
-@dataclasses.dataclass
-class UpdateBatch:
-    """Flat (B, ...) tensors handed to ``update``; values/returns are (B, heads)."""
-
-    obs: torch.Tensor
-    actions: torch.Tensor
-    logprobs: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
-    values: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.obs.shape[0])
 
 
 class OnPolicyAgent(ABC):
@@ -509,43 +444,17 @@ class OnPolicyAgent(ABC):
         self, batch: Transitions, int_rewards: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(advantages (T, N), returns (T, N, heads)) for the rollout in the buffers."""
-        cfg = self.config
-        values = self.buf_values
         last_values = self.value(self.next_obs)
-        stream_next = torch.cat([values[1:], last_values.unsqueeze(0)])
-        next_values = stream_next.clone()
-        dones = batch.terminated | batch.truncated
-        # Episode ends whose successor has no value: terminations, and truncations too when
-        # the path end is scored 0 (rllab) instead of bootstrapped.
-        ended = batch.terminated if cfg.bootstrap_truncation else dones
-        boot = dones & ~ended  # the only episode ends whose successor value is read
-        if boot.any():
-            next_values[boot] = self.value(batch.next_obs[boot])
-        ext = self.buf_rewards
-        if cfg.reward_clip > 0:
-            ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
-        if self.heads == 1:  # one return of extrinsic plus intrinsic reward (EMI/TRPO setup)
-            ext = ext + int_rewards
-        adv_e, ret_e = gae(
-            ext,
-            values[..., 0],
-            next_values[..., 0],
-            ended,
-            dones,
-            cfg.gamma,
-            cfg.gae_lambda,
+        return advantages_and_returns(
+            self.config,
+            batch,
+            self.buf_rewards,
+            int_rewards,
+            self.buf_values,
+            last_values,
+            self.value,
+            episodic=self.bonus.episodic,
         )
-        if self.heads == 1:
-            return adv_e, ret_e.unsqueeze(-1)
-        if self.bonus.episodic:
-            int_next, int_term, int_done = next_values[..., 1], ended, dones
-        else:  # the intrinsic return runs on through episode ends, as one stream per env
-            int_next = stream_next[..., 1]
-            int_term = int_done = torch.zeros_like(dones)
-        adv_i, ret_i = gae(
-            int_rewards, values[..., 1], int_next, int_term, int_done, cfg.int_gamma, cfg.gae_lambda
-        )
-        return cfg.ext_coef * adv_e + cfg.int_coef * adv_i, torch.stack([ret_e, ret_i], -1)
 
     # one iteration --------------------------------------------------------------------
 

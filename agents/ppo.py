@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-from agents.base import OnPolicyAgent, OnPolicyConfig, UpdateBatch
+from agents.base import OnPolicyAgent
+from agents.config import OnPolicyConfig, UpdateBatch
 from agents.fast import AdamStep
 
 

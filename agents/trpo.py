@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from agents.base import OnPolicyAgent, OnPolicyConfig, UpdateBatch
+from agents.base import OnPolicyAgent
+from agents.config import OnPolicyConfig, UpdateBatch
 from agents.networks import Distribution
 
 

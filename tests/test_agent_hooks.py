@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.base import UpdateBatch
+from agents.config import UpdateBatch
 from agents.ppo import PPO, PPOConfig
 from bonuses.base import Transitions
 from bonuses.none import NoBonus

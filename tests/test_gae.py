@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.base import gae
+from agents.fast import gae
 
 
 def test_gae_matches_hand_computation_with_termination_and_truncation() -> None:

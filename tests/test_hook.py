@@ -7,7 +7,8 @@ import pytest
 import torch
 from const_bonus import ConstantBonus, ConstantConfig, NonEpisodicConstant
 
-from agents.base import UpdateBatch, gae
+from agents.config import UpdateBatch
+from agents.fast import gae
 from agents.ppo import PPO, PPOConfig
 from bonuses.none import NoBonus
 from explore_bench.runs.shaping import RewardShaper

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from agents.base import gae
+from agents.fast import gae
 from agents.ppo import PPO, PPOConfig
 from bonuses.base import Transitions
 from bonuses.none import NoBonus

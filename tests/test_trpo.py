@@ -15,7 +15,7 @@ import torch
 from torch.func import functional_call
 
 import agents.trpo as trpo
-from agents.base import UpdateBatch
+from agents.config import UpdateBatch
 from agents.networks import Categorical, DiagGaussian, Policy
 from agents.trpo import TRPO, TRPOConfig, conjugate_gradient, fisher_vector_product, mean_kl
 from bonuses.none import NoBonus

@@ -1,0 +1,80 @@
+"""What every on-policy agent is configured with, and the flat batch its ``update`` receives."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OnPolicyConfig:
+    """Settings every on-policy agent shares (defaults: PPO, Schulman et al. 2017)."""
+
+    #: Environment steps per env per rollout (batch = num_steps x num_envs).
+    num_steps: int = 128
+    #: Discount of the extrinsic return.
+    gamma: float = 0.99
+    #: GAE lambda (Schulman et al. 2016).
+    gae_lambda: float = 0.95
+    #: Standardise advantages over the batch.
+    norm_adv: bool = True
+    #: Separate value heads for extrinsic and intrinsic returns (Burda et al. 2018).
+    two_value_heads: bool = False
+    #: Discount of the intrinsic return (two heads only).
+    int_gamma: float = 0.99
+    #: Weight of the extrinsic advantage (two heads only).
+    ext_coef: float = 1.0
+    #: Weight of the intrinsic advantage (two heads only).
+    int_coef: float = 1.0
+    #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
+    reward_clip: float = 0.0
+    #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
+    #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
+    bootstrap_truncation: bool = True
+    #: Policy MLP hidden sizes (after the CNN for images).
+    policy_hidden: tuple[int, ...] = (64, 64)
+    #: Value MLP hidden sizes.
+    value_hidden: tuple[int, ...] = (64, 64)
+    #: Policy activation ("tanh" or "relu").
+    activation: str = "tanh"
+    #: Value activation ("tanh" or "relu").
+    value_activation: str = "tanh"
+    #: CNN for image observations: "nature" (Mnih et al. 2015) or "emi" (Kim et al. 2019).
+    cnn: str = "nature"
+    #: Initial std of the Gaussian policy (state-independent log-std).
+    init_std: float = 1.0
+    #: Evaluate with the policy's mode instead of sampling.
+    eval_deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        if self.num_steps <= 0:
+            raise ValueError(f"agent.num_steps must be positive, got {self.num_steps}")
+        for name in ("gamma", "gae_lambda", "int_gamma"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"agent.{name} must be in [0, 1], got {value}")
+        for name in ("activation", "value_activation"):
+            if getattr(self, name) not in ("tanh", "relu"):
+                raise ValueError(
+                    f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}"
+                )
+        if self.cnn not in ("nature", "emi"):
+            raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
+        if self.init_std <= 0 or self.reward_clip < 0:
+            raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
+
+
+@dataclasses.dataclass
+class UpdateBatch:
+    """Flat (B, ...) tensors handed to ``update``; values/returns are (B, heads)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    values: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
