@@ -41,7 +41,7 @@ def test_config_lists_every_dataclass_field(argv, cls, capsys):
 def test_docs_and_sources_come_from_the_class_bodies(capsys):
     rows = {r.name: r for r in describe(registry.agents.load("ppo").config_cls)}
     assert rows["gae_lambda"].doc == "GAE lambda (Schulman et al. 2016)."
-    assert rows["gae_lambda"].source == "agents.base.OnPolicyConfig"
+    assert rows["gae_lambda"].source == "agents.config.OnPolicyConfig"
     assert all(r.doc for r in describe(RunSettings))  # every run setting is documented
     assert cli.main(["config", "run"]) == 0
     out = capsys.readouterr().out
