@@ -15,6 +15,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
 
 1. ``ppo``: our PPO vs Stable-Baselines3 PPO, HalfCheetah-v5, identical hyperparameters,
    1 env and 8 envs, env steps/s end to end (`benchmarks.ppo_sb3`).
+1b. ``process``: the same comparison as whole processes, start-up, run directory and all,
+   as a user meets them (`benchmarks.ppo_process`; its one-off import costs are timed).
 2. ``trpo``: our TRPO vs sb3-contrib TRPO, identical settings (`benchmarks.trpo_sb3`).
 3. ``rollout``: ``agent.collect_rollout`` vs a raw SyncVectorEnv with random actions
    (`benchmarks.rollout`).
@@ -58,6 +60,7 @@ from explore_bench.store.io import write_text
 
 COMPARISONS = {
     "ppo": "ppo_sb3",
+    "process": "ppo_process",
     "trpo": "trpo_sb3",
     "rollout": "rollout",
     "bonus": "bonus_cost",

@@ -287,10 +287,10 @@ def report(
 ) -> Any:
     """Write the leaderboard of ``results_dir`` (default into DIR/report); its summary.
 
-    ``options`` are those of `explore_bench.reports.main_report` (baseline, reps,
+    ``options`` are those of `explore_bench.reports.build.main_report` (baseline, reps,
     final_window, formats, ...). The caveats are in the summary's ``warnings``.
     """
-    from explore_bench.reports import main_report
+    from explore_bench.reports.build import main_report
 
     with warnings.catch_warnings():
         if quiet_warnings:

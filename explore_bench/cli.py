@@ -120,7 +120,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench import api
-    from explore_bench.runs.runner import check_existing_run
+    from explore_bench.runs.runner import check_existing_run, run
     from explore_bench.settings.config import check_out_dir, parse_sets
     from explore_bench.store.layout import run_dir_for
 
@@ -155,7 +155,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if (run_dir / "DONE").exists():
         print(f"{run_dir} is already complete (DONE); delete it or choose another --out")
         return 0
-    api.run_resolved(resolved, args.out, progress=False if args.quiet else None)
+    # the runner itself, not api.run_resolved: the summary below reads metrics.csv as rows,
+    # without the DataFrame and final score that loading pandas and the report would cost
+    run(resolved, run_dir, progress=False if args.quiet else None)
     _print_summary(run_dir)
     return 0
 
@@ -319,7 +321,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     check_out_dir(out if out is not None else Path(args.dir) / "report", "--out")
 
-    from explore_bench.reports import main_report
+    from explore_bench.reports.build import main_report
     from explore_bench.reports.load import ReportError
 
     try:

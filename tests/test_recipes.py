@@ -219,7 +219,7 @@ def test_the_report_refuses_an_entry_that_mixes_recipe_modes(tmp_path: Path) -> 
 def test_the_report_states_the_recipe_mode_above_every_table(tmp_path: Path) -> None:
     from _report_runs import CARTPOLE, write_run
 
-    from explore_bench.reports import main_report
+    from explore_bench.reports.build import main_report
 
     for bonus, mode in (("rnd", "paper"), ("none", "shared")):
         for seed in range(2):

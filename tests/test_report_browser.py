@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from _report_runs import CARTPOLE, atari_card, chromium_dom, write_matrix, write_run
 
-from explore_bench.reports import main_report
+from explore_bench.reports.build import main_report
 
 MONTEZUMA = atari_card("MontezumaRevenge", 0.0, 4753.3, sparse=True)
 VENTURE = atari_card("Venture", 0.0, 1187.5, sparse=True)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from _report_runs import CARTPOLE, atari_card, chromium_dom, write_matrix, write_run
 
-from explore_bench.reports import ReportError, ReportSummary, main_report
+from explore_bench.reports.build import ReportSummary, main_report
+from explore_bench.reports.load import ReportError
 
 MONTEZUMA = atari_card("MontezumaRevenge", 0.0, 4753.3, sparse=True)
 VENTURE = atari_card("Venture", 0.0, 1187.5, sparse=True)

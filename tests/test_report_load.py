@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 from _report_runs import CARTPOLE, atari_card, write_run
 
-from explore_bench.reports import ReportError, load_results
 from explore_bench.reports.audit import completeness, seed_counts, seed_warnings
-from explore_bench.reports.load import final_score, normalise, success_threshold
+from explore_bench.reports.load import (
+    ReportError,
+    final_score,
+    load_results,
+    normalise,
+    success_threshold,
+)
 from explore_bench.reports.suites import make_suites
 
 MONTEZUMA = atari_card("MontezumaRevenge", 0.0, 4753.3, sparse=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _report_runs import CARTPOLE, atari_card, write_matrix, write_run
 
-from explore_bench.reports import main_report
+from explore_bench.reports.build import main_report
 
 VENTURE = atari_card("Venture", 0.0, 1187.5, sparse=True)
 VARIANTS = {

@@ -132,7 +132,7 @@ class MatrixResult:
     cells: int
     #: Labels of the cells that FAILED in this session.
     failed: tuple[str, ...]
-    #: The report's summary when one was written (`explore_bench.reports.ReportSummary`).
+    #: The report's summary when one was written (`explore_bench.reports.build.ReportSummary`).
     report: Any = None
     #: Labels of the cells another process was writing, so not run here.
     busy: tuple[str, ...] = ()
@@ -242,7 +242,7 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
 
 
 def _report(out: Path, options: Mapping[str, Any]) -> Any:
-    from explore_bench.reports import main_report
+    from explore_bench.reports.build import main_report
 
     with warnings.catch_warnings(record=True) as caveats:  # the report states them itself
         warnings.simplefilter("always")

@@ -371,7 +371,7 @@ def _check_report_options(options: Mapping[str, Any], where: str) -> None:
     """Keys and values of a spec's [report] table, checked before any cell runs."""
     import inspect
 
-    from explore_bench.reports import main_report
+    from explore_bench.reports.build import main_report
     from explore_bench.reports.options import check_report_options
 
     valid = [

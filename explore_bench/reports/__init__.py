@@ -5,11 +5,10 @@ the tree is executed. `load` reads the tree into tables, `suites` groups tasks t
 aggregated, `stats` holds rliable's estimators, `tables`, `figures` and `caveats` build the
 page's parts, `render` writes Markdown and HTML, and `build` assembles the page.
 
+The package itself imports nothing, so that reading a run's final score (`load`) does not
+load the plotting stack (matplotlib and seaborn: 1.5-2 s of a short run's start-up):
+`build.main_report` writes a report, `load.load_results` reads a tree.
+
 May import: `explore_bench.store`, `explore_bench.settings` (option limits),
 `explore_bench.errors`. Never `runs` or `matrices`.
 """
-
-from explore_bench.reports.build import ReportSummary, ReportWarning, main_report
-from explore_bench.reports.load import ReportError, load_results
-
-__all__ = ["ReportError", "ReportSummary", "ReportWarning", "load_results", "main_report"]

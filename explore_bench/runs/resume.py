@@ -87,13 +87,13 @@ def cut_tensorboard(tb_dir: Path, last_step: int) -> None:
     """Rewrite the event files of ``tb_dir`` as one file holding only the steps up to
     ``last_step`` (those the checkpoint covers), so the resumed run continues one series
     instead of adding a second one that overlaps the first."""
+    files = sorted(p for p in tb_dir.glob("events.out.tfevents.*") if p.is_file())
+    if not files:  # a fresh run: no need to load TensorBoard's readers (0.2 s of start-up)
+        return
     from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    files = sorted(p for p in tb_dir.glob("events.out.tfevents.*") if p.is_file())
-    if not files:
-        return
     kept = []
     for path in files:
         try:
