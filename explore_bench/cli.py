@@ -168,6 +168,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"explore-bench: error: {exc}", file=sys.stderr)
         return 2
+    if args.video:
+        from explore_bench.runs.video import check_recordable
+
+        check_recordable(policy.task)  # a task without frames: one line, nothing written
     state = "finished" if (Path(args.run_dir) / "DONE").exists() else "unfinished"
     print(
         f"{args.run_dir}: {policy.config.run.agent}/{policy.config.run.bonus} on "

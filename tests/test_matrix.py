@@ -223,6 +223,18 @@ def _fake_run(root: Path, task: str, bonus: str, state: str) -> None:
         (d / "FAILED").write_text("Traceback (most recent call last):\nRuntimeError: boom\n")
 
 
+def test_status_and_report_agree_on_a_directory_without_runs(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["status", str(empty)]) == 2
+    status_err = capsys.readouterr().err
+    assert cli.main(["report", str(empty)]) == 2
+    report_err = capsys.readouterr().err
+    for err in (status_err, report_err):
+        assert err.startswith(f"explore-bench: error: no runs found in {str(empty)!r}")
+    assert list(empty.iterdir()) == []
+
+
 def test_status_table_counts_every_state(tmp_path: Path, capsys) -> None:
     root = tmp_path / "res"
     _fake_run(root, "CartPole-v1", "none", "done")
