@@ -154,3 +154,12 @@ def test_every_shipped_bonus_module_is_named_built_in() -> None:
     } - {"base"}
     assert names == registry.SHIPPED_BONUSES
     assert {registry.bonuses.source(n) for n in names} == {"built-in"}
+
+
+def test_the_entry_point_groups_are_the_published_ones() -> None:
+    """Third-party packages declare these groups; the regrouping of the harness's modules
+    (issue 26) must not rename them (``explore_bench.tasks`` had become
+    ``explore_bench.envs.tasks`` with the module's move)."""
+    assert registry.bonuses.entry_point_group == "explore_bench.bonuses"
+    assert registry.agents.entry_point_group == "explore_bench.agents"
+    assert registry.tasks.entry_point_group == "explore_bench.tasks"

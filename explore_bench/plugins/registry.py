@@ -2,7 +2,7 @@
 
 Built-ins are registered by import path ("module:Attr") and imported on first use, so that
 listing names never imports torch-heavy code. Third-party packages declare entry points in
-the groups ``explore_bench.bonuses`` / ``explore_bench.agents`` / ``explore_bench.envs.tasks``;
+the groups ``explore_bench.bonuses`` / ``explore_bench.agents`` / ``explore_bench.tasks``;
 a module file dropped into ``bonuses/`` (or ``agents/``) is registered under its file name.
 A plugin that fails to import fails only when it is asked for.
 """
@@ -353,4 +353,4 @@ agents = Registry(
 )
 agents.register("ppo", "agents.ppo:PPO")
 agents.register("trpo", "agents.trpo:TRPO")
-tasks = Registry("task", entry_point_group="explore_bench.envs.tasks")
+tasks = Registry("task", entry_point_group="explore_bench.tasks")
