@@ -82,6 +82,7 @@ def test_task_names_with_slashes_map_to_one_path_component() -> None:
         ({"agnets": ["ppo"]}, ["unknown key 'agnets'", "did you mean 'agents'", "bonuses"]),
         ({"agents": ["ppo", "tpro"]}, ["unknown agent 'tpro'", "did you mean 'trpo'", "ppo, trpo"]),
         ({"bonuses": ["rdn"]}, ["unknown bonus 'rdn'", "did you mean 'rnd'", "count", "none"]),
+        ({"bonuses": ["RND"]}, ["unknown bonus 'RND'", "did you mean 'rnd'"]),
         ({"agents": []}, ["'agents' must be a non-empty list"]),
         ({"bonuses": ["none", "none"]}, ["lists a name twice"]),
         ({"tasks": None}, ["exactly one of 'tasks'"]),
