@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from explore_bench.settings.config import SECTIONS, ConfigError, ResolvedRun
 
 if TYPE_CHECKING:  # kept out of `import explore_bench`, which stays light
+    import gymnasium as gym
     import numpy as np
     import pandas as pd
 
@@ -86,12 +87,35 @@ class TrainedAgent:
         self.agent = agent
 
     @property
+    def observation_space(self) -> gym.Space:
+        """One env's observation space, as the agent sees it (the task's wrappers applied):
+        `act` takes a batch of these, shaped ``(N, *observation_space.shape)``."""
+        return self.agent.obs_space
+
+    @property
+    def action_space(self) -> gym.Space:
+        """One env's action space: `act` returns one of these per observation."""
+        return self.agent.act_space
+
+    def make_env(self, **kwargs: Any) -> gym.Env:
+        """The run's task as one gymnasium env, with its protocol (frame skip, stacking,
+        horizon): a source of observations for `act`. ``kwargs`` go to the env (for
+        instance ``render_mode="rgb_array"``)::
+
+            env = policy.make_env()
+            obs, _ = env.reset(seed=0)
+            action = policy.act(obs[None])[0]    # a batch of one
+        """
+        return self.task.make_env(**kwargs)
+
+    @property
     def env_steps(self) -> int:
         """Environment steps the agent was trained for (its checkpoint's)."""
         return int(self.agent.env_steps)
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for a batch of observations (leading axis = envs), as the env takes them."""
+        """Actions for a batch of observations (leading axis = envs), as the env takes them;
+        observations come from `make_env` (or any env with `observation_space`)."""
         import numpy as np
 
         return self.agent.act(np.asarray(obs), deterministic)

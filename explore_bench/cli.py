@@ -1,6 +1,10 @@
 """The ``explore-bench`` command: run, evaluate, list, config, matrix, status, report.
 
-Each command calls the Python API (`explore_bench.api`) or the module behind it.
+Each command calls the Python API (`explore_bench.api`) or the module behind it. The options
+of a command live with the part it serves: `explore_bench.runs.arguments` (run, evaluate),
+`explore_bench.matrices.arguments` (matrix, status); what ``config`` and ``list`` print is
+built by `explore_bench.settings.catalog` and `explore_bench.matrices.suites`. Starting the
+command imports no torch: ``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from explore_bench.matrices.arguments import add_matrix_parser, add_status_parser
 from explore_bench.plugins import registry
+from explore_bench.runs.arguments import add_evaluate_parser, add_run_parser, run_arguments
+from explore_bench.settings.catalog import format_config, format_presets, format_recipes
 from explore_bench.settings.config import ConfigError
 
 
@@ -25,130 +31,13 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
         return super()._get_help_string(action)
 
 
-RUN_EXAMPLES = """examples:
-  explore-bench run --agent ppo --bonus none --task CartPole-v1 --steps 100000 --seed 0
-  explore-bench run --bonus count --task explore_bench/DeepSea20-v0 --steps 50000 \\
-      --set shaping.coef=0.5 --set agent.lr=1e-3
-  explore-bench run --bonus rnd --task CartPole-v1 --track --wandb-mode offline
-  explore-bench config bonus rnd      # every field --set can change, with its default
-
-Every field --set can change, with its default and doc: explore-bench config.
-"""
-
-
-def _add_run(sub: argparse._SubParsersAction) -> None:
-    from explore_bench.settings.config import RunSettings
-
-    defaults = RunSettings()
-    p = sub.add_parser(
-        "run",
-        help="train one agent with one bonus on one task",
-        description="Train one agent with one bonus on one task.",
-        epilog=RUN_EXAMPLES,
-        formatter_class=_Help,
-    )
-    p.add_argument("--agent", default=None, help="agent name or module:Class (default: ppo)")
-    p.add_argument("--bonus", default=None, help="bonus name or module:Class (default: none)")
-    p.add_argument(
-        "--task", default=None, help="task name or any gymnasium id (default: CartPole-v1)"
-    )
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help=f"environment-step budget (default: run.steps = {defaults.steps}). Every env "
-        "steps at once, so a run stops at the first multiple of --num-envs at or past it: "
-        "PPO and TRPO cut their last rollout to fit; an agent that cannot rounds up to whole "
-        "rollouts (num_steps x num_envs). config.json records the requested and the run "
-        "steps under 'budget'",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help=f"seed of torch, numpy and the envs (default: run.seed = {defaults.seed})",
-    )
-    p.add_argument(
-        "--num-envs",
-        type=int,
-        default=None,
-        help=f"parallel environments (default: run.num_envs = {defaults.num_envs})",
-    )
-    p.add_argument("--preset", default=None, help="named settings, e.g. emi-mujoco")
-    p.add_argument(
-        "--video-every",
-        type=int,
-        default=None,
-        metavar="STEPS",
-        help="record an evaluation episode to RUN_DIR/videos every STEPS env steps",
-    )
-    p.add_argument(
-        "--track",
-        action="store_true",
-        help="also log to Weights & Biases (nothing is sent without it)",
-    )
-    p.add_argument("--wandb-project", default=None, help="W&B project (run.wandb_project)")
-    p.add_argument("--wandb-entity", default=None, help="W&B user or team (run.wandb_entity)")
-    p.add_argument(
-        "--wandb-mode",
-        choices=("online", "offline"),
-        default=None,
-        help="offline: write RUN_DIR/wandb without network, `wandb sync` it later",
-    )
-    p.add_argument(
-        "--recipe",
-        choices=("paper", "shared"),
-        default=None,
-        help="paper (default): the bonus's paper recipe on top of the agent's defaults; "
-        "shared: no recipe, the same agent settings for every bonus",
-    )
-    p.add_argument(
-        "--out",
-        default="results/runs",
-        help="results root; the run goes to OUT/<task>/<agent>/<bonus>/seed<k>",
-    )
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override a config field (sections: run, agent, bonus, shaping)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from explore_bench import api
     from explore_bench.runs.runner import check_existing_run, run
-    from explore_bench.settings.config import check_out_dir, parse_sets
+    from explore_bench.settings.config import check_out_dir
     from explore_bench.store.layout import run_dir_for
 
-    overrides: dict[str, Any] = {
-        f"{section}.{key}": value
-        for section, fields in parse_sets(args.sets).items()
-        for key, value in fields.items()
-    }
-    for key, value in (
-        ("num_envs", args.num_envs),
-        ("preset", args.preset),
-        ("video_every", args.video_every),
-        ("wandb_project", args.wandb_project),
-        ("wandb_entity", args.wandb_entity),
-        ("wandb_mode", args.wandb_mode),
-        ("recipe", args.recipe),
-    ):
-        if value is not None:
-            overrides[key] = value
-    if args.track:
-        overrides["track"] = True
-    where: dict[str, Any] = dict(
-        agent=args.agent, bonus=args.bonus, task=args.task, steps=args.steps, seed=args.seed
-    )
-    for key in ("num_envs", "preset"):  # the flags among the overrides: named as flags below
-        if key in overrides:
-            where[key] = overrides.pop(key)
-    resolved = api.resolve_run(**where, **overrides)  # every check, before any file is written
+    resolved = api.resolve_run(**run_arguments(args))  # every check, before any file is written
     check_out_dir(Path(args.out), "--out")
     run_dir = run_dir_for(Path(args.out), resolved.run)
     check_existing_run(resolved, run_dir)  # other settings in DONE or checkpoint: refused
@@ -170,6 +59,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"explore-bench: error: {exc}", file=sys.stderr)
         return 2
+    if args.video:
+        from explore_bench.runs.video import check_recordable
+
+        check_recordable(policy.task)  # a task without frames: one line, nothing written
     state = "finished" if (Path(args.run_dir) / "DONE").exists() else "unfinished"
     print(
         f"{args.run_dir}: {policy.config.run.agent}/{policy.config.run.bonus} on "
@@ -185,50 +78,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from explore_bench.settings.config import RunSettings, ShapingConfig
-    from explore_bench.settings.fields import format_fields
-
-    what = args.what
-    if what and what[0] not in ("run", "shaping", "agent", "bonus"):
-        raise ConfigError(
-            f"config {what[0]!r}: choose run, shaping, agent NAME or bonus NAME "
-            "(or nothing for all)"
-        )
-    if what and what[0] in ("run", "shaping") and len(what) > 1:
-        raise ConfigError(f"config {what[0]} takes no name, got {what[1:]}")
-    if what and what[0] in ("agent", "bonus") and len(what) > 2:
-        raise ConfigError(f"config {what[0]} takes one name, got {what[1:]}")
-    sections: list[str] = []
-    if not what or what[0] == "run":
-        sections.append(format_fields("run", RunSettings))
-    if not what or what[0] == "shaping":
-        sections.append(format_fields("shaping", ShapingConfig))
-    if not what or what[0] == "agent":
-        names = what[1:] or registry.agents.names()
-        for name in names:
-            sections.append(format_fields(f"agent {name}", registry.agents.load(name).config_cls))
-    if not what or what[0] == "bonus":
-        for name in what[1:] or registry.bonuses.names():
-            sections.append(_bonus_fields(name, args.task))
-    print("\n\n".join(sections))
+    print(format_config(args.what, args.task))
     return 0
-
-
-def _bonus_fields(name: str, task: str | None) -> str:
-    """A bonus's fields; with a task, its defaults for that task's spaces."""
-    from explore_bench.settings.fields import format_fields
-
-    cls = registry.bonuses.load(name)
-    if task is None:
-        return format_fields(f"bonus {name}", cls.config_cls)
-    from explore_bench.envs.tasks import resolve_task
-
-    env = resolve_task(task).make_env()
-    try:
-        config = cls.default_config(env.observation_space, env.action_space)
-    finally:
-        env.close()
-    return format_fields(f"bonus {name} on {task}", cls.config_cls, config)
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -243,53 +94,44 @@ def _print_summary(run_dir: Path) -> None:
     print(line)
 
 
-def _print_recipes(cls: type) -> None:
-    """A bonus's paper recipes, one line per agent key (see `explore_bench.settings.recipes`)."""
-    from explore_bench.settings.recipes import describe
-
-    recipes = getattr(cls, "recipes", {}) or {}
-    if not recipes:
-        print(f"  {'':<12} recipe: none declared (runs with the agent's defaults)")
-    for key, recipe in recipes.items():
-        agent = "any other agent" if key == "*" else key
-        print(f"  {'':<12} recipe for {agent}: {describe(recipe)}  [{recipe.source}]")
+def _plugin_lines(reg: registry.Registry, recipes: bool = False) -> list[str]:
+    """One line per plugin: name, description, [reference], (source); BROKEN with its error.
+    ``recipes``: each bonus's paper recipes below it."""
+    lines = []
+    for name, source, error in reg.status():
+        if error:
+            lines.append(f"  {name:<12} BROKEN ({source}): {error}")
+            continue
+        cls = reg.load(name)
+        reference = f"  [{cls.reference}]" if getattr(cls, "reference", "") else ""
+        lines.append(f"  {name:<12} {cls.description}{reference}  ({source})")
+        if recipes:
+            lines += format_recipes(cls)
+    return lines
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    show_all = not (args.bonuses or args.agents or args.tasks)
-    if show_all or args.bonuses:
-        print("bonuses:")
-        for name, source, error in registry.bonuses.status():
-            if error:
-                print(f"  {name:<12} BROKEN ({source}): {error}")
-            else:
-                cls = registry.bonuses.load(name)
-                print(f"  {name:<12} {cls.description}  [{cls.reference}]  ({source})")
-                _print_recipes(cls)
-    if show_all or args.agents:
-        print("agents:")
-        for name, source, error in registry.agents.status():
-            if error:
-                print(f"  {name:<12} BROKEN ({source}): {error}")
-            else:
-                print(f"  {name:<12} {registry.agents.load(name).description}  ({source})")
-    if show_all or args.tasks:
-        print("tasks:")
-        try:
-            from explore_bench.matrices.suites import format_task_cards
-        except ImportError:
-            for name in registry.tasks.names():
-                print(f"  {name}")
-        else:
-            print(format_task_cards())
-        print("  (any gymnasium id also works as a task, with the environment's defaults)")
-    if show_all:
-        from explore_bench.settings import presets
+    """Plain ``list`` is the short index, one line per name; ``--bonuses`` adds the paper
+    recipes, ``--tasks`` the protocol cards and budgets."""
+    from explore_bench.matrices.suites import format_task_cards, format_task_index
 
-        print("presets:")
-        for name in sorted(presets.PRESETS):
-            p = presets.PRESETS[name]
-            print(f"  {name:<12} for {p.agent or 'any agent'}: {p.description}")
+    index = not (args.bonuses or args.agents or args.tasks)
+    if index or args.bonuses:
+        more = "  (with their paper recipes: explore-bench list --bonuses)" if index else ""
+        print(f"bonuses:{more}")
+        print("\n".join(_plugin_lines(registry.bonuses, recipes=not index)))
+    if index or args.agents:
+        print("agents:")
+        print("\n".join(_plugin_lines(registry.agents)))
+    if index:
+        print("tasks:  (with their protocol cards and budgets: explore-bench list --tasks)")
+        print(format_task_index())
+    elif args.tasks:
+        print("tasks:")
+        print(format_task_cards())
+    if index:
+        print("presets:  (explore-bench run --preset NAME)")
+        print("\n".join(format_presets()))
     return 0
 
 
@@ -353,49 +195,6 @@ MAIN_EXAMPLES = """examples:
 """
 
 
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="score (and record) a trained policy from its run directory",
-        description="Load a finished or unfinished run (its last checkpoint) and play "
-        "evaluation episodes on the raw score: prints the mean and a 95% interval.",
-        epilog="examples:\n"
-        "  explore-bench evaluate results/runs/CartPole-v1/ppo/none/seed0 --episodes 20\n"
-        "  explore-bench evaluate RUN_DIR --episodes 3 --video videos/  # needs [video]\n",
-        formatter_class=_Help,
-    )
-    p.add_argument("run_dir", help="a run directory (OUT/<task>/<agent>/<bonus>/seed<k>)")
-    p.add_argument(
-        "--episodes", type=int, default=None, help="episodes (default: the run's eval_episodes)"
-    )
-    p.add_argument(
-        "--video",
-        default=None,
-        metavar="DIR",
-        help="record every episode into DIR (MuJoCo, Atari and other rgb_array tasks)",
-    )
-    p.add_argument(
-        "--deterministic",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="the policy's mode (--deterministic) or samples (--no-deterministic); "
-        "default: the run's agent.eval_deterministic",
-    )
-    p.add_argument(
-        "--stochastic",
-        dest="deterministic",
-        action="store_false",
-        default=None,
-        help="= --no-deterministic",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="first episode's seed (default: the seed of the run's last evaluation)",
-    )
-
-
 def _add_config(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "config",
@@ -425,57 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"explore-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_run(sub)
-    _add_evaluate(sub)
+    add_run_parser(sub, _Help)
+    add_evaluate_parser(sub, _Help)
     _add_config(sub)
     p = sub.add_parser(
-        "list", help="registered bonuses, agents, tasks and presets", formatter_class=_Help
-    )
-    p.add_argument("--bonuses", action="store_true")
-    p.add_argument("--agents", action="store_true")
-    p.add_argument("--tasks", action="store_true")
-    p = sub.add_parser(
-        "matrix",
-        help="run a comparison matrix from a spec",
-        epilog="examples:\n  explore-bench matrix smoke\n"
-        "  explore-bench matrix my.toml --workers 2 --out results/mine --dry-run\n",
+        "list",
+        help="registered bonuses, agents, tasks and presets, one line each",
+        description="The short index: every bonus, agent, task and preset on one line. "
+        "An option shows that kind in full instead.",
         formatter_class=_Help,
     )
-    p.add_argument("spec", help="a TOML file or the name of a shipped spec (smoke, mini, ...)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local")
+    p.add_argument("--bonuses", action="store_true", help="bonuses with their paper recipes")
+    p.add_argument("--agents", action="store_true", help="agents only")
     p.add_argument(
-        "--workers", type=int, default=None, help="parallel runs (default: one per core)"
+        "--tasks", action="store_true", help="tasks with their protocol cards and budgets"
     )
-    p.add_argument(
-        "--ray-address", default=None, help="existing Ray cluster (default: start a local one)"
-    )
-    p.add_argument(
-        "--ray-shared-fs",
-        action="store_true",
-        help="--out is on a filesystem all Ray nodes mount at the same path",
-    )
-    p.add_argument(
-        "--cells-per-gpu",
-        type=int,
-        default=1,
-        help="local: cells sharing each visible GPU (run.device auto/cuda; 0: GPUs off)",
-    )
-    p.add_argument(
-        "--gpus-per-cell",
-        type=float,
-        default=0.0,
-        help="ray: GPUs each auto/cuda cell requests, fractions allowed (default 0: CPU only)",
-    )
-    p.add_argument("--out", default=None, help="results root (default: results/<matrix name>)")
-    p.add_argument("--dry-run", action="store_true", help="validate and list the cells only")
-    p.add_argument("--report", action="store_true", help="write the leaderboard afterwards")
-    p = sub.add_parser(
-        "status",
-        help="done / failed / missing cells of a results directory",
-        formatter_class=_Help,
-    )
-    p.add_argument("dir")
-    p.add_argument("--spec", default=None, help="the spec, to list cells not started yet")
+    add_matrix_parser(sub, _Help)
+    add_status_parser(sub, _Help)
     p = sub.add_parser(
         "report",
         help="rliable leaderboard from a results directory",

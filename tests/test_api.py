@@ -71,6 +71,24 @@ def test_load_and_evaluate_reproduce_the_final_evaluation(tmp_path, capsys):
     assert ", unfinished," in out and "over 2 episodes (stochastic policy" in out
 
 
+def test_a_loaded_policy_gives_its_spaces_and_an_env_to_act_in(tmp_path):
+    run_dir = _cli_run(tmp_path, bonus="none")
+    policy = explore_bench.load(run_dir)
+    assert policy.observation_space.shape == (420,) and policy.action_space.n == 2
+    env = policy.make_env()
+    obs, _ = env.reset(seed=11)
+    assert policy.observation_space.contains(obs)
+    score, done = 0.0, False
+    while not done:  # the policy's own episode, step by step, is what evaluate scores
+        action = policy.act(obs[None])[0]
+        assert policy.action_space.contains(action)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        score += float(reward)
+        done = terminated or truncated
+    env.close()
+    assert score == pytest.approx(policy.evaluate(1, seed=11).mean, abs=1e-12)
+
+
 def test_evaluation_interval_is_the_student_t_interval():
     ev = api.Evaluation(np.array([1.0, 2.0, 3.0, 6.0]), True, 0)
     # mean 3, sd sqrt(14/3), t(0.975, 3) = 3.182446305

@@ -93,3 +93,65 @@ def test_path_component_round_trips_to_the_name(name: str) -> None:
 
     assert "/" not in safe_name(name) and ":" not in safe_name(name)
     assert name_from_path(safe_name(name)) == name
+
+
+def test_plain_list_is_the_short_index() -> None:
+    """One line per bonus, agent, task and preset; the recipes and protocol cards are behind
+    ``--bonuses`` and ``--tasks``."""
+    from explore_bench.plugins import registry
+    from explore_bench.settings.presets import PRESETS
+
+    proc = _run("list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    names = [line.split()[0] for line in lines if line.startswith("  ") and line.strip()]
+    expected = [
+        *registry.bonuses.names(),
+        *registry.agents.names(),
+        *registry.tasks.names(),
+        "(any",  # "any other gymnasium id also works"
+        *sorted(PRESETS),
+    ]
+    assert names == expected
+    assert len(lines) == len(expected) + 4  # four headings
+    assert "frame_skip" not in proc.stdout and "recipe for" not in proc.stdout
+    assert "explore-bench list --tasks" in proc.stdout
+    full = _run("list", "--tasks").stdout
+    assert "frame_skip" in full and "budgets" in full
+
+
+def test_help_starts_without_torch() -> None:
+    code = (
+        "import sys\n"
+        "from explore_bench import cli\n"
+        "for argv in ([], ['run'], ['evaluate'], ['matrix'], ['status'], ['report']):\n"
+        "    try:\n"
+        "        cli.main([*argv, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "--steps" in proc.stdout and "--workers" in proc.stdout and "--reps" in proc.stdout
+
+
+def test_an_import_path_bonus_loads_from_the_current_directory(tmp_path: Path) -> None:
+    """``explore-bench`` is a console script: sys.path starts at its own folder, not at the
+    directory the user runs it from, which holds the user's ``mypkg/``."""
+    (tmp_path / "mypkg_cwd").mkdir()
+    (tmp_path / "mypkg_cwd" / "__init__.py").write_text("")
+    (tmp_path / "mypkg_cwd" / "mymodule.py").write_text(
+        "from const_bonus import ConstantBonus as MyBonus\n"
+    )
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "explore-bench"
+    script.write_text("import sys\nfrom explore_bench.cli import main\nsys.exit(main())\n")
+    proc = subprocess.run(
+        [sys.executable, str(script), "config", "bonus", "mypkg_cwd.mymodule:MyBonus"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("[bonus mypkg_cwd.mymodule:MyBonus]")

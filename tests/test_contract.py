@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -164,6 +167,20 @@ class RefusesDeclaredBox(ToyLearned):
         super().__init__(observation_space, action_space, *a, **k)
 
 
+class RaisesOnDiscreteObservations(ToyLearned):
+    """The README's first template: ``flatten(2)`` has no axis 2 on (T, N) observations."""
+
+    observation_kinds: ClassVar[frozenset[str]] = frozenset({"vector", "discrete"})
+
+    def __init__(self, observation_space: gym.Space, *args: Any, **kwargs: Any) -> None:
+        IntrinsicBonus.__init__(self, observation_space, *args, **kwargs)
+        self.net = nn.Linear(6, 1)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)  # type: ignore[attr-defined]
+
+    def compute(self, batch: Transitions) -> torch.Tensor:
+        return batch.next_obs.float().flatten(2).norm(dim=-1)
+
+
 class ConfigNotABonusConfig(ToyLearned):
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Cfg:
@@ -187,10 +204,15 @@ class ConfigNotABonusConfig(ToyLearned):
         (WrongErrorOnImages, "expected UnsupportedSpaceError"),
         (RefusesDeclaredBox, "declares this space kind but refused it"),
         (ConfigNotABonusConfig, "frozen dataclass subclassing BonusConfig"),
+        (
+            RaisesOnDiscreteObservations,
+            "check_bonus(RaisesOnDiscreteObservations) on discrete obs n=10 + discrete "
+            "actions n=3: compute raised IndexError: Dimension out of range",
+        ),
     ],
 )
 def test_check_bonus_catches(cls: type[IntrinsicBonus], message: str) -> None:
-    with pytest.raises(AssertionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(AssertionError, match=re.escape(message)):
         check_bonus(cls)
 
 
@@ -207,3 +229,40 @@ def test_custom_spaces() -> None:
     report = check_bonus(ToyLearned, spaces=spaces, num_steps=2, num_envs=1)
     assert report.checked == ["vector obs (3,) + discrete actions n=2"]
     assert report.refused == []
+
+
+# --------------------------------------------------------------- the README's template
+
+
+def readme_bonus_template() -> str:
+    """The README's "Adding a bonus" code block, as a user copies it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    found = [b for b in blocks if "(IntrinsicBonus)" in b and "def compute" in b]
+    assert len(found) == 1, f"expected one bonus template in README.md, found {len(found)}"
+    return found[0]
+
+
+def test_the_readme_bonus_template_meets_the_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped into `bonuses/` as the README says, the template passes `check_bonus` and is
+    listed as the user's file, not as built-in."""
+    import bonuses
+
+    (tmp_path / "readme_template_bonus.py").write_text(readme_bonus_template())
+    monkeypatch.setattr(bonuses, "__path__", [*bonuses.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "bonuses.readme_template_bonus", raising=False)
+    reg = registry.Registry(
+        "bonus",
+        package="bonuses",
+        finder=registry._single_subclass("bonuses.base:IntrinsicBonus"),
+        shipped=registry.SHIPPED_BONUSES,
+    )
+    cls = reg.load("readme_template_bonus")
+    assert cls.__name__ == "MyBonus"
+    report = check_bonus(cls)
+    assert len(report.checked) == len(DEFAULT_SPACES)  # vector, image and discrete
+    assert reg.source("readme_template_bonus").startswith("file ")
+    assert reg.source("readme_template_bonus").endswith("readme_template_bonus.py")
+    assert reg.source("rnd") == "built-in"

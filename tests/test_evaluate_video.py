@@ -73,3 +73,19 @@ def test_a_task_that_cannot_render_is_refused(tmp_path):
     run_dir = _trained(tmp_path, "explore_bench/DeepSea20-v0")
     with pytest.raises(ValueError, match="cannot render"):
         api.load(run_dir).evaluate(1, video=tmp_path / "v")
+
+
+def test_the_command_refuses_a_task_without_frames_in_one_line(tmp_path, capsys):
+    run_dir = _trained(tmp_path, "explore_bench/DeepSea20-v0")
+    capsys.readouterr()
+    videos = tmp_path / "videos"
+    assert cli.main(["evaluate", str(run_dir), "--episodes", "1", "--video", str(videos)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("explore-bench: error: task 'explore_bench/DeepSea20-v0'")
+    assert "cannot render" in captured.err
+    assert not videos.exists()
+    with pytest.raises(ValueError, match="cannot render"):
+        api.load(run_dir).evaluate(1, video=videos)
+    assert not videos.exists()

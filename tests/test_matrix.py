@@ -82,6 +82,7 @@ def test_task_names_with_slashes_map_to_one_path_component() -> None:
         ({"agnets": ["ppo"]}, ["unknown key 'agnets'", "did you mean 'agents'", "bonuses"]),
         ({"agents": ["ppo", "tpro"]}, ["unknown agent 'tpro'", "did you mean 'trpo'", "ppo, trpo"]),
         ({"bonuses": ["rdn"]}, ["unknown bonus 'rdn'", "did you mean 'rnd'", "count", "none"]),
+        ({"bonuses": ["RND"]}, ["unknown bonus 'RND'", "did you mean 'rnd'"]),
         ({"agents": []}, ["'agents' must be a non-empty list"]),
         ({"bonuses": ["none", "none"]}, ["lists a name twice"]),
         ({"tasks": None}, ["exactly one of 'tasks'"]),
@@ -221,6 +222,18 @@ def _fake_run(root: Path, task: str, bonus: str, state: str) -> None:
         (d / "DONE").write_text("")
     elif state == "failed":
         (d / "FAILED").write_text("Traceback (most recent call last):\nRuntimeError: boom\n")
+
+
+def test_status_and_report_agree_on_a_directory_without_runs(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["status", str(empty)]) == 2
+    status_err = capsys.readouterr().err
+    assert cli.main(["report", str(empty)]) == 2
+    report_err = capsys.readouterr().err
+    for err in (status_err, report_err):
+        assert err.startswith(f"explore-bench: error: no runs found in {str(empty)!r}")
+    assert list(empty.iterdir()) == []
 
 
 def test_status_table_counts_every_state(tmp_path: Path, capsys) -> None:

@@ -90,3 +90,76 @@ def test_file_dropped_into_bonuses_is_found(
     reg = _fresh_bonus_registry()
     assert "dropin_bonus" in reg.names()
     assert reg.load("dropin_bonus").description == "dropped in"
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("RND", "rnd"), ("Count", "count"), ("nonee", "none")])
+def test_a_typo_in_any_case_gets_a_did_you_mean(typo: str, meant: str) -> None:
+    with pytest.raises(registry.UnknownNameError) as err:
+        registry.bonuses.load(typo)
+    assert str(err.value).startswith(f"unknown bonus {typo!r}; did you mean {meant!r}? Known: ")
+
+
+def test_an_unknown_name_without_a_close_match_is_a_full_sentence() -> None:
+    with pytest.raises(registry.UnknownNameError) as err:
+        registry.bonuses.load("xyzzy")
+    assert str(err.value).startswith("unknown bonus 'xyzzy'. Known: ")
+    assert str(err.value).endswith(".")
+
+
+def test_an_import_path_is_also_looked_for_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the installed ``explore-bench`` script runs: the current directory is not on
+    sys.path, yet ``--bonus mypkg.mymodule:MyBonus`` from the folder holding ``mypkg/`` loads."""
+    pkg = tmp_path / "cwd_plugin_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mod.py").write_text("from const_bonus import ConstantBonus as MyBonus\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "cwd_plugin_pkg", raising=False)
+    monkeypatch.delitem(sys.modules, "cwd_plugin_pkg.mod", raising=False)
+    assert registry.bonuses.load("cwd_plugin_pkg.mod:MyBonus").__name__ == "ConstantBonus"
+    assert sys.path[-1] == str(tmp_path)  # last: it never shadows an installed module
+
+
+def test_an_import_path_found_nowhere_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    with pytest.raises(registry.PluginLoadError) as err:
+        registry.bonuses.load("no_such_pkg_here.mod:MyBonus")
+    message = str(err.value)
+    assert "'no_such_pkg_here'" in message and str(tmp_path) in message
+    assert "PYTHONPATH" in message
+
+
+def test_every_shipped_bonus_module_is_named_built_in() -> None:
+    """A bonus module under version control is the suite's own; anything else found in
+    `bonuses/` is a user's file and listed by its path (test_contract's README test)."""
+    import shutil
+    import subprocess
+
+    root = Path(bonuses.__file__).parent
+    if shutil.which("git") is None or not (root.parent / ".git").exists():
+        pytest.skip("needs the git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "bonuses/*.py"], cwd=root.parent, capture_output=True, text=True
+    ).stdout.split()
+    names = {
+        Path(f).stem
+        for f in tracked
+        if "/" not in f.removeprefix("bonuses/") and not Path(f).stem.startswith("_")
+    } - {"base"}
+    assert names == registry.SHIPPED_BONUSES
+    assert {registry.bonuses.source(n) for n in names} == {"built-in"}
+
+
+def test_the_entry_point_groups_are_the_published_ones() -> None:
+    """Third-party packages declare these groups; the regrouping of the harness's modules
+    (issue 26) must not rename them (``explore_bench.tasks`` had become
+    ``explore_bench.envs.tasks`` with the module's move)."""
+    assert registry.bonuses.entry_point_group == "explore_bench.bonuses"
+    assert registry.agents.entry_point_group == "explore_bench.agents"
+    assert registry.tasks.entry_point_group == "explore_bench.tasks"

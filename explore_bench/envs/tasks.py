@@ -114,13 +114,10 @@ def resolve_task(name: str) -> Task:
         gym.spec(name)
     except Exception as exc:
         known = registry.tasks.names()
-        import difflib
-
         candidates = known + [k for k in gym.registry if "/" not in k or k.startswith("ALE/")]
-        close = difflib.get_close_matches(name, candidates, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise registry.UnknownNameError(
-            f"unknown task {name!r}{hint} It is neither a registered task "
+            f"unknown task {name!r}{registry.did_you_mean(name, candidates)} "
+            "It is neither a registered task "
             f"({', '.join(known) or 'none registered'}) nor a gymnasium id "
             f"(see `explore-bench list --tasks`)."
         ) from exc

@@ -336,6 +336,12 @@ def main_status(args: argparse.Namespace) -> int:
     spec = args.spec or (str(root / SPEC_COPY) if (root / SPEC_COPY).exists() else None)
     matrix = plan(load_spec(find_spec(spec)), root, spec) if spec else None
     rows = status_rows(root, matrix)
+    if not rows:  # as `report` says of the same directory: an error, exit 2
+        raise ConfigError(
+            f"no runs found in {str(root)!r}: expected run directories "
+            "<task>/<agent>/<bonus>/seed<k>/ holding config.json, metrics.csv and DONE "
+            "(--spec SPEC also lists the cells of a matrix not started yet)"
+        )
     order = {"broken": 0, "failed": 1, "unfinished": 2, "missing": 3, "done": 4}
     rows.sort(key=lambda r: (order[r["state"]], r["task"], r["agent"], r["bonus"], r["seed"]))
     cols = ["state", "task", "agent", "bonus", "seed", "steps", "detail"]

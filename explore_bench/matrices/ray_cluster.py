@@ -180,7 +180,7 @@ class RayExecutor:
             _check_reachable(str(address), connect_timeout)
         # A local instance listens on loopback only (the web dashboard stays off); what keeps
         # other hosts out of a cluster is Ray's token authentication, on by default and never
-        # disabled here. README: "Ray executor: what to secure".
+        # disabled here. docs/ray.md: "Ray executor: what to secure".
         options: dict[str, Any] = {"num_cpus": workers} if self.started_here else {}
         with _loopback_ray() if self.started_here else contextlib.nullcontext():
             try:

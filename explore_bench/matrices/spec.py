@@ -102,8 +102,10 @@ def find_spec(spec: str) -> Path:
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'rnd'?)`` for the closest choice, case ignored (``RND``), else ""."""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def shipped_specs() -> list[str]:

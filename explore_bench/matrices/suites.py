@@ -235,6 +235,22 @@ _CARD_FIELDS_SHOWN = (
 )
 
 
+def format_task_index() -> str:
+    """One line per registered task, its name and description, for ``explore-bench list``."""
+    register_all()
+    names = registry.tasks.names()
+    width = max((len(n) for n in names), default=0)
+    lines = []
+    for name in names:
+        try:
+            description = resolve_task(name).description
+        except Exception as exc:  # a broken third-party task must not hide the others
+            description = f"BROKEN: {exc}"
+        lines.append(f"  {name:<{width}}  {description}".rstrip())
+    lines.append("  (any other gymnasium id also works, with the environment's defaults)")
+    return "\n".join(lines)
+
+
 def format_task_cards() -> str:
     """Every registered task with its protocol card, for ``explore-bench list --tasks``."""
     register_all()

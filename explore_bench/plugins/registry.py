@@ -2,7 +2,7 @@
 
 Built-ins are registered by import path ("module:Attr") and imported on first use, so that
 listing names never imports torch-heavy code. Third-party packages declare entry points in
-the groups ``explore_bench.bonuses`` / ``explore_bench.agents`` / ``explore_bench.envs.tasks``;
+the groups ``explore_bench.bonuses`` / ``explore_bench.agents`` / ``explore_bench.tasks``;
 a module file dropped into ``bonuses/`` (or ``agents/``) is registered under its file name.
 A plugin that fails to import fails only when it is asked for.
 """
@@ -13,9 +13,31 @@ import dataclasses
 import difflib
 import importlib
 import importlib.metadata
+import os
 import pkgutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
+
+#: The bonuses shipped in `bonuses/`; any other module found there is a file a user dropped
+#: in, listed with its path instead of as built-in (`tests/test_registry.py` checks that
+#: every bonus module under version control is named here).
+SHIPPED_BONUSES = frozenset(
+    {
+        "ae_simhash",
+        "count",
+        "disagreement",
+        "e3b",
+        "emi",
+        "icm",
+        "ngu",
+        "none",
+        "noveld",
+        "re3",
+        "ride",
+        "rnd",
+    }
+)
 
 
 class UnknownNameError(KeyError):
@@ -40,10 +62,47 @@ class Entry:
     error: str | None = None
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """``"; did you mean 'rnd'?"`` for the closest known name (case ignored: ``RND`` finds
+    ``rnd``), else ``"."``: the end of an "unknown NAME" sentence."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    return f"; did you mean {by_lower[close[0]]!r}?" if close else "."
+
+
+def _import_module(module_name: str) -> Any:
+    """`importlib.import_module`, also looking in the current directory, as ``python -m``,
+    pytest and gymnasium users expect: ``--bonus mypkg.mymodule:MyBonus`` works from the
+    directory holding ``mypkg/`` with the ``explore-bench`` script too (whose sys.path starts
+    at the script's folder, not the current one). The directory goes last on the path, so it
+    never shadows an installed module."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".")[0]
+        here = os.getcwd()
+        if exc.name != top or here in sys.path or "" in sys.path or "." in sys.path:
+            raise
+        sys.path.append(here)
+        importlib.invalidate_caches()
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as again:
+            if again.name != top:
+                raise
+            raise ModuleNotFoundError(
+                f"No module named {top!r} on sys.path or in the current directory {here}: "
+                "run from the directory that holds it, add its folder to PYTHONPATH, or "
+                "install its package",
+                name=top,
+            ) from None
+
+
 def import_path(path: str) -> Any:
-    """Import ``"pkg.mod:Attr"`` (or ``"pkg.mod"`` when a finder picks the attribute)."""
+    """Import ``"pkg.mod:Attr"`` (or ``"pkg.mod"`` when a finder picks the attribute); a
+    module not on sys.path is also looked for in the current directory."""
     module_name, _, attr = path.partition(":")
-    module = importlib.import_module(module_name)
+    module = _import_module(module_name)
     if not attr:
         return module
     obj: Any = module
@@ -68,8 +127,11 @@ class Registry:
         finder: Callable[[Any], Any] | None = None,
         validate: Callable[[Any], None] | None = None,
         compose: str | None = None,
+        shipped: frozenset[str] | None = None,
     ) -> None:
         self.kind = kind
+        #: The modules of ``package`` that ship with the suite (None: all of them).
+        self._shipped = shipped
         #: "module:function" building a composite plugin from a name such as "rnd*count"
         #: (given the name and `load`); None: this registry has no composites.
         self._compose = compose
@@ -101,14 +163,24 @@ class Registry:
             for info in pkgutil.iter_modules(paths):
                 if info.name.startswith("_") or info.name == "base" or info.ispkg:
                     continue
+                shipped = self._shipped is None or info.name in self._shipped
+                source = "built-in" if shipped else f"file {self._file(info)}"
                 self._entries.setdefault(
-                    info.name, Entry(info.name, f"{self.package}.{info.name}", "built-in")
+                    info.name, Entry(info.name, f"{self.package}.{info.name}", source)
                 )
         if self.entry_point_group is not None:
             for ep in importlib.metadata.entry_points(group=self.entry_point_group):
                 dist = ep.dist
                 source = f"{dist.name}=={dist.version}" if dist is not None else "entry point"
                 self._entries.setdefault(ep.name, Entry(ep.name, ep.value, source))
+
+    @staticmethod
+    def _file(info: pkgutil.ModuleInfo) -> str:
+        path = os.path.join(getattr(info.module_finder, "path", ""), f"{info.name}.py")
+        try:
+            return os.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            return path
 
     # lookup ----------------------------------------------------------------------
 
@@ -141,10 +213,9 @@ class Registry:
         self._discover()
         if name not in self._entries:
             known = sorted(self._entries)
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{hint} Known: {', '.join(known)}. "
+                f"unknown {self.kind} {name!r}{did_you_mean(name, known)} "
+                f"Known: {', '.join(known)}. "
                 f"An import path 'module:Class' also works."
             )
         return self._entries[name]
@@ -273,6 +344,7 @@ bonuses = Registry(
     finder=_single_subclass("bonuses.base:IntrinsicBonus"),
     validate=_subclass_of("bonuses.base:IntrinsicBonus"),
     compose="bonuses._composite:composite_class",
+    shipped=SHIPPED_BONUSES,
 )
 agents = Registry(
     "agent",
@@ -281,4 +353,4 @@ agents = Registry(
 )
 agents.register("ppo", "agents.ppo:PPO")
 agents.register("trpo", "agents.trpo:TRPO")
-tasks = Registry("task", entry_point_group="explore_bench.envs.tasks")
+tasks = Registry("task", entry_point_group="explore_bench.tasks")

@@ -15,16 +15,19 @@ asserts what the harness relies on (see ``bonuses/base.py``):
 - every space kind the class declares is accepted, and every other one is refused with
   `UnsupportedSpaceError`.
 
-A failed check raises `AssertionError` naming the bonus, the spaces and what went wrong.
+A failed check raises `AssertionError` naming the bonus, the spaces and what went wrong;
+an exception the bonus itself raises (an ``IndexError`` in `compute` on discrete
+observations, say) is such a failure too, named with the call and the space pair.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -147,6 +150,16 @@ class _Checker:
     def fail(self, message: str) -> None:
         raise AssertionError(f"check_bonus({self.cls.__name__}) on {self.label}: {message}")
 
+    @contextlib.contextmanager
+    def calling(self, call: str) -> Iterator[None]:
+        """The bonus's own exceptions in ``call`` as a contract failure naming the case."""
+        try:
+            yield
+        except AssertionError:
+            raise
+        except Exception as exc:
+            self.fail(f"{call} raised {type(exc).__name__}: {exc}")
+
     def output(self, out: Any, batch: Transitions, call: str) -> torch.Tensor:
         if not isinstance(out, torch.Tensor):
             self.fail(f"{call} returned {type(out).__name__}, expected a torch.Tensor")
@@ -166,8 +179,10 @@ class _Checker:
 
     def compute(self, bonus: IntrinsicBonus, batch: Transitions, call: str) -> torch.Tensor:
         """compute() twice: valid output, pure (state and batch unchanged), deterministic."""
-        state, inputs = copy.deepcopy(bonus.state_dict()), copy.deepcopy(batch)
-        first = self.output(bonus.compute(batch), batch, call)
+        with self.calling("state_dict()"):
+            state, inputs = copy.deepcopy(bonus.state_dict()), copy.deepcopy(batch)
+        with self.calling(call):
+            first = self.output(bonus.compute(batch), batch, call)
         if not _same(state, bonus.state_dict()):
             self.fail(
                 f"{call} changed the state (keys: {_diff(state, bonus.state_dict())}); "
@@ -175,7 +190,9 @@ class _Checker:
             )
         if not _same(dataclasses.asdict(inputs), dataclasses.asdict(batch)):
             self.fail(f"{call} modified the batch it was given")
-        if not torch.equal(first, bonus.compute(batch)):
+        with self.calling(call):
+            again = bonus.compute(batch)
+        if not torch.equal(first, again):
             self.fail(f"{call} gave different values when called twice on the same batch")
         return first
 
@@ -183,7 +200,8 @@ class _Checker:
         self, bonus: IntrinsicBonus, batch: Transitions, seed: int, call: str
     ) -> dict[str, float]:
         torch.manual_seed(seed)
-        metrics = bonus.update(batch)
+        with self.calling(call):
+            metrics = bonus.update(batch)
         if not isinstance(metrics, dict):
             self.fail(f"{call} returned {type(metrics).__name__}, expected dict[str, float]")
         for key, value in metrics.items():
@@ -330,7 +348,8 @@ def _check_spaces(
                 "the class does not declare this space kind, but building it did not raise "
                 "UnsupportedSpaceError"
             )
-        cfg = config if config is not None else cls.default_config(obs_space, act_space)
+        with check.calling("default_config"):
+            cfg = config if config is not None else cls.default_config(obs_space, act_space)
 
         def make(
             cfg: BonusConfig = cfg, o: gym.Space = obs_space, a: gym.Space = act_space
@@ -338,10 +357,11 @@ def _check_spaces(
             return cls(o, a, cfg, device)
 
         torch.manual_seed(seed)
-        try:
-            bonus = make()
-        except UnsupportedSpaceError as exc:
-            check.fail(f"the class declares this space kind but refused it: {exc}")
+        with check.calling("building it"):
+            try:
+                bonus = make()
+            except UnsupportedSpaceError as exc:
+                check.fail(f"the class declares this space kind but refused it: {exc}")
         # Batches arrive on the bonus's device, as in a run (bonuses/base.py).
         first = random_batch(obs_space, act_space, num_steps, num_envs, seed).to(device)
         second = random_batch(obs_space, act_space, num_steps + 2, num_envs + 1, seed + 1)
@@ -353,6 +373,7 @@ def _check_spaces(
             ("before any update", "after one update", "after two updates")
         ):
             batch = second if stage % 2 else first
-            check.round_trip(bonus, make, batch, batch, seed + stage + 1, when)
+            with check.calling(f"saving, reloading and updating {when}"):
+                check.round_trip(bonus, make, batch, batch, seed + stage + 1, when)
         report.checked.append(label)
     return report

@@ -4,7 +4,7 @@ TensorBoard tags follow CleanRL's grouping (Huang et al., JMLR 2022; e.g. cleanr
 ``charts/`` for returns, episode statistics, steps per second and the learning rate,
 ``losses/`` for the agent's update statistics, ``bonus/`` for the bonus and its shaping,
 ``time/`` for the wall-clock split. Each metrics.csv column maps to exactly one tag
-(`tag_for`; the table is in the README); ``env_steps`` is the x-axis and ``iteration`` is
+(`tag_for`; the table is in docs/logging.md); ``env_steps`` is the x-axis and ``iteration`` is
 not logged. The run's resolved config is written once as hparams and as a text table.
 
 W&B logging is off unless ``run.track`` is set; it logs the same tags and values per step,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from explore_bench.envs.tasks import Task, raw_rewards
+from explore_bench.errors import ConfigError
 
 
 def _headless_gl() -> None:
@@ -26,25 +27,32 @@ def _headless_gl() -> None:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 
-def make_recording_env(task: Task, video_dir: Path, prefix: str) -> Any:
-    """``task``'s environment rendering to RGB frames, every episode written to video_dir."""
-    _headless_gl()
-    from gymnasium.wrappers import RecordVideo
-
-    try:
-        import moviepy  # noqa: F401  (RecordVideo needs it; fail before the episodes run)
-    except ImportError as exc:
-        raise RuntimeError(
-            "recording videos needs moviepy: pip install 'explore-bench[video]'"
-        ) from exc
+def check_recordable(task: Task) -> None:
+    """Refuse, before anything is written, a task that cannot render RGB frames or a
+    machine without moviepy (a `ConfigError`: one line from the command line)."""
     probe = task.make_env()
     modes = probe.metadata.get("render_modes", [])
     probe.close()
     if "rgb_array" not in modes:
-        raise ValueError(
+        raise ConfigError(
             f"task {task.name!r} cannot render RGB frames (its render modes: {modes or 'none'}), "
-            "so it cannot be recorded"
+            "so it cannot be recorded; drop --video (MuJoCo, Atari, MiniGrid and other "
+            "rgb_array tasks can be)"
         )
+    try:
+        import moviepy  # noqa: F401  (RecordVideo needs it; fail before the episodes run)
+    except ImportError as exc:
+        raise ConfigError(
+            "recording videos needs moviepy: pip install 'explore-bench[video]'"
+        ) from exc
+
+
+def make_recording_env(task: Task, video_dir: Path, prefix: str) -> Any:
+    """``task``'s environment rendering to RGB frames, every episode written to video_dir."""
+    _headless_gl()
+    check_recordable(task)
+    from gymnasium.wrappers import RecordVideo
+
     env = task.make_env(render_mode="rgb_array")
     with warnings.catch_warnings():  # files are named by prefix: a run's videos share a folder
         warnings.filterwarnings("ignore", message=".*Overwriting existing videos")
@@ -66,9 +74,10 @@ def record_episodes(
     video_dir: Path,
     prefix: str = "eval",
 ) -> np.ndarray:
-    """Play ``episodes`` episodes of ``agent`` on ``task``, one video file each; raw scores."""
-    Path(video_dir).mkdir(parents=True, exist_ok=True)
+    """Play ``episodes`` episodes of ``agent`` on ``task``, one video file each; raw scores.
+    A task that cannot be recorded is refused before ``video_dir`` is made."""
     env = make_recording_env(task, Path(video_dir), prefix)
+    Path(video_dir).mkdir(parents=True, exist_ok=True)
     scores = np.zeros(episodes)
     try:
         for i in range(episodes):
