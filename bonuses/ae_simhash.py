@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from bonuses._encoders import train_minibatches
-from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, UnsupportedSpaceError
+from bonuses.base import BonusConfig, IntrinsicBonus, Transitions, UnsupportedSpaceError
 from bonuses.count import Count, CountConfig
 
 _SANDBOX = "florensacc/rllab-curriculum@8728e61, sandbox/rein/algos/embedding_theano2"
@@ -116,22 +116,6 @@ class AESimHash(IntrinsicBonus):
     observation_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     description = "AE-SimHash: beta/sqrt(n) over SimHash of a learned binary autoencoder code."
     reference = "Tang et al. 2017, #Exploration (sec. 2.3, learned hash codes)"
-    recipes = {
-        "trpo": Recipe(
-            source=f"{_SANDBOX}/launch_trpo_atari_img.py (TRPOPlusLSH arguments)",
-            agent={
-                "num_steps": 5000,
-                "gamma": 0.995,
-                "max_kl": 0.01,
-                "cg_iters": 10,
-                "cg_damping": 1e-5,
-                "max_backtracks": 15,
-                "backtrack_coef": 0.8,
-                "reward_clip": 1.0,
-            },
-            run={"num_envs": 10},
-        )
-    }
 
     config: AESimHashConfig
 

@@ -148,25 +148,13 @@ class Disagreement(IntrinsicBonus):
     description = "Disagreement: variance of 5 forward models' predictions of random features."
     reference = "Pathak, Gandhi & Gupta 2019, Self-Supervised Exploration via Disagreement"
     recipes = {
-        "ppo": Recipe(
+        "*": Recipe(
             source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}; the release learns from the "
             "intrinsic reward alone with --use_news 0 (a return across episode ends): with the "
             "extrinsic reward added, the two get their own value heads, the intrinsic one "
-            "non-episodic at the release's gamma (as Burda et al. 2018 for RND)",
-            agent={
-                "num_steps": 128,
-                "num_minibatches": 8,
-                "update_epochs": 3,
-                "clip_coef": 0.1,
-                "ent_coef": 1e-3,
-                "lr": 1e-4,
-                "anneal_lr": False,
-                "gamma": 0.99,
-                "gae_lambda": 0.95,
-                "norm_adv": True,
-                "two_value_heads": True,
-                "int_gamma": 0.99,
-            },
+            "non-episodic at the release's gamma (as Burda et al. 2018 for RND); its PPO "
+            "settings are the preset disagreement-atari",
+            agent={"two_value_heads": True, "int_gamma": 0.99},
             shaping={"normalizer": "return_rms", "return_gamma": 0.99},
         )
     }

@@ -101,15 +101,10 @@ class NovelD(EpisodicCountBonus):
     description = "NovelD: max(nov(s') - alpha nov(s), 0) with RND novelty, first visits only."
     reference = "Zhang et al. 2021, NovelD: A Simple yet Effective Exploration Criterion"
     recipes = {
-        "ppo": Recipe(
-            source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
-            "--entropy_cost 0.001, no intrinsic reward normalisation",
-            agent={"ent_coef": 0.001},
-            shaping={"normalizer": "none", "coef": 0.5},
-        ),
         "*": Recipe(
             source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
-            "no intrinsic reward normalisation",
+            "no intrinsic reward normalisation (its entropy cost 0.001 is the preset "
+            "noveld-minigrid)",
             shaping={"normalizer": "none", "coef": 0.5},
         ),
     }

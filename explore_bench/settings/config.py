@@ -32,6 +32,7 @@ from explore_bench.settings.overrides import (
 from explore_bench.settings.recipes import (
     Provenance,
     RecipeError,
+    cap_warmup,
     check_episodic,
     jsonable,
     recipe_layers,
@@ -273,6 +274,7 @@ def resolve(
         )
     except RecipeError as exc:
         raise ConfigError(str(exc)) from exc
+    recipe["run"] = cap_warmup(prov, recipe["run"], probe.steps, probe.num_envs)
     preset_sets = _preset_sections(preset, probe.agent) if preset is not None else {}
     label = f"preset {named.preset!r}"
 
