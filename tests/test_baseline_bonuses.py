@@ -241,9 +241,7 @@ def test_rnd_class_attributes_and_preset() -> None:
     assert agent.ext_coef == 2.0 and agent.int_coef == 1.0 and agent.lr == 3e-4
     assert run.shaping.normalizer == "return_rms" and run.shaping.return_gamma == 0.99
     # the release's Atari PPO is the preset rnd-atari (an agent setting, not RND's method)
-    atari = resolve(
-        {"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1", "preset": "rnd-atari"}
-    )
+    atari = resolve({"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1", "preset": "rnd-atari"})
     assert (atari.agent.lr, atari.agent.ent_coef, atari.agent.clip_coef) == (1e-4, 1e-3, 0.1)
     assert atari.agent.gamma == 0.999 and not atari.agent.norm_adv
     assert atari.agent.max_grad_norm == 0.0 and atari.run.warmup_steps == 6400
