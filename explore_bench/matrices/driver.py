@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench.matrices.executors import Job, Outcome
+from explore_bench.matrices.fairness import fairness_lines
 from explore_bench.matrices.spec import (
     SPEC_COPY,
     Matrix,
@@ -157,6 +158,9 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
         f"{len(todo)} to run -> {matrix.out}",
         flush=True,
     )
+    fairness = fairness_lines(matrix.agent_settings, [c.entry for c in matrix.cells], configs)
+    for line in fairness:
+        print(line, flush=True)
     if stale:
         print(
             f"note: {len(stale)} DONE cells were run with other settings and are kept "
@@ -216,6 +220,8 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
     summary = None
     if matrix.report or args.report:
         summary = _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
+        for line in fairness:  # the leaderboard's reader sees it with the report's summary
+            print(line)
     if failures:
         print(
             f"{len(failures)} cell(s) FAILED (traceback in each FAILED file; rerun to retry):",
