@@ -67,6 +67,13 @@ class OnPolicyConfig:
     int_coef: float = 1.0
     #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
     reward_clip: float = 0.0
+    #: Clip the learner's total reward r_ext + r_int to [-c, c], one value head only; 0 = off.
+    #: A method setting: E3B's and NovelD's releases clip it at 1 (``clip_rewards``).
+    total_reward_clip: float = 0.0
+    #: Where the intrinsic reward enters, one value head only: "reward" (summed with r_ext
+    #: before GAE) or "advantage" (added to the advantage and the return of its own step,
+    #: outside the discounted sum, as RE3's A2C release does).
+    int_enters: str = "reward"
     #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
     #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
     bootstrap_truncation: bool = True
@@ -101,6 +108,16 @@ class OnPolicyConfig:
             raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
         if self.init_std <= 0 or self.reward_clip < 0:
             raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
+        if self.int_enters not in ("reward", "advantage"):
+            raise ValueError(
+                f"agent.int_enters must be 'reward' or 'advantage', got {self.int_enters!r}"
+            )
+        one_head_only = self.total_reward_clip > 0 or self.int_enters != "reward"
+        if self.two_value_heads and one_head_only:
+            raise ValueError(
+                "agent.total_reward_clip and agent.int_enters='advantage' act on the one "
+                "return of r_ext + r_int: they need agent.two_value_heads=false"
+            )
 
 
 #: Rows per batched forward pass over a rollout, as input elements (about 32 MB of float32).
@@ -524,8 +541,11 @@ class OnPolicyAgent(ABC):
         ext = self.buf_rewards
         if cfg.reward_clip > 0:
             ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
-        if self.heads == 1:  # one return of extrinsic plus intrinsic reward (EMI/TRPO setup)
+        as_reward = cfg.int_enters == "reward"
+        if self.heads == 1 and as_reward:  # one return of r_ext + r_int (EMI/TRPO setup)
             ext = ext + int_rewards
+            if cfg.total_reward_clip > 0:
+                ext = ext.clamp(-cfg.total_reward_clip, cfg.total_reward_clip)
         adv_e, ret_e = gae(
             ext,
             values[..., 0],
@@ -535,6 +555,8 @@ class OnPolicyAgent(ABC):
             cfg.gamma,
             cfg.gae_lambda,
         )
+        if self.heads == 1 and not as_reward:  # RE3's A2C: beta r_int at its own step only
+            adv_e, ret_e = adv_e + int_rewards, ret_e + int_rewards
         if self.heads == 1:
             return adv_e, ret_e.unsqueeze(-1)
         if self.bonus.episodic:

@@ -49,9 +49,17 @@ MODES = ("paper", "shared")
 #: Run settings that identify a cell: set by the user or the spec, never by a recipe.
 CELL_FIELDS = ("agent", "bonus", "task", "seed", "steps", "preset", "recipe")
 #: Agent fields that are part of a method wherever it runs: the intrinsic value head, its
-#: discount and the two advantages' weights (DESIGN.md, "Data flow"). Every other agent field
+#: discount, the two advantages' weights, the clipping of the total reward and where the
+#: intrinsic reward enters (DESIGN.md, "Data flow"). Every other agent field
 #: is an agent setting: the task family's, shared by every entry of a comparison.
-METHOD_AGENT_FIELDS = ("two_value_heads", "int_gamma", "ext_coef", "int_coef")
+METHOD_AGENT_FIELDS = (
+    "two_value_heads",
+    "int_gamma",
+    "ext_coef",
+    "int_coef",
+    "total_reward_clip",
+    "int_enters",
+)
 #: Run settings a recipe may set: the bonus's random-action warm-up (counted in the budget).
 METHOD_RUN_FIELDS = ("warmup_steps",)
 #: Largest share of a run's budget a recipe's warm-up may take; beyond it the warm-up is cut

@@ -1,0 +1,89 @@
+"""Each bonus at its release's scale (issue 29, point 2): the intrinsic reward of a fixed batch
+against a figure computed from the release's rule, and the method settings that carry it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from test_recipe_agents import T, _advantages, _agent
+
+from agents.base import gae
+from agents.ppo import PPOConfig
+from bonuses.e3b import E3B
+from explore_bench.runs.shaping import make_normalizer
+from explore_bench.settings.config import resolve
+
+DEEPSEA = "explore_bench/DeepSea20-v0"
+
+
+def _scaled(bonus: str, batches: list[torch.Tensor], task: str = DEEPSEA) -> torch.Tensor:
+    """The intrinsic reward the harness makes of the last raw batch, with ``bonus``'s recipe
+    and default normaliser, after the normaliser has seen every batch."""
+    r = resolve({"agent": "ppo", "bonus": bonus, "task": task})
+    from explore_bench.plugins import registry
+
+    cls = registry.bonuses.load(bonus)
+    norm = make_normalizer(r.shaping.normalizer or cls.default_normalizer, r.shaping)
+    for raw in batches:
+        norm.update(raw)
+    return r.shaping.coef * norm(batches[-1])
+
+
+# ----------------------------------------------------------------------------- E3B
+
+
+def test_e3b_divides_by_its_releases_running_std_and_clips_the_total() -> None:
+    """facebookresearch/e3b src/models.py update_running_moments: the squared deviations of
+    all T x B values, divided by the T rows of the batch (count starts at 1e-8)."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.rand(16, 8, generator=gen, dtype=torch.float64) * s for s in (1.0, 0.3)]
+    count, total, m2 = 1e-8, 0.0, 0.0
+    for x in batches:  # the release's recursion, written out
+        rows = x.shape[0]
+        mean = x.sum().item() / rows  # B times the values' mean: the sum over a row's B envs
+        m2 += ((x - mean) ** 2).sum().item()
+        m2 += count * rows / (count + rows) * (mean - total / count) ** 2
+        count, total = count + rows, total + x.sum().item()
+    released = batches[-1] / math.sqrt(m2 / count)
+    got = _scaled("e3b", batches)
+    assert torch.allclose(got.double(), released, rtol=1e-6)
+    true_std = torch.cat([b.reshape(-1) for b in batches]).std(unbiased=False)
+    assert math.sqrt(m2 / count) > 2.5 * true_std.item()  # about sqrt(8) x here
+    assert E3B.default_normalizer == "reward_rms_rows"
+    assert resolve({"agent": "ppo", "bonus": "e3b", "task": DEEPSEA}).agent.total_reward_clip == 1
+
+
+# ----------------------------------------------------------------------------- the agent
+
+
+def test_total_reward_clip_clips_r_ext_plus_r_int_before_gae() -> None:
+    cfg = PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8, total_reward_clip=1.0)
+    agent = _agent(cfg)
+    ints = torch.full((T, 1), 0.75)
+    adv, ret = _advantages(agent, [0.1, 0.2, 0.3, 0.4, 0.5], 0.6, end=4, kind="terminated",
+                           int_rewards=ints)  # fmt: skip
+    # rewards 1..5 + 0.75 clip to 1 everywhere; by hand through gae()
+    v = agent.buf_values[..., 0]
+    nxt = torch.cat([v[1:], torch.zeros(1, 1)])
+    ended = torch.zeros(T, 1, dtype=torch.bool)
+    ended[4] = True
+    _, ret_hand = gae(torch.ones(T, 1), v, nxt, ended, ended, 0.9, 0.8)
+    assert torch.allclose(ret[..., 0], ret_hand)
+    with pytest.raises(ValueError, match="need agent.two_value_heads=false"):
+        PPOConfig(two_value_heads=True, total_reward_clip=1.0)
+
+
+def test_int_enters_advantage_adds_the_reward_at_its_own_step_only() -> None:
+    """RE3's A2C release adds beta r_int to the advantage and the return of its step."""
+    ids = [0.1, 0.2, 0.3, 0.4, 0.5]
+    ints = torch.tensor([[0.5], [0.0], [2.0], [0.0], [1.0]])
+    base = _agent(PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8))
+    adv0, ret0 = _advantages(base, ids, 0.6, end=4, kind="terminated", int_rewards=torch.zeros(T, 1))
+    cfg = PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8, int_enters="advantage")
+    agent = _agent(cfg)
+    adv, ret = _advantages(agent, ids, 0.6, end=4, kind="terminated", int_rewards=ints)
+    assert torch.allclose(adv, adv0 + ints) and torch.allclose(ret, ret0 + ints.unsqueeze(-1))
+    assert dataclasses.replace(cfg, int_enters="reward").int_enters == "reward"
