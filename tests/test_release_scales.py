@@ -63,8 +63,8 @@ def test_total_reward_clip_clips_r_ext_plus_r_int_before_gae() -> None:
     cfg = PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8, total_reward_clip=1.0)
     agent = _agent(cfg)
     ints = torch.full((T, 1), 0.75)
-    adv, ret = _advantages(agent, [0.1, 0.2, 0.3, 0.4, 0.5], 0.6, end=4, kind="terminated",
-                           int_rewards=ints)  # fmt: skip
+    ids = [0.1, 0.2, 0.3, 0.4, 0.5]
+    _, ret = _advantages(agent, ids, 0.6, end=4, kind="terminated", int_rewards=ints)
     # rewards 1..5 + 0.75 clip to 1 everywhere; by hand through gae()
     v = agent.buf_values[..., 0]
     nxt = torch.cat([v[1:], torch.zeros(1, 1)])
@@ -72,7 +72,7 @@ def test_total_reward_clip_clips_r_ext_plus_r_int_before_gae() -> None:
     ended[4] = True
     _, ret_hand = gae(torch.ones(T, 1), v, nxt, ended, ended, 0.9, 0.8)
     assert torch.allclose(ret[..., 0], ret_hand)
-    with pytest.raises(ValueError, match="need agent.two_value_heads=false"):
+    with pytest.raises(ValueError, match=r"need agent\.two_value_heads=false"):
         PPOConfig(two_value_heads=True, total_reward_clip=1.0)
 
 
@@ -81,7 +81,8 @@ def test_int_enters_advantage_adds_the_reward_at_its_own_step_only() -> None:
     ids = [0.1, 0.2, 0.3, 0.4, 0.5]
     ints = torch.tensor([[0.5], [0.0], [2.0], [0.0], [1.0]])
     base = _agent(PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8))
-    adv0, ret0 = _advantages(base, ids, 0.6, end=4, kind="terminated", int_rewards=torch.zeros(T, 1))
+    zero = torch.zeros(T, 1)
+    adv0, ret0 = _advantages(base, ids, 0.6, end=4, kind="terminated", int_rewards=zero)
     cfg = PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8, int_enters="advantage")
     agent = _agent(cfg)
     adv, ret = _advantages(agent, ids, 0.6, end=4, kind="terminated", int_rewards=ints)
