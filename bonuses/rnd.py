@@ -9,13 +9,22 @@ the observation normalised by running per-element mean and std and clipped to [-
 - Observation statistics change only in `update` (`compute` is pure), so a rollout is scored
   with the statistics from before it, as in the released code.
 - Warm-up: the paper initialises the statistics by stepping a random agent before training
-  (released code: ``collect_random_statistics(128 * 50)`` per env in run_atari.py). Its
-  recipe sets ``run.warmup_steps``: the agent then steps that many uniformly random actions
-  per env before training (counted in the budget) and hands them to `warm_up`. Without it
+  (released code: ``collect_random_statistics(num_timesteps=128*50)`` in run_atari.py,
+  6,400 steps of every env). Its recipe sets ``run.warmup_steps`` to that: the agent then
+  steps that many uniformly random actions per env before training (counted in the budget)
+  and hands them to `warm_up`; the harness cuts a recipe's warm-up to a tenth of a smaller
+  budget, with a warning. Without it
   (``--recipe shared``) the first ``warmup_updates`` calls to `update` only fit the
   statistics on the agent's own rollouts and `compute` returns zeros until they end.
-- Each transition trains the predictor with probability ``update_proportion`` (the paper's
-  predictor update proportion, 0.25), over ``epochs`` x ``num_minibatches`` Adam steps.
+- Update schedule, as released and per env step (issue 29): every transition trains the
+  predictor (``update_proportion`` 1.0: run_atari.py
+  ``--proportion_of_exp_used_for_predictor_update`` default 1.0; CleanRL's
+  ppo_rnd_envpool.py uses 0.25 with 128 envs, the value this suite had before), ``epochs``
+  (4) passes over each rollout in minibatches of ``minibatch_size`` transitions: the
+  release's 128 steps x 32 envs (``--num_env`` 32) in 4 minibatches (``nminibatches``) are
+  1,024, so the predictor takes 4 Adam steps per 1,024 env steps whatever the number of
+  envs. ``num_minibatches`` > 0 instead fixes the count per rollout (the former schedule,
+  which old runs' config.json files record).
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
 - ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
@@ -66,8 +75,8 @@ class RNDConfig(BonusConfig):
 
     #: Adam learning rate of the predictor (paper: 1e-4).
     learning_rate: float = 1e-4
-    #: Fraction of transitions that train the predictor (paper: 0.25).
-    update_proportion: float = 0.25
+    #: Fraction of transitions that train the predictor (run_atari.py: 1.0).
+    update_proportion: float = 1.0
     #: Width of the target's and predictor's output embedding (paper: 512).
     feature_dim: int = 512
     #: Hidden widths of the MLP trunk for vector/discrete observations (not in the paper).
@@ -76,13 +85,15 @@ class RNDConfig(BonusConfig):
     obs_clip: float = 5.0
     #: Initial updates that only fit observation statistics (their steps count in the budget).
     warmup_updates: int = 1
-    #: Passes over each rollout per update (paper: 4, shared with PPO).
+    #: Passes over each rollout per update (run_atari.py nepochs: 4).
     epochs: int = 4
-    #: Minibatches per pass (paper: 4).
-    num_minibatches: int = 4
+    #: Transitions per predictor step (run_atari.py: 128 steps x 32 envs / 4 minibatches).
+    minibatch_size: int = 1024
+    #: Minibatches per pass instead of ``minibatch_size`` when > 0 (the pre-issue-29 schedule).
+    num_minibatches: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "num_minibatches"):
+        for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"rnd.{name} must be > 0, got {value!r}")
@@ -141,6 +152,8 @@ class RND(IntrinsicBonus):
         self.target.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.num_updates = 0
+        #: Predictor steps owed by the env steps seen so far (`_steps_this_pass`).
+        self.step_credit = 0.0
         #: Set once `warm_up` has fitted the statistics on random-action steps.
         self.warmed_up = False
         self.to(self.device)
@@ -193,7 +206,10 @@ class RND(IntrinsicBonus):
             target = self.target(x)
         losses = []
         for _ in range(self.config.epochs):
-            for idx in minibatches(x.shape[0], self.config.num_minibatches, self.device):
+            count = self._steps_this_pass(x.shape[0])
+            if count == 0:
+                continue
+            for idx in minibatches(x.shape[0], count, self.device):
                 # Only the update_proportion share of each minibatch trains the predictor
                 # (Burda et al. 2018); the rest is dropped before the forward pass rather than
                 # masked after it, which gives the same gradient for a quarter of the work.
@@ -209,14 +225,27 @@ class RND(IntrinsicBonus):
         mean_loss = torch.stack(losses).mean().item() if losses else 0.0
         return {"warmup": 0.0, "predictor_loss": mean_loss}
 
+    def _steps_this_pass(self, size: int) -> int:
+        """Predictor steps for one pass over ``size`` transitions: ``num_minibatches`` when
+        set, else one per ``minibatch_size`` env steps, the remainder carried to the next
+        pass (a rollout smaller than a minibatch trains on some passes only, in one step)."""
+        if self.config.num_minibatches:
+            return self.config.num_minibatches
+        self.step_credit += size / self.config.minibatch_size
+        count = int(self.step_credit + 1e-9)
+        self.step_credit -= count
+        return count
+
     def get_extra_state(self) -> Any:
         return {
             **super().get_extra_state(),
             "num_updates": self.num_updates,
             "warmed_up": self.warmed_up,
+            "step_credit": self.step_credit,
         }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
         self.warmed_up = bool(state.get("warmed_up", False))
+        self.step_credit = float(state.get("step_credit", 0.0))

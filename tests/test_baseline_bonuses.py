@@ -160,7 +160,9 @@ def test_count_memory_is_bounded_and_checkpoints_are_sparse() -> None:
 
 # ----------------------------------------------------------------------------- RND
 
-SMALL_RND = RNDConfig(feature_dim=64, hidden_sizes=(64, 64), learning_rate=1e-3)
+# 4 minibatches per pass: what the module learns in 20 updates of 512 transitions, not the
+# release's schedule (one step per 1,024 env steps, which would give these 20 updates 40).
+SMALL_RND = RNDConfig(feature_dim=64, hidden_sizes=(64, 64), learning_rate=1e-3, num_minibatches=4)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -209,7 +211,8 @@ def test_rnd_images_use_the_newest_frame_only() -> None:
 
 def test_rnd_warmup_fits_statistics_only_and_scores_zero() -> None:
     torch.manual_seed(0)
-    bonus = RND(VEC, ACT4, RNDConfig(warmup_updates=2, feature_dim=16, hidden_sizes=(16,)))
+    cfg = RNDConfig(warmup_updates=2, feature_dim=16, hidden_sizes=(16,), minibatch_size=32)
+    bonus = RND(VEC, ACT4, cfg)
     data = column(torch.randn(32, 6))
     weights = copy.deepcopy(bonus.predictor.state_dict())
     for _ in range(2):

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from test_recipe_agents import T, _advantages, _agent
 
 from agents.base import gae
 from agents.ppo import PPOConfig
+from bonuses.base import Transitions
 from bonuses.e3b import E3B
+from bonuses.rnd import RND, RNDConfig
+from explore_bench.plugins.testing import random_batch
 from explore_bench.runs.shaping import make_normalizer
 from explore_bench.settings.config import resolve
 
@@ -88,3 +94,43 @@ def test_int_enters_advantage_adds_the_reward_at_its_own_step_only() -> None:
     adv, ret = _advantages(agent, ids, 0.6, end=4, kind="terminated", int_rewards=ints)
     assert torch.allclose(adv, adv0 + ints) and torch.allclose(ret, ret0 + ints.unsqueeze(-1))
     assert dataclasses.replace(cfg, int_enters="reward").int_enters == "reward"
+
+
+# ----------------------------------------------------------------------------- RND
+
+
+def _predictor_steps(bonus: RND, batch: Transitions) -> tuple[int, int]:
+    """(Adam steps, transitions that trained the predictor) of one update on ``batch``."""
+    steps, rows = [], []
+    step, forward = bonus.optimizer.step, bonus.predictor.forward
+
+    def counted_step(*args: Any, **kwargs: Any) -> Any:
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    def counted_forward(x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            rows.append(x.shape[0])
+        return forward(x)
+
+    bonus.optimizer.step = counted_step  # type: ignore[method-assign]
+    bonus.predictor.forward = counted_forward  # type: ignore[method-assign]
+    bonus.update(batch)
+    return len(steps), sum(rows)
+
+
+def test_rnd_trains_on_every_transition_at_the_releases_steps_per_env_step() -> None:
+    """run_atari.py: proportion_of_exp_used_for_predictor_update 1.0, 4 epochs of 4
+    minibatches over 128 steps x 32 envs: 16 predictor steps per 4,096 env steps, every
+    transition in each epoch, whatever the number of envs."""
+    obs, act = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
+    per_env_step = []
+    for envs in (8, 32):
+        bonus = RND(obs, act, RNDConfig(warmup_updates=0, feature_dim=8, hidden_sizes=(8,)))
+        steps, rows = 0, 0
+        for seed in range(4):
+            s, r = _predictor_steps(bonus, random_batch(obs, act, 128, envs, seed=seed))
+            steps, rows = steps + s, rows + r
+        assert rows == 4 * 4 * 128 * envs  # every transition, in each of the 4 epochs
+        per_env_step.append(steps / (4 * 128 * envs))
+    assert per_env_step == [16 / 4096, 16 / 4096]
