@@ -44,6 +44,7 @@ from torch import nn
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
+    StepSchedule,
     conv_trunk,
     frame,
     frame_shape,
@@ -152,8 +153,8 @@ class RND(IntrinsicBonus):
         self.target.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.num_updates = 0
-        #: Predictor steps owed by the env steps seen so far (`_steps_this_pass`).
-        self.step_credit = 0.0
+        #: Predictor steps per pass, per env step as released.
+        self.schedule = StepSchedule(cfg.minibatch_size, cfg.num_minibatches)
         #: Set once `warm_up` has fitted the statistics on random-action steps.
         self.warmed_up = False
         self.to(self.device)
@@ -206,7 +207,7 @@ class RND(IntrinsicBonus):
             target = self.target(x)
         losses = []
         for _ in range(self.config.epochs):
-            count = self._steps_this_pass(x.shape[0])
+            count = self.schedule.steps(x.shape[0])
             if count == 0:
                 continue
             for idx in minibatches(x.shape[0], count, self.device):
@@ -225,27 +226,16 @@ class RND(IntrinsicBonus):
         mean_loss = torch.stack(losses).mean().item() if losses else 0.0
         return {"warmup": 0.0, "predictor_loss": mean_loss}
 
-    def _steps_this_pass(self, size: int) -> int:
-        """Predictor steps for one pass over ``size`` transitions: ``num_minibatches`` when
-        set, else one per ``minibatch_size`` env steps, the remainder carried to the next
-        pass (a rollout smaller than a minibatch trains on some passes only, in one step)."""
-        if self.config.num_minibatches:
-            return self.config.num_minibatches
-        self.step_credit += size / self.config.minibatch_size
-        count = int(self.step_credit + 1e-9)
-        self.step_credit -= count
-        return count
-
     def get_extra_state(self) -> Any:
         return {
             **super().get_extra_state(),
             "num_updates": self.num_updates,
             "warmed_up": self.warmed_up,
-            "step_credit": self.step_credit,
+            "step_credit": self.schedule.credit,
         }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
         self.warmed_up = bool(state.get("warmed_up", False))
-        self.step_credit = float(state.get("step_credit", 0.0))
+        self.schedule.credit = float(state.get("step_credit", 0.0))

@@ -16,6 +16,7 @@ from test_recipe_agents import T, _advantages, _agent
 from agents.base import gae
 from agents.ppo import PPOConfig
 from bonuses.base import Transitions
+from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B
 from bonuses.rnd import RND, RNDConfig
 from explore_bench.plugins.testing import random_batch
@@ -134,3 +135,41 @@ def test_rnd_trains_on_every_transition_at_the_releases_steps_per_env_step() -> 
         assert rows == 4 * 4 * 128 * envs  # every transition, in each of the 4 epochs
         per_env_step.append(steps / (4 * 128 * envs))
     assert per_env_step == [16 / 4096, 16 / 4096]
+
+
+# ----------------------------------------------------------------------------- Disagreement
+
+
+def _model_steps(bonus: Disagreement, envs: int, rollouts: int) -> int:
+    steps = []
+    step = bonus.optimizer.step
+
+    def counted_step(*args: Any, **kwargs: Any) -> Any:
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    bonus.optimizer.step = counted_step  # type: ignore[method-assign]
+    obs, act = bonus.observation_space, bonus.action_space
+    for seed in range(rollouts):
+        bonus.update(random_batch(obs, act, 128, envs, seed=seed))
+    return len(steps)
+
+
+def test_disagreement_trains_at_the_releases_steps_per_env_step_on_its_reward_alone() -> None:
+    """run.py: 128 steps x 128 envs, 3 epochs of 8 minibatches: 24 model steps per 16,384
+    env steps whatever the number of envs (before: 24 per rollout, 16x more with 8 envs);
+    --ext_coeff 0, --int_coeff 1: the policy learns from the intrinsic reward alone."""
+    obs, act = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
+    small = DisagreementConfig(
+        ensemble_size=2, feature_dim=8, hidden_dim=8, residual_blocks=0, hidden_sizes=(8,),
+        warmup_updates=0,
+    )  # fmt: skip
+    for envs, rollouts in ((8, 16), (32, 4)):  # 16,384 env steps each
+        assert _model_steps(Disagreement(obs, act, small), envs, rollouts) == 24
+    r = resolve({"agent": "ppo", "bonus": "disagreement", "task": "CartPole-v1"})
+    assert (r.agent.ext_coef, r.agent.int_coef, r.agent.two_value_heads) == (0.0, 1.0, True)
+    ext = resolve(
+        {"agent": "ppo", "bonus": "disagreement", "task": "CartPole-v1"},
+        {"run": {"preset": "disagreement-ext"}},
+    )
+    assert ext.agent.ext_coef == 1.0

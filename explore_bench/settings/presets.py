@@ -157,6 +157,14 @@ PRESETS["disagreement-atari"] = Preset(
         "norm_adv": True,
     },
 )
+# Disagreement with the extrinsic reward added (weights ext 1 / int 1): the suite's default
+# before issue 29; the release learns from the intrinsic reward alone (run.py --ext_coeff 0).
+PRESETS["disagreement-ext"] = Preset(
+    agent="ppo",
+    recipe="disagreement",
+    description="Disagreement with the extrinsic reward added (ext_coef 1; the release: 0)",
+    agent_overrides={"ext_coef": 1.0},
+)
 # NovelD's and RIDE's entropy costs (tianjunz/NovelD src/arguments.py --entropy_cost 0.001;
 # facebookresearch/impact-driven-exploration README, MultiRoom-N7-S4 and KeyCorridorS3R3:
 # entropy cost 0.0005). Their releases train IMPALA: no other PPO setting carries over.
