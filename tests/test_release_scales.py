@@ -18,6 +18,7 @@ from agents.ppo import PPOConfig
 from bonuses.base import Transitions
 from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B
+from bonuses.re3 import RE3, RE3Config
 from bonuses.rnd import RND, RNDConfig
 from explore_bench.plugins.testing import random_batch
 from explore_bench.runs.shaping import make_normalizer
@@ -173,3 +174,28 @@ def test_disagreement_trains_at_the_releases_steps_per_env_step_on_its_reward_al
         {"run": {"preset": "disagreement-ext"}},
     )
     assert ext.agent.ext_coef == 1.0
+
+
+# ----------------------------------------------------------------------------- RE3
+
+
+def test_re3_scores_s_t_at_beta_0005_added_to_the_advantage() -> None:
+    """younggyoseo/RE3 a2c_re3 on DoorKey-6x6: beta 0.005 times the bonus of s_t, added to
+    the advantage and return of its own step (before: weight 1, a reward, s_{t+1})."""
+    obs, act = gym.spaces.Box(-1.0, 1.0, (4,), np.float32), gym.spaces.Discrete(2)
+    batch = random_batch(obs, act, 16, 2, seed=0)
+    moved = dataclasses.replace(batch, next_obs=torch.rand_like(batch.next_obs) * 50)
+    torch.manual_seed(0)
+    bonus = RE3(obs, act, RE3Config(memory_size=64))
+    assert torch.equal(bonus.compute(batch), bonus.compute(moved))  # s_{t+1} plays no part
+    torch.manual_seed(0)
+    after = RE3(obs, act, RE3Config(memory_size=64, state="next_obs"))
+    assert not torch.equal(after.compute(batch), after.compute(moved))
+    r = resolve({"agent": "ppo", "bonus": "re3", "task": "CartPole-v1"})
+    assert (r.shaping.coef, r.shaping.normalizer, r.agent.int_enters) == (
+        0.005,
+        "none",
+        "advantage",
+    )
+    raw = bonus.compute(batch)
+    assert torch.allclose(_scaled("re3", [raw], task="CartPole-v1"), 0.005 * raw)
