@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from test_episodic_bonuses import _ngu_by_hand
 from test_recipe_agents import T, _advantages, _agent
 
 from agents.base import gae
@@ -18,6 +19,7 @@ from agents.ppo import PPOConfig
 from bonuses.base import Transitions
 from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B
+from bonuses.ngu import KNNMemory, NGUConfig
 from bonuses.re3 import RE3, RE3Config
 from bonuses.rnd import RND, RNDConfig
 from explore_bench.plugins.testing import random_batch
@@ -199,3 +201,37 @@ def test_re3_scores_s_t_at_beta_0005_added_to_the_advantage() -> None:
     )
     raw = bonus.compute(batch)
     assert torch.allclose(_scaled("re3", [raw], task="CartPole-v1"), 0.005 * raw)
+
+
+# ----------------------------------------------------------------------------- NGU
+
+
+def test_ngu_keeps_its_running_mean_distance_across_episodes_and_normalises() -> None:
+    """rllte pseudo_counts.py and DI-engine ngu_reward_model.py keep d_m^2 across episodes;
+    reset per episode (the former choice), the first scored step of every episode paid
+    1 / (sqrt(eps / (1 - xi + eps)) + c), about 90."""
+    cfg = NGUConfig(k=2, embedding_dim=2)
+    memory = KNNMemory(1, cfg, torch.device("cpu"))
+    episodes = [[[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], [[5.0, 5.0], [5.3, 5.0], [4.0, 4.0]]]
+    seen: list[float] = []
+    firsts = []
+    for points in episodes:
+        for t in range(len(points) - 1):
+            got = memory.step(torch.tensor([points[t]]), torch.tensor([points[t + 1]]))
+            expected, seen = _ngu_by_hand(points[: t + 1], points[t + 1], seen, cfg)
+            assert float(got[0]) == pytest.approx(expected, rel=1e-6)
+            if t == 0:
+                firsts.append(float(got[0]))
+        memory.reset(torch.tensor([True]))
+    assert firsts[1] < 20.0  # scored against d_m^2 so far (16.4 here), not against itself
+    old = KNNMemory(1, dataclasses.replace(cfg, distance_mean="episode"), torch.device("cpu"))
+    for points in episodes:
+        got = old.step(torch.tensor([points[0]]), torch.tensor([points[1]]))
+        eps, xi, c = cfg.kernel_epsilon, cfg.cluster_distance, cfg.pseudo_count
+        assert float(got[0]) == pytest.approx(1 / (math.sqrt(eps / (1 - xi + eps)) + c))
+        old.reset(torch.tensor([True]))
+    r = resolve({"agent": "ppo", "bonus": "ngu", "task": DEEPSEA})
+    assert (r.shaping.normalizer, r.shaping.coef) == ("reward_rms", 0.3)
+    raw = [torch.tensor([[90.8, 0.5], [0.2, 0.1]]), torch.tensor([[1.0, 0.3], [0.1, 0.2]])]
+    every = torch.cat([b.reshape(-1) for b in raw]).double()
+    assert torch.allclose(_scaled("ngu", raw).double(), 0.3 * raw[-1] / every.std(unbiased=False))
