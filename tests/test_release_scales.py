@@ -20,6 +20,7 @@ from bonuses.base import Transitions
 from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B
 from bonuses.ngu import KNNMemory, NGUConfig
+from bonuses.noveld import NovelD
 from bonuses.re3 import RE3, RE3Config
 from bonuses.rnd import RND, RNDConfig
 from explore_bench.plugins.testing import random_batch
@@ -236,3 +237,43 @@ def test_ngu_keeps_its_running_mean_distance_across_episodes_and_normalises() ->
     every = torch.cat([b.reshape(-1) for b in raw]).double()
     expected = 0.3 * raw[-1].double() / every.std(unbiased=False)
     assert torch.allclose(_scaled("ngu", raw).double(), expected, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- NovelD
+
+
+def test_noveld_scores_the_releases_rnd_on_the_raw_grid() -> None:
+    """tianjunz/NovelD src/models.py and src/algos/bebold.py: a fixed random conv of the raw
+    7x7 grid (not scaled, not normalised), default-init MLP heads, nov the L2 norm; 0.5 x
+    max(nov(s') - 0.5 nov(s), 0) on first visits; one predictor step per 3,200 env steps;
+    the total reward clipped to [-1, 1]."""
+    grid, act = gym.spaces.Box(0, 10, (3, 7, 7), np.uint8), gym.spaces.Discrete(7)
+    torch.manual_seed(0)
+    bonus = NovelD(grid, act)
+    release = bonus.release
+    assert release is not None and bonus.rnd is None
+    for head in (release.target, release.predictor):  # torch's default init, not orthogonal
+        for layer in head:
+            if isinstance(layer, torch.nn.Linear):
+                assert layer.weight.abs().max() <= 1 / math.sqrt(layer.in_features) + 1e-7
+    batch = random_batch(grid, act, 6, 2, seed=3)
+    with torch.no_grad():
+
+        def nov(obs: torch.Tensor) -> torch.Tensor:
+            x = release.encoder(obs.reshape(-1, 3, 7, 7).float())  # raw grid indices
+            return (release.predictor(x) - release.target(x)).norm(dim=-1).reshape(6, 2)
+
+        rise = (nov(batch.next_obs) - 0.5 * nov(batch.obs)).clamp_min(0.0)
+    first = bonus.episodic_walk(batch) == 1
+    raw = bonus.compute(batch)
+    assert torch.allclose(raw.double(), (rise * first).double(), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(_scaled("noveld", [raw]), 0.5 * raw)
+    assert (
+        resolve({"agent": "ppo", "bonus": "noveld", "task": DEEPSEA}).agent.total_reward_clip == 1
+    )
+    steps = []
+    step = release.optimizer.step
+    release.optimizer.step = lambda *a, **k: steps.append(1) or step(*a, **k)  # type: ignore[method-assign]
+    for seed in range(25):  # 25 rollouts of 128 steps x 8 envs = 25,600 env steps
+        bonus.update(random_batch(grid, act, 128, 8, seed=seed))
+    assert len(steps) == 25_600 // 3_200
