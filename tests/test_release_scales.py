@@ -16,6 +16,7 @@ from test_recipe_agents import T, _advantages, _agent
 
 from agents.base import gae
 from agents.ppo import PPOConfig
+from bonuses.ae_simhash import AESimHash, AESimHashConfig
 from bonuses.base import Transitions
 from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B
@@ -277,3 +278,36 @@ def test_noveld_scores_the_releases_rnd_on_the_raw_grid() -> None:
     for seed in range(25):  # 25 rollouts of 128 steps x 8 envs = 25,600 env steps
         bonus.update(random_batch(grid, act, 128, 8, seed=seed))
     assert len(steps) == 25_600 // 3_200
+
+
+# ----------------------------------------------------------------------------- AE-SimHash
+
+
+def test_ae_simhash_counts_s_t_and_trains_from_a_replay_pool() -> None:
+    """Tang et al.'s code counts s_t (hash_exploration ale_hashing_bonus_evaluator.py); the
+    sandbox trains the autoencoder on minibatches of 32 from a replay pool (trpo_plus_lsh.py
+    fill_replay_pool), not on the latest rollout alone."""
+    frames, act = gym.spaces.Box(0, 255, (1, 52, 52), np.uint8), gym.spaces.Discrete(2)
+    torch.manual_seed(0)
+    cfg = AESimHashConfig(table_size=9973, train_every=2, pool_size=100)
+    bonus = AESimHash(frames, act, cfg)
+    gen = torch.Generator().manual_seed(0)
+
+    def rollout(level: int) -> Transitions:
+        obs = torch.full((8, 4, 1, 52, 52), level, dtype=torch.uint8)
+        nxt = torch.randint(0, 256, obs.shape, dtype=torch.uint8, generator=gen)
+        z = torch.zeros(8, 4)
+        return Transitions(obs, z.long(), nxt, z, z.bool(), z.bool())
+
+    first = rollout(10)
+    other_next = dataclasses.replace(first, next_obs=torch.zeros_like(first.next_obs))
+    assert torch.equal(bonus.compute(first), bonus.compute(other_next))  # s_t only
+    drawn: list[torch.Tensor] = []
+    loss = bonus.loss
+    bonus.loss = lambda f: drawn.append(f.clone()) or loss(f)  # type: ignore[method-assign]
+    for level in (10, 200, 60, 120):  # four rollouts, 32 frames each, into a pool of 100
+        bonus.update(rollout(level))
+    assert bonus.pool_seen == 128 and bonus.pool.shape[0] == 100
+    levels = {int(f[0, 0, 0]) for batch in drawn for f in batch}
+    assert levels - {60, 120}  # the trainings drew frames of earlier rollouts from the pool
+    assert all(batch.shape[0] == 32 for batch in drawn)
