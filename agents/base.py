@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -91,6 +92,9 @@ class OnPolicyConfig:
     init_std: float = 1.0
     #: Evaluate with the policy's mode instead of sampling.
     eval_deterministic: bool = True
+
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"int_enters": "reward", "total_reward_clip": 0.0}
 
     def __post_init__(self) -> None:
         if self.num_steps <= 0:

@@ -45,6 +45,7 @@ Choices here:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -89,6 +90,8 @@ class AESimHashConfig(BonusConfig):
     pool_size: int = 200_000
     #: The counted state: "obs" (s_t, Tang et al.'s code) or "next_obs" (s_t+1).
     counted_state: str = "obs"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"pool_size": 0, "counted_state": "next_obs"}
     #: Counter rows x columns of the count-min sketch (as `count`: 6 x 999,983).
     depth: int = 6
     #: Counters per sketch row (as `count`).

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -81,6 +82,10 @@ class DisagreementConfig(BonusConfig):
     minibatch_size: int = 2048
     #: Steps per pass instead of ``minibatch_size`` when > 0 (8: the pre-issue-29 schedule).
     num_minibatches: int = 0
+
+    #: What a config.json written before a field existed ran with (issue 29's fields; its
+    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 2048}
     #: Hidden widths of the random MLP features for vector/discrete inputs (not in the paper).
     hidden_sizes: tuple[int, ...] = (256, 256)
     #: Updates that only measure the observation statistics (release: 10k random steps).

@@ -56,7 +56,8 @@ Choices where the paper is silent or differs from this setting:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -92,6 +93,8 @@ class NGUConfig(BonusConfig):
     memory_size: int = 30_000
     #: d_m^2: "running" (kept across episodes and envs: rllte, DI-engine) or "episode".
     distance_mean: str = "running"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"distance_mean": "episode"}
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
     #: Hidden width of the inverse-dynamics head (paper: 128).

@@ -37,6 +37,8 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -64,6 +66,8 @@ class NovelDConfig(BonusConfig):
     count_key: str = "state"
     #: RND: "release" (its fixed random conv, raw input, default-init heads) or "suite".
     rnd_model: str = "release"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"rnd_model": "suite", "minibatch_size": 3200}
     #: Env steps per predictor step (release: IMPALA batch 32 x unroll 100 = 3,200).
     minibatch_size: int = 3200
     #: RND predictor Adam learning rate (NovelD src/arguments.py --predictor_learning_rate).

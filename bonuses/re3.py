@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -70,6 +72,9 @@ class RE3Config(BonusConfig):
     normalize: bool = True
     #: The state scored for transition t: "obs" (s_t, the A2C release) or "next_obs" (s_t+1).
     state: str = "obs"
+
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"state": "next_obs"}
 
     def __post_init__(self) -> None:
         for name in ("k", "memory_size", "feature_dim"):

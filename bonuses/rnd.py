@@ -35,7 +35,8 @@ the observation normalised by running per-element mean and std and clipped to [-
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -92,6 +93,10 @@ class RNDConfig(BonusConfig):
     minibatch_size: int = 1024
     #: Minibatches per pass instead of ``minibatch_size`` when > 0 (the pre-issue-29 schedule).
     num_minibatches: int = 0
+
+    #: What a config.json written before a field existed ran with (issue 29's fields; its
+    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 1024}
 
     def __post_init__(self) -> None:
         for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):

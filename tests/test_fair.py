@@ -92,3 +92,23 @@ def test_dry_run_prints_the_warning(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "ppo entry none-slow trains under other agent settings than none" in out
     assert "agent.lr=0.0001 (none: 0.001)" in out
     assert not (tmp_path / "res").exists()
+
+
+def test_committed_runs_keep_loading_as_what_they_ran() -> None:
+    """Fields added by issue 29 read, from an older config.json, as the values those runs
+    were made with: RE3 scored s_{t+1}, NGU reset d_m^2 per episode; `none` is unchanged."""
+    import json
+
+    from explore_bench.settings.config import ResolvedRun, config_differences, resolve
+
+    root = Path(__file__).resolve().parents[1] / "results/evidence/explore_bench__DeepSea20-v0/ppo"
+    old = {
+        b: json.loads((root / b / "seed0/config.json").read_text()) for b in ("re3", "ngu", "none")
+    }
+    assert "state" not in old["re3"]["bonus"]
+    assert ResolvedRun.from_dict(old["re3"], "cpu").bonus.state == "next_obs"
+    assert ResolvedRun.from_dict(old["ngu"], "cpu").bonus.distance_mean == "episode"
+    assert ResolvedRun.from_dict(old["none"], "cpu").agent.int_enters == "reward"
+    base = {"agent": {"lr": 1e-3, "anneal_lr": False, "ent_coef": 0.01}}  # evidence.toml's
+    new = resolve({**old["none"]["run"], "device": "cpu"}, base=base)
+    assert config_differences(old["none"], new) == []  # not "run with other settings"

@@ -28,6 +28,7 @@ from explore_bench.settings.overrides import (
     check_values,
     config_from_dict,
     parse_sets,
+    with_legacy_fields,
 )
 from explore_bench.settings.recipes import (
     Provenance,
@@ -168,6 +169,9 @@ def config_differences(old: Any, new: ResolvedRun) -> list[str]:
     # The recipe block notes where each value came from: the settings themselves are compared.
     current.pop("recipe", None)
     old = {k: old.get(k) for k in current}
+    for section in SECTIONS:  # fields added since it was written: the values it ran with
+        if isinstance(old.get(section), Mapping):
+            old[section] = jsonable(with_legacy_fields(type(getattr(new, section)), old[section]))
     # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
     for record in (old, current):
         record.pop(DEVICE_KEY, None)

@@ -176,6 +176,15 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
+def with_legacy_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a stored config section) with the fields it lacks that ``cls`` lists in
+    ``legacy_fields``: the values runs recorded before those fields existed were made with
+    (RE3 scored s_{t+1} before ``re3.state``), so an old config.json reads as what it ran."""
+    legacy: Mapping[str, Any] = getattr(cls, "legacy_fields", {})
+    return {**{k: v for k, v in legacy.items() if k not in data}, **data}
+
+
 def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-    """Rebuild a config dataclass from its ``dataclasses.asdict`` form (lists -> tuples)."""
-    return apply_overrides(cls(), dict(data), cls.__name__)
+    """Rebuild a config dataclass from its ``dataclasses.asdict`` form (lists -> tuples);
+    fields an older config.json lacks take their `with_legacy_fields` values."""
+    return apply_overrides(cls(), with_legacy_fields(cls, data), cls.__name__)
