@@ -280,6 +280,11 @@ def resolve(
         raise ConfigError(str(exc)) from exc
     recipe["run"] = cap_warmup(prov, recipe["run"], probe.steps, probe.num_envs)
     preset_sets = _preset_sections(preset, probe.agent) if preset is not None else {}
+    if preset is not None and preset.recipe and "warmup_steps" not in preset.run:
+        # the warm-up a preset takes from a bonus's recipe is that recipe's: cut it likewise
+        preset_sets["run"] = cap_warmup(
+            prov, preset_sets["run"], probe.steps, probe.num_envs, preset.recipe
+        )
     label = f"preset {named.preset!r}"
 
     def layers(section: str) -> list[tuple[str, str, Mapping[str, Any]]]:

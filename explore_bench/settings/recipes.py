@@ -236,16 +236,17 @@ def recipe_layers(
 
 
 def cap_warmup(
-    prov: Provenance, run: Mapping[str, Any], steps: int, num_envs: int
+    prov: Provenance, run: Mapping[str, Any], steps: int, num_envs: int, bonus: str = ""
 ) -> dict[str, Any]:
-    """A recipe's run layer with its warm-up cut to `MAX_WARMUP_SHARE` of the budget, warned."""
+    """A recipe's run layer with its warm-up cut to `MAX_WARMUP_SHARE` of the budget, warned
+    (``bonus``: whose recipe it is, when not the run's own bonus's)."""
     out = dict(run)
     value = out.get("warmup_steps")
     most = int(steps * MAX_WARMUP_SHARE) // max(num_envs, 1)
     if isinstance(value, int) and value > most:
         prov.warn(
-            f"{prov.bonus}'s recipe warms up for {value} random steps per env (as released); "
-            f"cut to {most} per env, {MAX_WARMUP_SHARE:.0%} of run.steps={steps} with "
+            f"{bonus or prov.bonus}'s recipe warms up for {value} random steps per env (as "
+            f"released); cut to {most} per env, {MAX_WARMUP_SHARE:.0%} of run.steps={steps} with "
             f"{num_envs} envs"
         )
         out["warmup_steps"] = most
