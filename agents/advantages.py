@@ -49,11 +49,16 @@ def advantages_and_returns(
     ext = rewards
     if cfg.reward_clip > 0:
         ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
-    if heads == 1:  # one return of extrinsic plus intrinsic reward (EMI/TRPO setup)
+    as_reward = cfg.int_enters == "reward"
+    if heads == 1 and as_reward:  # one return of r_ext + r_int (EMI/TRPO setup)
         ext = ext + int_rewards
+        if cfg.total_reward_clip > 0:
+            ext = ext.clamp(-cfg.total_reward_clip, cfg.total_reward_clip)
     adv_e, ret_e = gae(
         ext, values[..., 0], next_values[..., 0], ended, dones, cfg.gamma, cfg.gae_lambda
     )
+    if heads == 1 and not as_reward:  # RE3's A2C: beta r_int at its own step only
+        adv_e, ret_e = adv_e + int_rewards, ret_e + int_rewards
     if heads == 1:
         return adv_e, ret_e.unsqueeze(-1)
     if episodic:

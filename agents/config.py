@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 
@@ -29,6 +31,13 @@ class OnPolicyConfig:
     int_coef: float = 1.0
     #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
     reward_clip: float = 0.0
+    #: Clip the learner's total reward r_ext + r_int to [-c, c], one value head only; 0 = off.
+    #: A method setting: E3B's and NovelD's releases clip it at 1 (``clip_rewards``).
+    total_reward_clip: float = 0.0
+    #: Where the intrinsic reward enters, one value head only: "reward" (summed with r_ext
+    #: before GAE) or "advantage" (added to the advantage and the return of its own step,
+    #: outside the discounted sum, as RE3's A2C release does).
+    int_enters: str = "reward"
     #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
     #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
     bootstrap_truncation: bool = True
@@ -47,6 +56,9 @@ class OnPolicyConfig:
     #: Evaluate with the policy's mode instead of sampling.
     eval_deterministic: bool = True
 
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"int_enters": "reward", "total_reward_clip": 0.0}
+
     def __post_init__(self) -> None:
         if self.num_steps <= 0:
             raise ValueError(f"agent.num_steps must be positive, got {self.num_steps}")
@@ -63,6 +75,16 @@ class OnPolicyConfig:
             raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
         if self.init_std <= 0 or self.reward_clip < 0:
             raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
+        if self.int_enters not in ("reward", "advantage"):
+            raise ValueError(
+                f"agent.int_enters must be 'reward' or 'advantage', got {self.int_enters!r}"
+            )
+        one_head_only = self.total_reward_clip > 0 or self.int_enters != "reward"
+        if self.two_value_heads and one_head_only:
+            raise ValueError(
+                "agent.total_reward_clip and agent.int_enters='advantage' act on the one "
+                "return of r_ext + r_int: they need agent.two_value_heads=false"
+            )
 
 
 @dataclasses.dataclass

@@ -192,17 +192,40 @@ def state_encoder(
     return mlp(num_states or int(shape[0]), hidden, out_dim, activation)
 
 
+class StepSchedule:
+    """A model's optimiser steps per pass over a rollout, set per environment step (issue 29):
+    one step per ``minibatch_size`` transitions, the remainder carried to the next pass, so
+    the steps per env step match the release's whatever the number of envs (a rollout smaller
+    than a minibatch trains on some passes only, in one step over all of it). ``fixed`` > 0
+    instead takes that many steps per pass (the suite's schedule before issue 29)."""
+
+    def __init__(self, minibatch_size: int, fixed: int = 0) -> None:
+        self.minibatch_size, self.fixed = minibatch_size, fixed
+        #: Steps owed by the transitions seen so far, less those taken (saved with the bonus).
+        self.credit = 0.0
+
+    def steps(self, size: int) -> int:
+        """Steps for one pass over ``size`` transitions."""
+        if self.fixed:
+            return self.fixed
+        self.credit += size / self.minibatch_size
+        count = int(self.credit + 1e-9)
+        self.credit -= count
+        return count
+
+
 def train_minibatches(
     optimizer: torch.optim.Optimizer,
     size: int,
     epochs: int,
-    num_minibatches: int,
+    num_minibatches: int | StepSchedule,
     loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]],
     *,
     max_grad_norm: float = 0.0,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """``epochs`` passes of ``num_minibatches`` optimiser steps over ``range(size)``.
+    """``epochs`` passes of ``num_minibatches`` optimiser steps over ``range(size)`` (or as
+    many as a `StepSchedule` owes each pass; a pass it owes none is skipped).
 
     ``loss_fn(idx)`` returns the loss of the minibatch ``idx`` and metrics (0-d tensors);
     gradients are clipped to ``max_grad_norm`` (0: not clipped). Returns each metric's mean
@@ -211,7 +234,13 @@ def train_minibatches(
     params = [p for group in optimizer.param_groups for p in group["params"]]
     terms: dict[str, list[torch.Tensor]] = {}
     for _ in range(epochs):
-        for idx in minibatches(size, num_minibatches, torch.device(device)):
+        if isinstance(num_minibatches, StepSchedule):
+            count = num_minibatches.steps(size)
+        else:
+            count = num_minibatches
+        if count == 0:
+            continue
+        for idx in minibatches(size, count, torch.device(device)):
             loss, metrics = loss_fn(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -21,9 +21,19 @@ lambda = 1): all are fields here. Which launcher produced the paper's table is n
 Choices here:
 
 - Counting reuses `bonuses.count.Count` on the codes (its count-min sketch, the in-batch
-  rule n = committed + occurrences in this batch, and s_{t+1} as the counted state).
-- Each training is ``epochs`` passes over the latest frames of the current rollout; the
-  sandbox samples its minibatches from a replay pool of up to 5M frames instead.
+  rule n = committed + occurrences in this batch). The counted state is s_t, as Tang et
+  al.'s code (hrtang/hash_exploration ``ale_hashing_bonus_evaluator.py``) and the suite's
+  `count` count it (issue 29; ``counted_state = "next_obs"``, s_{t+1}, was the former choice).
+- Training, as released in kind (issue 29): every frame counted also enters a replay pool
+  (the sandbox's ``replay_pool`` of up to 5M frames); every ``train_every`` updates the
+  autoencoder takes ``epochs`` x (rollout frames / ``batch_size``) Adam steps on minibatches
+  of 32 drawn uniformly from the pool. The pool holds ``pool_size`` = 200,000 frames here
+  (52 x 52 bytes each, 541 MB at most per run, allocated as it fills; this machine has
+  23 GB for two workers), not 5M; how many steps the sandbox takes per training is not
+  in the reference, so the number of steps is the former one-pass schedule's. Before
+  issue 29 each training was one pass over the current rollout only, after which, probed on
+  two families of frames, codes scored an unseen family exactly as the seen one.
+  ``pool_size = 0`` restores that.
 - The sandbox's batch normalisation is left out (the paper does not describe it), and its
   last transposed conv gives the 64 class logits directly.
 - Images only, as in the paper: frame stacks whose frames are at least ``image_size``
@@ -35,6 +45,7 @@ Choices here:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -43,7 +54,7 @@ import torch
 from torch import nn
 
 from bonuses._encoders import train_minibatches
-from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, UnsupportedSpaceError
+from bonuses.base import BonusConfig, IntrinsicBonus, Transitions, UnsupportedSpaceError
 from bonuses.count import Count, CountConfig
 
 _SANDBOX = "florensacc/rllab-curriculum@8728e61, sandbox/rein/algos/embedding_theano2"
@@ -73,8 +84,14 @@ class AESimHashConfig(BonusConfig):
     batch_size: int = 32
     #: Train the autoencoder on every this many updates (sandbox: train_model_freq 5).
     train_every: int = 5
-    #: Passes over the rollout's frames per training (the sandbox samples a replay pool).
+    #: Steps per training, in passes' worth of the rollout's frames (see the module doc).
     epochs: int = 1
+    #: Frames in the replay pool the autoencoder trains on (sandbox: 5M; 0: the rollout only).
+    pool_size: int = 200_000
+    #: The counted state: "obs" (s_t, Tang et al.'s code) or "next_obs" (s_t+1).
+    counted_state: str = "obs"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"pool_size": 0, "counted_state": "next_obs"}
     #: Counter rows x columns of the count-min sketch (as `count`: 6 x 999,983).
     depth: int = 6
     #: Counters per sketch row (as `count`).
@@ -90,6 +107,11 @@ class AESimHashConfig(BonusConfig):
         if self.image_size != 52:
             raise ValueError(
                 f"ae_simhash.image_size must be 52 (the paper's encoder), got {self.image_size}"
+            )
+        if self.pool_size < 0 or self.counted_state not in ("obs", "next_obs"):
+            raise ValueError(
+                "ae_simhash.pool_size must be >= 0 and counted_state 'obs' or 'next_obs', got "
+                f"{self.pool_size!r}, {self.counted_state!r}"
             )
         for name in ("beta", "learning_rate"):
             if not getattr(self, name) > 0:
@@ -116,22 +138,6 @@ class AESimHash(IntrinsicBonus):
     observation_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     description = "AE-SimHash: beta/sqrt(n) over SimHash of a learned binary autoencoder code."
     reference = "Tang et al. 2017, #Exploration (sec. 2.3, learned hash codes)"
-    recipes = {
-        "trpo": Recipe(
-            source=f"{_SANDBOX}/launch_trpo_atari_img.py (TRPOPlusLSH arguments)",
-            agent={
-                "num_steps": 5000,
-                "gamma": 0.995,
-                "max_kl": 0.01,
-                "cg_iters": 10,
-                "cg_damping": 1e-5,
-                "max_backtracks": 15,
-                "backtrack_coef": 0.8,
-                "reward_clip": 1.0,
-            },
-            run={"num_envs": 10},
-        )
-    }
 
     config: AESimHashConfig
 
@@ -167,6 +173,10 @@ class AESimHash(IntrinsicBonus):
             device,
         )
         self.num_updates = 0
+        #: The replay pool of frames (uint8, on the CPU), a ring of ``pool_size`` grown as
+        #: it fills; ``pool_seen`` frames have entered it.
+        self.pool = torch.zeros(0, 1, cfg.image_size, cfg.image_size, dtype=torch.uint8)
+        self.pool_seen = 0
         self.to(self.device)
         self.optimizer = torch.optim.Adam(
             [*self.encoder.parameters(), *self.decoder.parameters()], lr=cfg.learning_rate
@@ -214,15 +224,45 @@ class AESimHash(IntrinsicBonus):
         )
         return (nll + penalty).mean(), penalty.mean()
 
+    def _counted(self, batch: Transitions) -> torch.Tensor:
+        flat = batch.flat()
+        return flat.obs if self.config.counted_state == "obs" else flat.next_obs
+
+    def _remember(self, frames: torch.Tensor) -> None:
+        """Add frames to the replay pool's ring (oldest overwritten once it is full)."""
+        size = self.config.pool_size
+        frames = frames.cpu()[-size:]
+        if self.pool.shape[0] < size:  # grow by doubling up to the pool size
+            need = min(size, self.pool_seen + frames.shape[0])
+            if need > self.pool.shape[0]:
+                grown = self.pool.new_zeros(
+                    min(size, max(need, 2 * self.pool.shape[0])), *frames.shape[1:]
+                )
+                grown[: self.pool.shape[0]] = self.pool
+                self.pool = grown
+        idx = (self.pool_seen + torch.arange(frames.shape[0])) % size
+        self.pool[idx] = frames
+        self.pool_seen += frames.shape[0]
+
+    def _training_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(frames to draw minibatches from, steps): the pool, or the rollout itself."""
+        cfg = self.config
+        steps = cfg.epochs * max(1, frames.shape[0] // cfg.batch_size)
+        if cfg.pool_size == 0:
+            return frames, steps
+        filled = min(self.pool_seen, cfg.pool_size)
+        draw = torch.randint(0, filled, (steps * cfg.batch_size,))
+        return self.pool[draw].to(self.device), steps
+
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        n = self.counter.counts_of(self.binary_codes(batch.flat().next_obs)).double()
+        n = self.counter.counts_of(self.binary_codes(self._counted(batch))).double()
         bonus = self.config.beta / n.sqrt()
         return bonus.reshape(batch.ext_rewards.shape).float().to(self.device)
 
     def update(self, batch: Transitions) -> dict[str, float]:
         cfg = self.config
-        frames = self.frames(batch.flat().next_obs)
+        frames = self.frames(self._counted(batch))
         with torch.no_grad():  # one encoder pass gives the counted codes and the saturation
             code = self.code(frames)
         metrics = self.counter.commit(code.round())
@@ -230,15 +270,18 @@ class AESimHash(IntrinsicBonus):
         trains = self.num_updates % cfg.train_every == 0
         self.num_updates += 1
         trained = {"ae_loss": 0.0, "binary_penalty": 0.0}
+        if cfg.pool_size:
+            self._remember(frames)
         if trains:
+            sample, steps = self._training_frames(frames)
 
             def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-                total, penalty = self.loss(frames[idx])
+                total, penalty = self.loss(sample[idx])
                 return total, {"ae_loss": total, "binary_penalty": penalty}
 
-            chunks = max(1, frames.shape[0] // cfg.batch_size)
+            epochs, chunks = (1, steps) if cfg.pool_size else (cfg.epochs, steps // cfg.epochs)
             trained = train_minibatches(
-                self.optimizer, frames.shape[0], cfg.epochs, chunks, loss, device=self.device
+                self.optimizer, sample.shape[0], epochs, chunks, loss, device=self.device
             )
         return {
             **metrics,
@@ -248,8 +291,17 @@ class AESimHash(IntrinsicBonus):
         }
 
     def get_extra_state(self) -> Any:
-        return {**super().get_extra_state(), "num_updates": self.num_updates}
+        filled = min(self.pool_seen, self.config.pool_size)
+        return {
+            **super().get_extra_state(),
+            "num_updates": self.num_updates,
+            "pool": self.pool[:filled].clone(),
+            "pool_seen": self.pool_seen,
+        }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
+        if "pool" in state:
+            self.pool = state["pool"].to(torch.uint8).cpu().clone()
+            self.pool_seen = int(state["pool_seen"])

@@ -139,20 +139,25 @@ class BonusConfig:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Recipe:
-    """A method's paper recipe: the agent/shaping/run settings its paper requires.
+    """A method's recipe: the settings that are part of the method wherever it runs.
 
-    Plain config overrides, like a preset, declared next to the bonus in
-    ``IntrinsicBonus.recipes`` (keyed by agent name; ``"*"`` for any agent). The harness
-    applies them in ``recipe = "paper"`` mode, between the agent's defaults and a named preset.
+    Plain config overrides declared next to the bonus in ``IntrinsicBonus.recipes`` (keyed by
+    agent name; ``"*"`` for any agent), applied in ``recipe = "paper"`` mode between a spec's
+    base layer and a named preset. A recipe carries only the method (issue 29): the intrinsic
+    value head, its discount, the advantages' weights, total-reward clipping and where the
+    intrinsic reward enters (the agent fields of ``METHOD_AGENT_FIELDS`` in
+    ``explore_bench.settings.recipes``), the output shaping, and the random-action warm-up.
+    A paper's optimiser settings are agent settings, declared as a named preset
+    (``explore_bench.settings.presets``); the harness refuses them here.
     """
 
     #: Where the settings come from (paper section or released-code file).
     source: str
-    #: Agent config fields (``OnPolicyConfig`` and the agent's own config).
+    #: Method fields of the agent's config (``METHOD_AGENT_FIELDS``: two_value_heads, ...).
     agent: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    #: Reward-shaping fields (normaliser, coefficient, ...).
+    #: Reward-shaping fields (normaliser, coefficient, clipping).
     shaping: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    #: Run-level settings (num_envs, warm-up steps, ...).
+    #: Run-level method settings (only ``warmup_steps``).
     run: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -199,7 +204,7 @@ def action_kind(space: gym.Space) -> str:
 
 #: The output normalisers the harness applies (`explore_bench.runs.shaping`), the values a
 #: bonus's ``default_normalizer`` and a run's ``shaping.normalizer`` may take.
-NORMALIZERS = ("none", "reward_rms", "return_rms", "minmax")
+NORMALIZERS = ("none", "reward_rms", "reward_rms_rows", "return_rms", "minmax")
 
 
 class IntrinsicBonus(nn.Module, ABC):

@@ -94,25 +94,10 @@ class Count(IntrinsicBonus):
     description = "Count-based: beta/sqrt(n) over SimHash codes (exact for discrete states)."
     reference = "Tang et al. 2017, #Exploration: A Study of Count-Based Exploration for Deep RL"
     recipes = {
-        "trpo": Recipe(
-            source="Tang et al. 2017, app. A; hrtang/hash_exploration "
-            "bonus_trpo/launchers/exp-027.py (Table 1: step size 0.01, discount 0.99, CG 10 "
-            "iterations, reg_coeff 1e-3, 15 backtracks x 0.8) with rllab's GAE lambda 1, "
-            "centred advantages and value 0 at a path end; batch, horizon and reward "
-            "clipping are per domain, not here",
-            agent={
-                "gamma": 0.99,
-                "gae_lambda": 1.0,
-                "norm_adv": True,
-                "max_kl": 0.01,
-                "cg_iters": 10,
-                "cg_damping": 1e-3,
-                "backtrack_coef": 0.8,
-                "max_backtracks": 15,
-                "bootstrap_truncation": False,  # rllab scores the value at a path end 0
-            },
+        "*": Recipe(
+            source="none: Tang et al. 2017 fix no shaping beyond the bonus itself; their TRPO "
+            "settings are agent settings, the preset tang-trpo"
         ),
-        "*": Recipe(source="none: Tang et al. 2017 run TRPO only; no settings for other agents"),
     }
 
     config: CountConfig

@@ -17,8 +17,17 @@ As in the released code (pathak22/exploration-by-disagreement, defaults of ``run
   two dense layers with the action concatenated into every layer, -> 512. Each is trained
   on the squared error averaged over features, with a dropout of keep probability 0.8 on
   the per-sample loss (so each member sees its own random 80%), the members' losses summed
-  into one Adam with lr 1e-4, over 3 epochs of 8 minibatches (the release trains them in
-  PPO's own minibatch loop).
+  into one Adam with lr 1e-4, over 3 epochs of 8 minibatches of PPO's own rollout of 128
+  steps x 128 envs (run.py --envs_per_process 128, --nminibatches 8, --nepochs 3): 24 steps
+  per 16,384 env steps, minibatches of 2,048. Here the same per env step (issue 29; before,
+  24 steps per rollout of 8 envs, 16 times as many): ``minibatch_size`` 2,048, one step per
+  2,048 env steps and epoch (`bonuses._encoders.StepSchedule`).
+- Reward, as released: the policy learns from the intrinsic reward alone (run.py
+  ``--ext_coeff 0``, ``--int_coeff 1``, one value head, ``--use_news 0``: a return across
+  episode ends). Here the recipe gives it two value heads, the intrinsic one non-episodic at
+  gamma 0.99, and weights them ext 0 / int 1, which trains the policy on the same
+  advantage. ``--set agent.ext_coef=1`` (or the preset ``disagreement-ext``) adds the
+  extrinsic reward, the suite's former default.
 - The variance is the population variance across members (``np.var``, ``rollouts.py``).
 
 Where the paper is silent: vector and discrete (one-hot) observations get a random
@@ -30,7 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -39,6 +49,7 @@ from torch import nn
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
+    StepSchedule,
     conv_trunk,
     mlp,
     observation_features,
@@ -67,15 +78,21 @@ class DisagreementConfig(BonusConfig):
     learning_rate: float = 1e-4
     #: Passes over each rollout per update (run.py --nepochs: 3).
     epochs: int = 3
-    #: Minibatches per pass (run.py --nminibatches: 8).
-    num_minibatches: int = 8
+    #: Transitions per step (run.py: 128 steps x 128 envs / --nminibatches 8 = 2,048).
+    minibatch_size: int = 2048
+    #: Steps per pass instead of ``minibatch_size`` when > 0 (8: the pre-issue-29 schedule).
+    num_minibatches: int = 0
+
+    #: What a config.json written before a field existed ran with (issue 29's fields; its
+    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 2048}
     #: Hidden widths of the random MLP features for vector/discrete inputs (not in the paper).
     hidden_sizes: tuple[int, ...] = (256, 256)
     #: Updates that only measure the observation statistics (release: 10k random steps).
     warmup_updates: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("ensemble_size", "feature_dim", "hidden_dim", "epochs", "num_minibatches"):
+        for name in ("ensemble_size", "feature_dim", "hidden_dim", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"disagreement.{name} must be an integer >= 1, got {value!r}")
@@ -83,8 +100,10 @@ class DisagreementConfig(BonusConfig):
             raise ValueError(
                 f"disagreement.ensemble_size must be >= 2 (a variance), got {self.ensemble_size}"
             )
-        if self.residual_blocks < 0 or self.warmup_updates < 0:
-            raise ValueError("disagreement.residual_blocks and warmup_updates must be >= 0")
+        if self.residual_blocks < 0 or self.warmup_updates < 0 or self.num_minibatches < 0:
+            raise ValueError(
+                "disagreement.residual_blocks, warmup_updates and num_minibatches must be >= 0"
+            )
         if not 0.0 < self.keep_prob <= 1.0:
             raise ValueError(f"disagreement.keep_prob must be in (0, 1], got {self.keep_prob!r}")
         if not self.learning_rate > 0:
@@ -148,25 +167,12 @@ class Disagreement(IntrinsicBonus):
     description = "Disagreement: variance of 5 forward models' predictions of random features."
     reference = "Pathak, Gandhi & Gupta 2019, Self-Supervised Exploration via Disagreement"
     recipes = {
-        "ppo": Recipe(
-            source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}; the release learns from the "
-            "intrinsic reward alone with --use_news 0 (a return across episode ends): with the "
-            "extrinsic reward added, the two get their own value heads, the intrinsic one "
-            "non-episodic at the release's gamma (as Burda et al. 2018 for RND)",
-            agent={
-                "num_steps": 128,
-                "num_minibatches": 8,
-                "update_epochs": 3,
-                "clip_coef": 0.1,
-                "ent_coef": 1e-3,
-                "lr": 1e-4,
-                "anneal_lr": False,
-                "gamma": 0.99,
-                "gae_lambda": 0.95,
-                "norm_adv": True,
-                "two_value_heads": True,
-                "int_gamma": 0.99,
-            },
+        "*": Recipe(
+            source=f"Pathak et al. 2019, sec. 5 and {_RELEASE}: the policy learns from the "
+            "intrinsic reward alone (--ext_coeff 0, --int_coeff 1) with --use_news 0 (a return "
+            "across episode ends): a non-episodic intrinsic value head at gamma 0.99 with "
+            "weights ext 0 / int 1; its PPO settings are the preset disagreement-atari",
+            agent={"two_value_heads": True, "int_gamma": 0.99, "ext_coef": 0.0, "int_coef": 1.0},
             shaping={"normalizer": "return_rms", "return_gamma": 0.99},
         )
     }
@@ -195,6 +201,8 @@ class Disagreement(IntrinsicBonus):
             cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim, cfg.residual_blocks
         )
         self.num_updates = 0
+        #: Model steps per pass, per env step as released.
+        self.schedule = StepSchedule(cfg.minibatch_size, cfg.num_minibatches)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(
             self.ensemble.parameters(), lr=cfg.learning_rate, fused=True
@@ -237,13 +245,18 @@ class Disagreement(IntrinsicBonus):
             return total, {"forward_loss": total}
 
         metrics = train_minibatches(
-            self.optimizer, phi.shape[0], cfg.epochs, cfg.num_minibatches, loss, device=self.device
+            self.optimizer, phi.shape[0], cfg.epochs, self.schedule, loss, device=self.device
         )
-        return {"warmup": 0.0, **metrics}
+        return {"warmup": 0.0, "forward_loss": 0.0, **metrics}
 
     def get_extra_state(self) -> Any:
-        return {**super().get_extra_state(), "num_updates": self.num_updates}
+        return {
+            **super().get_extra_state(),
+            "num_updates": self.num_updates,
+            "step_credit": self.schedule.credit,
+        }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
+        self.schedule.credit = float(state.get("step_credit", 0.0))

@@ -29,10 +29,15 @@ Choices where the paper is silent or differs from this setting:
   error to the taken actions (as for ICM here).
 - phi has its own Adam optimiser (the release adds the inverse loss, weight 1, to the IMPALA
   loss and steps one Adam per batch); here ``epochs`` passes of ``num_minibatches`` steps.
-- Scale: the release divides the bonus by the running std of the intrinsic reward
-  (``--reward_norm int``) with coefficient 1 on MiniHack: ``default_normalizer`` is
-  ``reward_rms`` and the paper recipe sets coefficient 1. Its clipping of the total reward
-  to [-1, 1] is not applied (the harness never clips the bonus).
+- Scale, as released (issue 29): the release divides the bonus by a running std of the
+  intrinsic reward (``--reward_norm int``; src/algos/e3b.py ``learn``) that sums squared
+  deviations over all T x B values but counts T rows (src/models.py
+  ``update_running_moments``), about sqrt(B) times the true std, and its coefficient of 1
+  was tuned with it: ``default_normalizer`` is ``reward_rms_rows``, that rule. The true std
+  is ``--set shaping.normalizer=reward_rms`` (an intrinsic reward about sqrt(B) times and,
+  measured on small grids, 9-34 times larger). The release then clips the total reward
+  r_ext + r_int to [-1, 1] (``clip_rewards``, src/algos/e3b.py): the recipe sets
+  ``agent.total_reward_clip = 1``.
 """
 
 from __future__ import annotations
@@ -159,15 +164,17 @@ class E3B(EpisodicBonus):
     """Elliptical episodic bonus phi(s)^T C^-1 phi(s) in inverse-dynamics features."""
 
     config_cls = E3BConfig
-    default_normalizer = "reward_rms"
+    default_normalizer = "reward_rms_rows"
     description = "E3B: elliptical episodic bonus phi^T C^-1 phi in inverse-dynamics features."
     reference = "Henaff et al. 2022, Exploration via Elliptical Episodic Bonuses"
     recipes = {
         "*": Recipe(
             source="facebookresearch/e3b minihack/torchbeast/README.md and src/arguments.py: "
-            "--reward_norm int (running std of the intrinsic reward), "
-            "--intrinsic_reward_coef 1.0",
-            shaping={"normalizer": "reward_rms", "coef": 1.0},
+            "--reward_norm int (src/models.py update_running_moments: the running std as "
+            "released, T rows counted), --intrinsic_reward_coef 1.0; src/algos/e3b.py learn: "
+            "total reward clipped to [-1, 1]",
+            agent={"total_reward_clip": 1.0},
+            shaping={"normalizer": "reward_rms_rows", "coef": 1.0},
         )
     }
 

@@ -34,22 +34,6 @@ from bonuses.base import (
 VARIANTS = ("residual", "diversity")
 KERNELS = ("grid", "dense")
 
-#: The EMI paper's TRPO (rllab) settings shared by its MuJoCo and Atari scripts (Kim et al.
-#: 2019, sec. 5; snu-mllab/EMI examples/trpo_emi_{mujoco,atari}.py; shared/reference/emi.md).
-#: Batch sizes and networks differ per domain: the presets emi-mujoco / emi-atari add them.
-EMI_TRPO = {
-    "gamma": 0.995,
-    "gae_lambda": 1.0,
-    "norm_adv": True,
-    "max_kl": 0.01,
-    "cg_iters": 10,
-    "cg_damping": 1e-5,
-    "backtrack_coef": 0.8,
-    "max_backtracks": 15,
-    "vf_lr": 1e-3,
-    "bootstrap_truncation": False,  # rllab scores the value at a path end 0
-}
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EMIConfig(BonusConfig):
@@ -128,12 +112,10 @@ class EMI(IntrinsicBonus):
     description = "EMI: state/action embeddings with linear dynamics and MI objectives."
     reference = "Kim et al., EMI: Exploration with Mutual Information, ICML 2019"
     recipes = {
-        "trpo": Recipe(
-            source="Kim et al. 2019, sec. 5; snu-mllab/EMI examples/trpo_emi_mujoco.py and "
-            "trpo_emi_atari.py (rllab TRPO)",
-            agent=EMI_TRPO,
+        "*": Recipe(
+            source="none: the EMI paper's TRPO settings are agent settings, the presets "
+            "emi-mujoco and emi-atari"
         ),
-        "*": Recipe(source="none: the EMI paper runs TRPO only; no settings for other agents"),
     }
     config: EMIConfig
 

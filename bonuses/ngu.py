@@ -18,15 +18,26 @@ L2 weight 1e-5, gradient clip 40.
 
 Choices where the paper is silent or differs from this setting:
 
-- Out of scope: NGU's agent-side parts (the family of policies with their own beta and
-  discount, the R2D2 learner, the UVFA network). This is the intrinsic reward only; the
-  paper's beta = 0.3 is the recipe's coefficient.
+- The policy family: NGU trains 32 policies with betas from 0 to 0.3 and discounts from
+  0.99 to 0.997 in one UVFA network (R2D2 learner) and evaluates the beta = 0 member;
+  DI-engine spreads beta over [0, 0.3] across its actors. The suite runs ONE policy, the
+  most exploratory member, beta = 0.3 at the agent's own discount (the recipe's
+  coefficient), and evaluates that policy: not the exploitative member the paper reports.
+  NGU's agent-side parts (the family, R2D2, the UVFA network) are out of scope.
 - Which state is scored: the transition x_t -> x_{t+1} scores x_{t+1} (as every other bonus
   here) against a memory holding the episode's states x_0 .. x_t (x_t inserted first), so
   the memory is never empty when scoring and the episode's first state is remembered.
-- d_m^2 is part of the episodic memory: a running mean over the episode, reset with it (the
-  paper does not say whether it spans episodes). With fewer than k states in memory, the
-  sum runs over those there are. When the memory is full the oldest slot is overwritten.
+- d_m^2, as the reimplementations keep it (issue 29): a running mean of the squared kNN
+  distances of every step of every env since the start, kept across episodes (rllte
+  ``pseudo_counts.py``, DI-engine ``ngu_reward_model.py``; the paper does not say).
+  ``distance_mean = "episode"`` resets it with each episode, the suite's former choice,
+  under which the first scored step of every episode divides its distance by itself and
+  pays about 1 / (sqrt(eps) + c) = 90. With fewer than k states in memory, the sum runs
+  over those there are. When the memory is full the oldest slot is overwritten.
+- Scale: the episodic reward is normalised as rllte does, by a running std: the recipe's
+  normaliser is ``reward_rms`` (the harness's one mechanism, on r_ep times the modulator;
+  DI-engine divides by its batch mean instead), then beta = 0.3. Before issue 29 r_ep (up
+  to about 90) went unnormalised.
 - The lifelong modulator reuses `bonuses.rnd.RND` (a sub-module: observation statistics,
   warm-up, newest frame only for images) with NGU's lr 5e-4 and every transition training
   the predictor; mu_e and sigma_e are running statistics of its score over all transitions
@@ -45,7 +56,8 @@ Choices where the paper is silent or differs from this setting:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -79,6 +91,10 @@ class NGUConfig(BonusConfig):
     max_similarity: float = 8.0
     #: Episodic memory slots per env (Table 6: 30,000).
     memory_size: int = 30_000
+    #: d_m^2: "running" (kept across episodes and envs: rllte, DI-engine) or "episode".
+    distance_mean: str = "running"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"distance_mean": "episode"}
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
     #: Hidden width of the inverse-dynamics head (paper: 128).
@@ -117,6 +133,10 @@ class NGUConfig(BonusConfig):
         for name in ("cluster_distance", "weight_decay", "max_grad_norm"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ngu.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.distance_mean not in ("running", "episode"):
+            raise ValueError(
+                f"ngu.distance_mean must be 'running' or 'episode', got {self.distance_mean!r}"
+            )
         if self.max_modulation < 1:
             raise ValueError(f"ngu.max_modulation must be >= 1, got {self.max_modulation!r}")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
@@ -178,14 +198,18 @@ class KNNMemory(EpisodicMemory):
         dist2 = torch.where(valid, dist2, torch.inf)
         nearest = dist2.topk(min(self.cfg.k, width), dim=-1, largest=False).values
         found = torch.isfinite(nearest)
-        self.dist_sum += torch.where(found, nearest, 0.0).sum(-1)
-        self.dist_count += found.sum(-1)
+        step_sum, step_count = torch.where(found, nearest, 0.0).sum(-1), found.sum(-1)
+        if self.cfg.distance_mean == "running":  # one mean over every env, every slot holds it
+            step_sum, step_count = step_sum.sum(), step_count.sum()
+        self.dist_sum += step_sum
+        self.dist_count += step_count
         mean = self.dist_sum / self.dist_count.clamp_min(1.0)
         return episodic_reward(nearest, mean, self.cfg)
 
     def reset(self, ended: torch.Tensor) -> None:
         ended = ended.to(self.size.device)
-        for buffer in (self.size, self.dist_sum, self.dist_count):
+        running = self.cfg.distance_mean == "running"
+        for buffer in (self.size,) if running else (self.size, self.dist_sum, self.dist_count):
             buffer[ended] = 0
 
     def copy(self) -> KNNMemory:
@@ -221,9 +245,10 @@ class NGU(EpisodicBonus):
     reference = "Badia et al. 2020, Never Give Up: Learning Directed Exploration Strategies"
     recipes = {
         "*": Recipe(
-            source="Badia et al. 2020, Table 6: intrinsic reward scale beta = 0.3, "
-            "no normalisation of r_i",
-            shaping={"normalizer": "none", "coef": 0.3},
+            source="Badia et al. 2020, Table 6: intrinsic reward scale beta = 0.3 (the most "
+            "exploratory member of the policy family); the intrinsic reward divided by a "
+            "running std as rllte pseudo_counts.py does",
+            shaping={"normalizer": "reward_rms", "coef": 0.3},
         )
     }
 

@@ -9,21 +9,24 @@ the first visit to s_{t+1} in the episode::
 with nov(x) the L2 norm (not squared) of RND's predictor minus target on x, alpha = 0.5 and
 N_ep the episodic count of s_{t+1}, incremented before use and reset at episode end.
 
-- RND is this suite's `bonuses.rnd.RND`, reused as a sub-module (its predictor training,
-  observation statistics and warm-up; the bonus is zero while RND warms up). nov is
-  recovered from RND's score exactly: RND scores the mean of the squared feature errors, so
-  ||f_hat(x) - f(x)||_2 = sqrt(feature_dim * score).
-- Deviations from the release: RND here normalises its inputs with running statistics and
-  trains on the squared error (the release feeds a fixed random conv embedding of the 7x7
-  view, unnormalised, and minimises the mean L2 norm; the two losses share their minimum).
-  Images use RND's encoder on the newest frame, vector and discrete observations its MLP.
+- RND, as released (issue 29; ``rnd_model = "release"``): `bonuses._noveld_rnd.ReleaseRND`,
+  a fixed random conv of the RAW 7x7 grid (orthogonal ReLU-gain init, as the release's
+  ``init_``), MLP heads with torch's default init, no observation normalisation, the mean
+  L2 norm as the predictor's loss, one predictor step per 3,200 env steps (the release's
+  IMPALA batch of 32 x 100). ``rnd_model = "suite"`` is the suite's `bonuses.rnd.RND` as a
+  sub-module, the former choice (normalised inputs, orthogonal gain-sqrt(2) init, 4 steps
+  per rollout: measured by the issue at about 7x the release's novelty at the start, 10x
+  after 49k steps, and 12.5x the predictor steps per env step); nov is then recovered
+  from RND's score, ||f_hat(x) - f(x)||_2 = sqrt(feature_dim * score).
 - Episodic count: the release hashes the FULL grid observation (agent included). With
   ``count_key = "state"`` the task's `Transitions.state_keys` are counted when it provides
   them (MiniGrid), else the exact next observation; ``"obs"`` always counts observations.
   The count is the shared `bonuses.base.EpisodicCounts` memory (spans rollouts, resets at
   episode ends, saved with ``state_dict()``).
-- Scale: the release does not normalise the bonus (coefficient 0.5, entropy 0.001); the
-  paper recipe sets these. Its clipping of the total reward to [-1, 1] is not applied.
+- Scale: the release does not normalise the bonus (coefficient 0.5; its entropy cost 0.001
+  is an agent setting, the preset noveld-minigrid) and clips the total reward r_ext + r_int
+  to [-1, 1] (src/algos/bebold.py, ``clip_rewards``): the recipe sets the coefficient, no
+  normaliser and ``agent.total_reward_clip = 1``.
 - Actions are not used: any action space is accepted.
 - Grids (MiniGrid's 7x7 symbolic views), which RND's Atari torso does not fit: its networks
   get the shared grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice).
@@ -34,11 +37,14 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
 
-from bonuses._encoders import RND_CONV, require_conv_fits
+from bonuses._encoders import RND_CONV, frame_shape, require_conv_fits
+from bonuses._noveld_rnd import ReleaseRND
 from bonuses.base import (
     COUNT_KEYS,
     BonusConfig,
@@ -58,11 +64,17 @@ class NovelDConfig(BonusConfig):
     #: Episodic-count keys: "state" (the task's full-state keys when given, as the release's
     #: full-grid hash; else observations) or "obs" (always the exact next observation).
     count_key: str = "state"
+    #: RND: "release" (its fixed random conv, raw input, default-init heads) or "suite".
+    rnd_model: str = "release"
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"rnd_model": "suite", "minibatch_size": 3200}
+    #: Env steps per predictor step (release: IMPALA batch 32 x unroll 100 = 3,200).
+    minibatch_size: int = 3200
     #: RND predictor Adam learning rate (NovelD src/arguments.py --predictor_learning_rate).
     learning_rate: float = 1e-4
-    #: RND output width (release: target and predictor end in 128 units).
+    #: RND output width, ``rnd_model = "suite"`` (release: 128).
     feature_dim: int = 128
-    #: Hidden widths of RND's MLPs for vector/discrete observations (not in the paper).
+    #: Hidden widths of the suite RND's MLPs for vector/discrete observations.
     hidden_sizes: tuple[int, ...] = (256, 256)
     #: Fraction of transitions that train the predictor (release: all of them).
     update_proportion: float = 1.0
@@ -76,6 +88,12 @@ class NovelDConfig(BonusConfig):
     def __post_init__(self) -> None:
         if not self.alpha >= 0:
             raise ValueError(f"noveld.alpha must be >= 0, got {self.alpha!r}")
+        if self.rnd_model not in ("release", "suite"):
+            raise ValueError(
+                f"noveld.rnd_model must be 'release' or 'suite', got {self.rnd_model!r}"
+            )
+        if self.minibatch_size < 1:
+            raise ValueError(f"noveld.minibatch_size must be >= 1, got {self.minibatch_size!r}")
         if self.count_key not in COUNT_KEYS:
             raise ValueError(f"noveld.count_key must be 'state' or 'obs', got {self.count_key!r}")
         self.rnd_config()  # validates the RND fields, naming them rnd.*
@@ -101,15 +119,11 @@ class NovelD(EpisodicCountBonus):
     description = "NovelD: max(nov(s') - alpha nov(s), 0) with RND novelty, first visits only."
     reference = "Zhang et al. 2021, NovelD: A Simple yet Effective Exploration Criterion"
     recipes = {
-        "ppo": Recipe(
-            source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
-            "--entropy_cost 0.001, no intrinsic reward normalisation",
-            agent={"ent_coef": 0.001},
-            shaping={"normalizer": "none", "coef": 0.5},
-        ),
         "*": Recipe(
             source="tianjunz/NovelD src/arguments.py: --intrinsic_reward_coef 0.5, "
-            "no intrinsic reward normalisation",
+            "no intrinsic reward normalisation; src/algos/bebold.py: total reward clipped to "
+            "[-1, 1] (its entropy cost 0.001 is the preset noveld-minigrid)",
+            agent={"total_reward_clip": 1.0},
             shaping={"normalizer": "none", "coef": 0.5},
         ),
     }
@@ -124,13 +138,28 @@ class NovelD(EpisodicCountBonus):
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
+        cfg = self.config
+        shape = tuple(observation_space.shape or ())
         if self.obs_kind == "image":  # RND's conv torso on the newest frame
-            shape = (1, *tuple(observation_space.shape or ())[1:])
-            require_conv_fits(shape, RND_CONV, "NovelD's RND")
-        self.rnd = RND(observation_space, action_space, self.config.rnd_config(), device)
+            require_conv_fits(frame_shape(shape), RND_CONV, "NovelD's RND")
+        self.rnd: RND | None = None
+        self.release: ReleaseRND | None = None
+        if cfg.rnd_model == "suite":
+            self.rnd = RND(observation_space, action_space, cfg.rnd_config(), device)
+        else:
+            self.release = ReleaseRND(
+                self.obs_kind, shape, self.num_states, cfg.learning_rate, cfg.minibatch_size,
+                self.device,
+            )  # fmt: skip
 
     def novelty(self, batch: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
         """nov(s_t) and nov(s_{t+1}), each (T, N): L2 norms of RND's feature error."""
+        if self.release is not None:
+            flat = batch.flat()
+            shape = batch.ext_rewards.shape
+            nov = self.release.novelty(flat.obs).double().reshape(shape)
+            return nov, self.release.novelty(flat.next_obs).double().reshape(shape)
+        assert self.rnd is not None
         width = self.config.feature_dim
         nov_next = (self.rnd.compute(batch).double() * width).sqrt()
         leaving = dataclasses.replace(batch, next_obs=batch.obs)
@@ -146,5 +175,10 @@ class NovelD(EpisodicCountBonus):
 
     def update(self, batch: Transitions) -> dict[str, float]:
         counts = self.commit_walk(batch)
-        metrics = self.rnd.update(batch)
+        if self.release is not None:
+            loss = self.release.train_on(batch.flat().next_obs)
+            metrics = {"warmup": 0.0, "predictor_loss": loss}
+        else:
+            assert self.rnd is not None
+            metrics = self.rnd.update(batch)
         return {**metrics, "first_visit_frac": float((counts == 1).double().mean())}

@@ -19,8 +19,9 @@ The release has two variants; this follows its on-policy one (A2C on MiniGrid,
 - ``normalize``: d is divided by its running std before the log (the A2C release, whose
   running-moments update has a bug, adding n/N where it should multiply; not copied here).
   ``normalize = False`` gives the paper's eq. 5, ``log(1 + d)``.
-- The state scored for transition t is s_{t+1}, as for RND, ICM and counts (the release
-  scores s_t, which the action cannot change).
+- The state scored for transition t is s_t, as released (the A2C release embeds the
+  rollout's observations, ``a2c_re3/torch_ac/algos/a2c.py``); ``state = "next_obs"``
+  scores s_{t+1}, as RND, ICM and counts do (the suite's choice before issue 29).
 
 Encoders (torch's default init): frame stacks use the RAD encoder of the off-policy release
 (4 convs of 32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh).
@@ -28,21 +29,26 @@ Symbolic grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` wit
 head; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool, 64
 features) differs, but is as random. Vector and discrete (one-hot) observations use a
 ReLU MLP with the same head (the paper has none for them).
-The release's coefficient (beta = 0.005 on DoorKey-6x6, added to A2C's advantages) fixes
-no PPO or TRPO setting, so there is no paper recipe.
+Scale, as released (issue 29): the A2C release on DoorKey-6x6 multiplies the bonus by beta
+= 0.005 and adds it to the advantage and the return of its own step, not as a reward summed
+into the discounted return (``a2c_re3/torch_ac/algos/a2c.py``; its argparse default is
+1e-5): the recipe sets ``shaping.coef = 0.005`` and ``agent.int_enters = "advantage"``.
+Before issue 29 RE3 ran at coefficient 1 as a reward, 200 times the release's weight.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
 from torch import nn
 
 from bonuses._encoders import RunningMeanStd, conv_trunk, mlp, observation_features
-from bonuses.base import BonusConfig, IntrinsicBonus, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 #: RAD's encoder (Laskin et al. 2020), RE3's off-policy release (rad_re3/re3.py).
 RAD_CONV = ((32, 3, 2, 0), (32, 3, 1, 0), (32, 3, 1, 0), (32, 3, 1, 0))
@@ -64,6 +70,11 @@ class RE3Config(BonusConfig):
     hidden_sizes: tuple[int, ...] = (256, 256)
     #: Divide d by its running std inside the log (A2C release, torch_ac/algos/a2c.py).
     normalize: bool = True
+    #: The state scored for transition t: "obs" (s_t, the A2C release) or "next_obs" (s_t+1).
+    state: str = "obs"
+
+    #: What a config.json written before a field existed ran with (issue 29's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"state": "next_obs"}
 
     def __post_init__(self) -> None:
         for name in ("k", "memory_size", "feature_dim"):
@@ -74,6 +85,8 @@ class RE3Config(BonusConfig):
             raise ValueError(
                 f"re3.k must be < re3.memory_size ({self.memory_size}), got {self.k!r}"
             )
+        if self.state not in ("obs", "next_obs"):
+            raise ValueError(f"re3.state must be 'obs' or 'next_obs', got {self.state!r}")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"re3.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
 
@@ -83,8 +96,16 @@ class RE3(IntrinsicBonus):
 
     config_cls = RE3Config
     default_normalizer = "none"
-    description = "RE3: log(1 + k-NN distance) of s' among recent states, fixed random encoder."
+    description = "RE3: log(1 + k-NN distance) of s among recent states, fixed random encoder."
     reference = "Seo et al. 2021, State Entropy Maximization with Random Encoders (ICML)"
+    recipes = {
+        "*": Recipe(
+            source="younggyoseo/RE3 a2c_re3 (DoorKey-6x6): beta 0.005, added to the advantage "
+            "and the return of its step (torch_ac/algos/a2c.py), no other normalisation",
+            agent={"int_enters": "advantage"},
+            shaping={"normalizer": "none", "coef": 0.005},
+        )
+    }
 
     config: RE3Config
     memory: torch.Tensor
@@ -161,15 +182,20 @@ class RE3(IntrinsicBonus):
         rms.update(d[:, None])
         return d / torch.sqrt(rms.var[0] + 1e-8).to(d.dtype)
 
+    def _scored(self, batch: Transitions) -> torch.Tensor:
+        """The flat-batch states this bonus scores: s_t or s_{t+1} (``config.state``)."""
+        flat = batch.flat()
+        return flat.obs if self.config.state == "obs" else flat.next_obs
+
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        d = self.knn_distances(self.embed(batch.flat().next_obs))
+        d = self.knn_distances(self.embed(self._scored(batch)))
         bonus = torch.log1p(self._scale(d))
         return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
 
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:
-        y = self.embed(batch.flat().next_obs)
+        y = self.embed(self._scored(batch))
         d = self.knn_distances(y)  # against the window before the commit, as compute scored
         self.dist_rms.update(d[:, None])
         size = self.config.memory_size

@@ -9,13 +9,22 @@ the observation normalised by running per-element mean and std and clipped to [-
 - Observation statistics change only in `update` (`compute` is pure), so a rollout is scored
   with the statistics from before it, as in the released code.
 - Warm-up: the paper initialises the statistics by stepping a random agent before training
-  (released code: ``collect_random_statistics(128 * 50)`` per env in run_atari.py). Its
-  recipe sets ``run.warmup_steps``: the agent then steps that many uniformly random actions
-  per env before training (counted in the budget) and hands them to `warm_up`. Without it
+  (released code: ``collect_random_statistics(num_timesteps=128*50)`` in run_atari.py,
+  6,400 steps of every env). Its recipe sets ``run.warmup_steps`` to that: the agent then
+  steps that many uniformly random actions per env before training (counted in the budget)
+  and hands them to `warm_up`; the harness cuts a recipe's warm-up to a tenth of a smaller
+  budget, with a warning. Without it
   (``--recipe shared``) the first ``warmup_updates`` calls to `update` only fit the
   statistics on the agent's own rollouts and `compute` returns zeros until they end.
-- Each transition trains the predictor with probability ``update_proportion`` (the paper's
-  predictor update proportion, 0.25), over ``epochs`` x ``num_minibatches`` Adam steps.
+- Update schedule, as released and per env step (issue 29): every transition trains the
+  predictor (``update_proportion`` 1.0: run_atari.py
+  ``--proportion_of_exp_used_for_predictor_update`` default 1.0; CleanRL's
+  ppo_rnd_envpool.py uses 0.25 with 128 envs, the value this suite had before), ``epochs``
+  (4) passes over each rollout in minibatches of ``minibatch_size`` transitions: the
+  release's 128 steps x 32 envs (``--num_env`` 32) in 4 minibatches (``nminibatches``) are
+  1,024, so the predictor takes 4 Adam steps per 1,024 env steps whatever the number of
+  envs. ``num_minibatches`` > 0 instead fixes the count per rollout (the former schedule,
+  which old runs' config.json files record).
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
 - ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
@@ -26,7 +35,8 @@ the observation normalised by running per-element mean and std and clipped to [-
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -35,6 +45,7 @@ from torch import nn
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
+    StepSchedule,
     conv_trunk,
     frame,
     frame_shape,
@@ -46,26 +57,17 @@ from bonuses._encoders import (
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 _SOURCE = (
-    "Burda et al. 2018, sec. 2.3-2.4 and Table 5; openai/random-network-distillation "
-    "run_atari.py (nepochs 4, nminibatches 4, lr 1e-4, cliprange 0.1, ent_coef 0.001, "
-    "gamma_ext 0.999 per its README, ext/int coeff 2/1, random-agent statistics) and "
-    "ppo_agent.py (use_news=0, no advantage normalisation, vf_coef 1, max_grad_norm 0, "
-    "rewards divided by the std of the discounted intrinsic return)"
+    "Burda et al. 2018, sec. 2.3-2.4; openai/random-network-distillation ppo_agent.py "
+    "(use_news=0: the intrinsic return runs across episode ends, its own value head at gamma "
+    "0.99; ext/int coeff 2/1; rewards divided by the std of the discounted intrinsic return) "
+    "and run_atari.py (collect_random_statistics(128 * 50): 6,400 random steps per env). Its "
+    "Atari PPO settings are the preset rnd-atari"
 )
-#: The advantage side of the recipe, for any agent with value heads (the paper runs PPO).
-_ADVANTAGES = {
-    "two_value_heads": True,
-    "gamma": 0.999,
-    "int_gamma": 0.99,
-    "ext_coef": 2.0,
-    "int_coef": 1.0,
-    "gae_lambda": 0.95,
-    "norm_adv": False,
-}
-#: Random-action steps per env before training. The release takes 128 x 50 = 6,400 per env,
-#: a negligible share of its 2B-frame budgets but most of a 10^5-step one; the recipe keeps
-#: one rollout's worth (128). ``--set run.warmup_steps=6400`` gives the release's number.
-_WARMUP = {"warmup_steps": 128}
+#: Random-action steps per env before training: the release's 128 x 50 = 6,400 per env
+#: (run_atari.py, ``collect_random_statistics``), a negligible share of its 2B-frame budgets.
+#: The harness cuts a recipe's warm-up to a tenth of a smaller budget, with a warning
+#: (`explore_bench.settings.recipes.MAX_WARMUP_SHARE`).
+_WARMUP = {"warmup_steps": 128 * 50}
 _SHAPING = {"normalizer": "return_rms", "return_gamma": 0.99}
 
 
@@ -75,8 +77,8 @@ class RNDConfig(BonusConfig):
 
     #: Adam learning rate of the predictor (paper: 1e-4).
     learning_rate: float = 1e-4
-    #: Fraction of transitions that train the predictor (paper: 0.25).
-    update_proportion: float = 0.25
+    #: Fraction of transitions that train the predictor (run_atari.py: 1.0).
+    update_proportion: float = 1.0
     #: Width of the target's and predictor's output embedding (paper: 512).
     feature_dim: int = 512
     #: Hidden widths of the MLP trunk for vector/discrete observations (not in the paper).
@@ -85,13 +87,19 @@ class RNDConfig(BonusConfig):
     obs_clip: float = 5.0
     #: Initial updates that only fit observation statistics (their steps count in the budget).
     warmup_updates: int = 1
-    #: Passes over each rollout per update (paper: 4, shared with PPO).
+    #: Passes over each rollout per update (run_atari.py nepochs: 4).
     epochs: int = 4
-    #: Minibatches per pass (paper: 4).
-    num_minibatches: int = 4
+    #: Transitions per predictor step (run_atari.py: 128 steps x 32 envs / 4 minibatches).
+    minibatch_size: int = 1024
+    #: Minibatches per pass instead of ``minibatch_size`` when > 0 (the pre-issue-29 schedule).
+    num_minibatches: int = 0
+
+    #: What a config.json written before a field existed ran with (issue 29's fields; its
+    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 1024}
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "num_minibatches"):
+        for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"rnd.{name} must be > 0, got {value!r}")
@@ -114,26 +122,9 @@ class RND(IntrinsicBonus):
     description = "RND: error of a predictor distilling a fixed random network on s'."
     reference = "Burda et al. 2018, Exploration by Random Network Distillation"
     recipes = {
-        "ppo": Recipe(
-            source=_SOURCE,
-            agent={
-                **_ADVANTAGES,
-                "num_steps": 128,
-                "lr": 1e-4,
-                "anneal_lr": False,
-                "clip_coef": 0.1,
-                "ent_coef": 0.001,
-                "update_epochs": 4,
-                "num_minibatches": 4,
-                "vf_coef": 1.0,
-                "max_grad_norm": 0.0,
-            },
-            shaping=_SHAPING,
-            run=_WARMUP,
-        ),
         "*": Recipe(
-            source=_SOURCE + "; the PPO-specific settings left out",
-            agent=_ADVANTAGES,
+            source=_SOURCE,
+            agent={"two_value_heads": True, "int_gamma": 0.99, "ext_coef": 2.0, "int_coef": 1.0},
             shaping=_SHAPING,
             run=_WARMUP,
         ),
@@ -167,6 +158,8 @@ class RND(IntrinsicBonus):
         self.target.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.num_updates = 0
+        #: Predictor steps per pass, per env step as released.
+        self.schedule = StepSchedule(cfg.minibatch_size, cfg.num_minibatches)
         #: Set once `warm_up` has fitted the statistics on random-action steps.
         self.warmed_up = False
         self.to(self.device)
@@ -219,7 +212,10 @@ class RND(IntrinsicBonus):
             target = self.target(x)
         losses = []
         for _ in range(self.config.epochs):
-            for idx in minibatches(x.shape[0], self.config.num_minibatches, self.device):
+            count = self.schedule.steps(x.shape[0])
+            if count == 0:
+                continue
+            for idx in minibatches(x.shape[0], count, self.device):
                 # Only the update_proportion share of each minibatch trains the predictor
                 # (Burda et al. 2018); the rest is dropped before the forward pass rather than
                 # masked after it, which gives the same gradient for a quarter of the work.
@@ -240,9 +236,11 @@ class RND(IntrinsicBonus):
             **super().get_extra_state(),
             "num_updates": self.num_updates,
             "warmed_up": self.warmed_up,
+            "step_credit": self.schedule.credit,
         }
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
         self.warmed_up = bool(state.get("warmed_up", False))
+        self.schedule.credit = float(state.get("step_credit", 0.0))

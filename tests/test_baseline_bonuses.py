@@ -160,7 +160,9 @@ def test_count_memory_is_bounded_and_checkpoints_are_sparse() -> None:
 
 # ----------------------------------------------------------------------------- RND
 
-SMALL_RND = RNDConfig(feature_dim=64, hidden_sizes=(64, 64), learning_rate=1e-3)
+# 4 minibatches per pass: what the module learns in 20 updates of 512 transitions, not the
+# release's schedule (one step per 1,024 env steps, which would give these 20 updates 40).
+SMALL_RND = RNDConfig(feature_dim=64, hidden_sizes=(64, 64), learning_rate=1e-3, num_minibatches=4)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -209,7 +211,8 @@ def test_rnd_images_use_the_newest_frame_only() -> None:
 
 def test_rnd_warmup_fits_statistics_only_and_scores_zero() -> None:
     torch.manual_seed(0)
-    bonus = RND(VEC, ACT4, RNDConfig(warmup_updates=2, feature_dim=16, hidden_sizes=(16,)))
+    cfg = RNDConfig(warmup_updates=2, feature_dim=16, hidden_sizes=(16,), minibatch_size=32)
+    bonus = RND(VEC, ACT4, cfg)
     data = column(torch.randn(32, 6))
     weights = copy.deepcopy(bonus.predictor.state_dict())
     for _ in range(2):
@@ -237,9 +240,14 @@ def test_rnd_class_attributes_and_preset() -> None:
     assert RND.episodic is False and RND.default_normalizer == "return_rms"
     run = resolve({"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1", "preset": "rnd"})
     agent = run.agent
-    assert agent.two_value_heads and agent.gamma == 0.999 and agent.int_gamma == 0.99
-    assert agent.ext_coef == 2.0 and agent.int_coef == 1.0
+    assert agent.two_value_heads and agent.gamma == 0.99 and agent.int_gamma == 0.99
+    assert agent.ext_coef == 2.0 and agent.int_coef == 1.0 and agent.lr == 3e-4
     assert run.shaping.normalizer == "return_rms" and run.shaping.return_gamma == 0.99
+    # the release's Atari PPO is the preset rnd-atari (an agent setting, not RND's method)
+    atari = resolve({"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1", "preset": "rnd-atari"})
+    assert (atari.agent.lr, atari.agent.ent_coef, atari.agent.clip_coef) == (1e-4, 1e-3, 0.1)
+    assert atari.agent.gamma == 0.999 and not atari.agent.norm_adv
+    assert atari.agent.max_grad_norm == 0.0 and atari.run.warmup_steps == 6400
 
 
 # ----------------------------------------------------------------------------- ICM

@@ -46,7 +46,7 @@ def test_docs_and_sources_come_from_the_class_bodies(capsys):
     assert cli.main(["config", "run"]) == 0
     out = capsys.readouterr().out
     assert "  steps: int = 100000\n      Environment-step budget" in out
-    assert "[source: explore_bench.settings.config.RunSettings]" in out
+    assert "[source: explore_bench.settings.sections.RunSettings]" in out
 
 
 def test_config_bonus_on_a_task_shows_its_defaults(capsys):

@@ -90,9 +90,10 @@ def test_84_pixel_frame_stacks_and_continuous_actions() -> None:
 
 @pytest.mark.parametrize("name", ["re3", "disagreement", "ae_simhash"])
 def test_paper_recipes_name_real_config_fields(name: str) -> None:
-    for agent, recipe in registry.bonuses.load(name).recipes.items():
-        agent_cls = registry.agents.load(agent)
-        apply_overrides(agent_cls.config_cls(), dict(recipe.agent), "agent")
+    for key, recipe in registry.bonuses.load(name).recipes.items():
+        for agent in ("ppo", "trpo") if key == "*" else (key,):
+            agent_cls = registry.agents.load(agent)
+            apply_overrides(agent_cls.config_cls(), dict(recipe.agent), "agent")
         apply_overrides(ShapingConfig(), dict(recipe.shaping), "shaping")
         apply_overrides(RunSettings(), dict(recipe.run), "run")
         assert recipe.source

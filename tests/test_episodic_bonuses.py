@@ -101,10 +101,11 @@ def test_e3b_scores_a_repeated_state_lower_and_resets_at_episode_start() -> None
 
 def test_noveld_novelty_is_the_l2_norm_of_rnd_error() -> None:
     torch.manual_seed(0)
-    bonus = NovelD(VEC, ACT, NovelDConfig(warmup_updates=0))
+    bonus = NovelD(VEC, ACT, NovelDConfig(warmup_updates=0, rnd_model="suite"))
     batch = chain([A, B, C])
     nov, nov_next = bonus.novelty(batch)
     rnd = bonus.rnd
+    assert rnd is not None
     with torch.no_grad():
         x = rnd._inputs(batch.next_obs[:, 0])
         by_hand = (rnd.predictor(x) - rnd.target(x)).norm(dim=-1).double()

@@ -80,7 +80,7 @@ def test_rnd_recipe_intrinsic_return_crosses_episode_ends_extrinsic_does_not() -
     the intrinsic value of the next episode's first state (Burda et al. 2018, use_news=0);
     the extrinsic advantage there does not depend on that state at all."""
     cfg = resolve({"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1"}).agent
-    assert cfg.two_value_heads and (cfg.gamma, cfg.int_gamma) == (0.999, 0.99)
+    assert cfg.two_value_heads and (cfg.gamma, cfg.int_gamma) == (0.99, 0.99)
     agent = _agent(dataclasses.replace(cfg, num_steps=T), RND)
     ids = [0.1, 0.2, 0.3, 0.4, 0.5]  # step 1 ends an episode; s_2 starts the next one
     adv, ret = _advantages(agent, ids, 0.6, end=1, kind="terminated")
@@ -132,9 +132,12 @@ def test_emi_presets_and_rllab_recipes_do_not_bootstrap() -> None:
         task = "Pendulum-v1" if preset == "emi-mujoco" else "CartPole-v1"
         r = resolve({"agent": "trpo", "bonus": "none", "task": task, "preset": preset})
         assert r.agent.bootstrap_truncation is False
-    for bonus in ("emi", "count"):
-        r = resolve({"agent": "trpo", "bonus": bonus, "task": "Pendulum-v1"})
+    for bonus in ("emi", "count"):  # rllab's TRPO is an agent setting: a preset, no recipe
+        r = resolve({"agent": "trpo", "bonus": bonus, "task": "Pendulum-v1", "preset": "tang-trpo"})
         assert r.agent.bootstrap_truncation is False
+        assert resolve({"agent": "trpo", "bonus": bonus, "task": "Pendulum-v1"}).agent == (
+            resolve({"agent": "trpo", "task": "Pendulum-v1"}).agent
+        )
     assert resolve({"agent": "trpo", "task": "Pendulum-v1"}).agent.bootstrap_truncation
 
 

@@ -41,16 +41,21 @@ def test_rnd_cell_without_preset_gets_its_recipe_in_config_json(mode: str, tmp_p
     assert config["run"]["recipe"] == record["mode"] == mode
     paper = mode == "paper"
     assert agent["two_value_heads"] is paper
-    assert (agent["gamma"], agent["int_gamma"]) == ((0.999, 0.99) if paper else (0.99, 0.99))
+    assert (agent["ext_coef"], agent["int_gamma"]) == ((2.0, 0.99) if paper else (1.0, 0.99))
+    assert agent["gamma"] == 0.99 and agent["lr"] == 3e-4  # agent settings: never the recipe's
     assert (shaping["normalizer"] == "return_rms") is paper  # "" = the bonus's default
-    assert ("agent.gamma" in record["overrides"]) is paper
-    # the recipe's 128 random-action steps per env (2 envs) come out of the 512-step budget
+    assert ("agent.ext_coef" in record["overrides"]) is paper
+    # the release's 6,400 random-action steps per env are cut to a tenth of the 512-step
+    # budget, 25 per env (2 envs), which come out of the budget
     first = (cell.run_dir / "metrics.csv").read_text().splitlines()[1].split(",")[0]
-    assert int(first) == (256 if paper else 0) + 2 * 128
+    assert int(first) == (2 * 25 if paper else 0) + 2 * 128
     if paper:
-        assert record["overrides"]["agent.gamma"] == [{"from": "recipe", "value": 0.999}]
-        assert record["applied"] == "ppo" and "Burda" in record["source"]
-        assert record["warnings"] == []
+        assert record["overrides"]["agent.ext_coef"] == [{"from": "recipe", "value": 2.0}]
+        assert record["applied"] == "*" and "Burda" in record["source"]
+        assert record["warnings"] == [
+            "rnd's recipe warms up for 6400 random steps per env (as released); cut to 25 per "
+            "env, 10% of run.steps=512 with 2 envs"
+        ]
     else:  # one head: RND's non-episodic return is cut at episode ends, and said so
         assert len(record["warnings"]) == 1 and "non-episodic" in record["warnings"][0]
 
@@ -61,14 +66,15 @@ def test_resolution_order_recipe_then_preset_then_user_with_sources() -> None:
         {"agent": {"int_gamma": "0.95"}},
     )
     fields = r.recipe.fields
-    assert r.agent.gamma == 0.995  # the preset wins over RND's generic recipe (0.999)
-    assert [c["from"] for c in fields["agent.gamma"]] == ["recipe", "preset"]
+    assert r.agent.gamma == 0.995  # the preset's agent setting; RND's recipe sets no gamma
+    assert [c["from"] for c in fields["agent.gamma"]] == ["preset"]
     assert r.agent.int_gamma == 0.95 and fields["agent.int_gamma"][-1]["from"] == "user"
+    assert [c["from"] for c in fields["agent.int_gamma"]] == ["recipe", "user"]
     assert r.agent.two_value_heads and fields["agent.two_value_heads"][0]["from"] == "recipe"
     assert fields["agent.num_steps"] == [{"from": "preset", "value": 5000}]
     warned = " ".join(r.recipe.warnings)
-    assert "preset 'emi-mujoco' sets agent.gamma=0.995, replacing 0.999" in warned
     assert "agent.int_gamma=0.95, replacing 0.99" in warned
+    assert "replacing 0.999" not in warned
 
 
 def test_a_preset_named_as_a_run_setting_is_applied() -> None:
@@ -84,30 +90,38 @@ def test_a_preset_named_as_a_run_setting_is_applied() -> None:
 def test_user_values_win_over_the_recipe_with_one_warning_each() -> None:
     r = resolve(
         {"agent": "ppo", "bonus": "rnd", "task": "CartPole-v1"},
-        {"agent": {"gamma": "0.99", "ent_coef": "0.001"}, "shaping": {"coef": "2"}},
+        {"agent": {"ext_coef": "1", "int_coef": "1.0"}, "shaping": {"coef": "2"}},
     )
-    assert r.agent.gamma == 0.99 and r.shaping.coef == 2.0
-    # ent_coef equals the recipe's value and coef is not a recipe field: no warning for them
-    assert len(r.recipe.warnings) == 1 and "agent.gamma=0.99" in r.recipe.warnings[0]
+    assert r.agent.ext_coef == 1.0 and r.shaping.coef == 2.0
+    # int_coef equals the recipe's value and coef is not a recipe field: no warning for them
+    replaced = [w for w in r.recipe.warnings if "replacing" in w]
+    assert len(replaced) == 1 and "agent.ext_coef=1.0, replacing 2.0" in replaced[0]
 
 
-def test_a_spec_base_layer_yields_to_recipes_and_an_agent_table_does_not(
+def test_a_spec_base_layer_sets_every_entrys_agent_and_yields_to_the_method_only(
     tmp_path: Path,
 ) -> None:
-    base = {"agent": {"ppo": {"lr": 1e-3, "ent_coef": 0.01}}, "shaping": {"coef": 0.7}}
+    """Issue 29: the agent's optimiser settings are the task family's, so RND (whose release
+    used lr 1e-4, entropy 1e-3) trains with the base's lr and entropy exactly as `none` does;
+    only a method field (the intrinsic advantage's weight) yields to the recipe."""
+    agent = {"lr": 1e-3, "ent_coef": 0.01, "ext_coef": 1.5}
+    base = {"agent": {"ppo": agent}, "shaping": {"coef": 0.7}}
     got = {c.bonus: r for c, r in cells({**RND_SPEC, "base": base}, tmp_path)}
     rnd, none = got["rnd"], got["none"]
     assert (none.agent.lr, none.agent.ent_coef, none.shaping.coef) == (1e-3, 0.01, 0.7)
-    assert (rnd.agent.lr, rnd.agent.ent_coef) == (1e-4, 0.001)  # RND's paper recipe wins
-    assert rnd.recipe.fields["agent.lr"] == [
-        {"from": "base", "value": 1e-3},
-        {"from": "recipe", "value": 1e-4},
-    ]
-    assert rnd.recipe.warnings == []  # nothing replaced a recipe value
-    # the same values as [agent.ppo] are the user's: they replace the recipe, with a warning
+    assert (rnd.agent.lr, rnd.agent.ent_coef) == (1e-3, 0.01)  # the base's, as none's
+    assert (rnd.agent.clip_coef, rnd.agent.norm_adv, rnd.agent.max_grad_norm) == (
+        none.agent.clip_coef,
+        none.agent.norm_adv,
+        none.agent.max_grad_norm,
+    )
+    assert rnd.recipe.fields["agent.lr"] == [{"from": "base", "value": 1e-3}]
+    assert (rnd.agent.ext_coef, none.agent.ext_coef) == (2.0, 1.5)  # RND's method wins
+    assert not [w for w in rnd.recipe.warnings if "replacing" in w]
+    # the same values as [agent.ppo] are the user's: they replace the method's, with a warning
     top = {c.bonus: r for c, r in cells({**RND_SPEC, "agent": base["agent"]}, tmp_path)}
-    assert top["rnd"].agent.lr == 1e-3
-    assert any("agent.lr=0.001, replacing 0.0001" in w for w in top["rnd"].recipe.warnings)
+    assert top["rnd"].agent.ext_coef == 1.5
+    assert any("agent.ext_coef=1.5, replacing 2.0" in w for w in top["rnd"].recipe.warnings)
 
 
 @pytest.mark.parametrize(
@@ -126,16 +140,13 @@ def test_a_bad_base_layer_is_refused(base: dict, message: str, tmp_path: Path) -
     assert not any(tmp_path.iterdir())
 
 
-def test_a_third_party_recipe_applies_per_agent_and_skips_fields_an_agent_lacks() -> None:
+def test_a_third_party_recipe_applies_per_agent() -> None:
     ppo = resolve({"agent": "ppo", "bonus": "recipe_bonus:RecipeBonus", "task": "CartPole-v1"})
-    assert ppo.agent.ent_coef == 0.01 and ppo.shaping.coef == 0.5 and ppo.agent.gamma == 0.99
+    assert ppo.agent.int_coef == 0.25 and ppo.shaping.coef == 0.5 and ppo.agent.int_gamma == 0.99
     assert ppo.recipe.applied == "ppo" and ppo.recipe.warnings == []
     trpo = resolve({"agent": "trpo", "bonus": "recipe_bonus:RecipeBonus", "task": "CartPole-v1"})
-    assert trpo.recipe.applied == "*" and trpo.agent.gamma == 0.98
-    assert trpo.recipe.warnings == [
-        "recipe_bonus:RecipeBonus's paper recipe sets agent.clip_coef, which agent trpo does "
-        "not have; skipped"
-    ]
+    assert trpo.recipe.applied == "*" and trpo.agent.int_gamma == 0.98
+    assert trpo.recipe.warnings == []
 
 
 @pytest.mark.parametrize(
@@ -143,6 +154,8 @@ def test_a_third_party_recipe_applies_per_agent_and_skips_fields_an_agent_lacks(
     [
         ("UnknownFieldRecipe", "sets agent.no_such_field, which is not a field of ppo's config"),
         ("CellRecipe", "sets run.seed, which only the user or the spec may set"),
+        ("AgentSettingRecipe", "sets agent.lr, an agent setting .* named preset"),
+        ("RunSettingRecipe", "sets run.num_envs, which is not part of a method"),
     ],
 )
 def test_a_recipe_that_cannot_apply_is_an_error(cls: str, message: str) -> None:
@@ -178,7 +191,7 @@ def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsy
     assert parsed.recipe == "shared"
     assert cli.main(["list", "--bonuses"]) == 0
     out = capsys.readouterr().out
-    assert "recipe for ppo: run.warmup_steps=128, agent.two_value_heads=True" in out
+    assert "recipe for any other agent: run.warmup_steps=6400, agent.two_value_heads=True" in out
     assert "recipe for any other agent: none  [none: Pathak et al. 2017" in out
     assert "recipe: none declared" in out  # the `none` bonus
     path = tmp_path / "t.toml"
@@ -188,7 +201,7 @@ def test_cli_run_recipe_flag_list_and_dry_run_show_recipes(tmp_path: Path, capsy
     )
     assert cli.main(["matrix", str(path), "--out", str(tmp_path / "res"), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "recipe paper [rnd/ppo]: run.warmup_steps=128, agent.two_value_heads=True" in out
+    assert "recipe paper [rnd/*]: run.warmup_steps=51, agent.two_value_heads=True" in out
     assert "recipe shared (no paper recipe applied)" in out
     assert not (tmp_path / "res").exists()
 

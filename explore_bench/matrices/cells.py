@@ -94,6 +94,8 @@ class Matrix:
     #: Write the leaderboard afterwards: False, True, or options for `main_report`.
     report: bool | Mapping[str, Any]
     source: str
+    #: "shared" or "per-entry": whether the entries are meant to share agent settings.
+    agent_settings: str = "shared"
 
 
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")

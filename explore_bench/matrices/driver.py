@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench.matrices.cells import Matrix, run_state
+from explore_bench.matrices.fairness import fairness_lines
 from explore_bench.matrices.jobs import Job, Outcome, check_gpu_options
 from explore_bench.matrices.local_pool import LocalExecutor
 from explore_bench.matrices.ray_cluster import RayExecutor
@@ -156,6 +157,9 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
         f"{len(todo)} to run -> {matrix.out}",
         flush=True,
     )
+    fairness = fairness_lines(matrix.agent_settings, [c.entry for c in matrix.cells], configs)
+    for line in fairness:
+        print(line, flush=True)
     if stale:
         print(
             f"note: {len(stale)} DONE cells were run with other settings and are kept "
@@ -214,6 +218,8 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
     summary = None
     if matrix.report or args.report:
         summary = _report(matrix.out, matrix.report if isinstance(matrix.report, Mapping) else {})
+        for line in fairness:  # the leaderboard's reader sees it with the report's summary
+            print(line)
     if failures:
         print(
             f"{len(failures)} cell(s) FAILED (traceback in each FAILED file; rerun to retry):",

@@ -48,6 +48,7 @@ from typing import Any
 
 from explore_bench.matrices import suites
 from explore_bench.matrices.cells import CELL_KEYS, Cell, Matrix, Variant, parse_variants
+from explore_bench.matrices.fairness import AGENT_SETTINGS
 from explore_bench.plugins import registry
 from explore_bench.settings.config import (
     SECTIONS,
@@ -83,6 +84,8 @@ SPEC_KEYS = {
     "base": "tables [base.agent.<name>] and [base.shaping]: shared settings below each "
     "bonus's paper recipe (the recipe's value wins)",
     "variants": 'table name -> { bonus = ..., "section.field" = value, grid = {...} }',
+    "agent_settings": "'shared' (default: entries of a task train under the same agent "
+    "settings, a difference is a warning) or 'per-entry' (meant to differ; still stated)",
 }
 # --------------------------------------------------------------------------- specs
 
@@ -347,7 +350,13 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                     cells.append(
                         Cell(task, agent, bonus, seed, run_opts, sets, path, variant, base)
                     )
-    return Matrix(name, root, tuple(cells), report, where)
+    agent_settings = spec.get("agent_settings", "shared")
+    if agent_settings not in AGENT_SETTINGS:
+        raise ConfigError(
+            f"{where}: agent_settings must be one of {', '.join(map(repr, AGENT_SETTINGS))}, "
+            f"got {agent_settings!r}"
+        )
+    return Matrix(name, root, tuple(cells), report, where, agent_settings)
 
 
 def _recipe_modes(value: Any, bonuses: Sequence[str], where: str) -> dict[str, str]:

@@ -93,6 +93,48 @@ class RewardRMS(Normalizer):
         self.rms.load_state_dict(state)
 
 
+class RewardRMSRows(Normalizer):
+    """Divide by E3B's released running std (facebookresearch/e3b minihack/torchbeast/
+    src/models.py, ``update_running_moments`` / ``get_running_std``, called in
+    src/algos/e3b.py ``learn`` with ``--reward_norm int`` before the division).
+
+    The release sums the squared deviations over all T x B values of a batch but counts
+    ``len(reward_batch)``, its T rows, so std = sqrt(M2 / rows) is about sqrt(B) times the
+    values' std (more while the batch mean drifts); its intrinsic-reward coefficient of 1 was
+    tuned with it. The count starts at 1e-8, as released. "reward_rms" is the true std.
+    """
+
+    name = "reward_rms_rows"
+
+    def __init__(self) -> None:
+        self.count, self.total, self.m2 = 1e-8, 0.0, 0.0
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count)
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        std = self.std
+        return raw / std if std > 0 else raw
+
+    def update(self, raw: torch.Tensor) -> None:
+        x = raw.detach().double()
+        rows = int(x.shape[0]) if x.dim() else 1
+        if x.numel() == 0:
+            return
+        total = float(x.sum())
+        mean = total / rows
+        m2 = float((x - mean).pow(2).sum())
+        m2 += self.count * rows / (self.count + rows) * (mean - self.total / self.count) ** 2
+        self.count, self.total, self.m2 = self.count + rows, self.total + total, self.m2 + m2
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "total": self.total, "m2": self.m2}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.count, self.total, self.m2 = state["count"], state["total"], state["m2"]
+
+
 class ReturnRMS(RewardRMS):
     """Divide by the running std of the discounted intrinsic return (Burda et al. 2018).
 
@@ -161,6 +203,8 @@ def make_normalizer(name: str, config: ShapingConfig) -> Normalizer:
         return Normalizer()
     if name == "reward_rms":
         return RewardRMS(config.clip)
+    if name == "reward_rms_rows":
+        return RewardRMSRows()
     if name == "return_rms":
         return ReturnRMS(config.return_gamma, config.clip)
     if name == "minmax":

@@ -1,361 +1,76 @@
-"""Run configuration: frozen dataclasses, ``--set section.field=value`` overrides, presets.
+"""Run configuration: a run's settings resolved from their layers, with provenance.
 
 A run is fully described by a `ResolvedRun`: the run settings, the agent's config, the
 bonus's config, the reward-shaping config and the task's protocol card. It is written to
-config.json and can be rebuilt from it (resume, remote workers).
+config.json and can be rebuilt from it (resume, remote workers). The sections themselves live
+in `explore_bench.settings.sections`, the parsing of overrides in
+`explore_bench.settings.overrides`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
 import os
 import tempfile
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from explore_bench.errors import ConfigError
 from explore_bench.plugins import registry
 from explore_bench.settings import presets
-from explore_bench.settings.devices import check_device_syntax, resolve_device
+from explore_bench.settings.devices import resolve_device
+from explore_bench.settings.overrides import (
+    SECTIONS,
+    C,
+    apply_overrides,
+    check_values,
+    config_from_dict,
+    parse_sets,
+    with_legacy_fields,
+)
 from explore_bench.settings.recipes import (
-    MODES,
     Provenance,
     RecipeError,
+    cap_warmup,
     check_episodic,
     jsonable,
     recipe_layers,
     select,
 )
+from explore_bench.settings.sections import (
+    MAX_SEED,
+    MAX_STEPS,
+    VECTOR_KINDS,
+    RunSettings,
+    ShapingConfig,
+)
 
-C = TypeVar("C")
+__all__ = [
+    "BASE_SECTIONS",
+    "DEVICE_KEY",
+    "MAX_SEED",
+    "MAX_STEPS",
+    "SECTIONS",
+    "VECTOR_KINDS",
+    "ConfigError",
+    "ResolvedRun",
+    "RunSettings",
+    "ShapingConfig",
+    "apply_overrides",
+    "check_out_dir",
+    "check_values",
+    "config_differences",
+    "config_from_dict",
+    "parse_sets",
+    "resolve",
+]
 
-SECTIONS = ("run", "agent", "bonus", "shaping")
 #: Sections a base layer may set: what every entry of a matrix starts from, below recipes.
 BASE_SECTIONS = ("agent", "shaping")
 #: config.json's record of the requested and the resolved device (see `ResolvedRun.to_dict`).
 DEVICE_KEY = "device"
-#: `RunSettings.vector` values: the task's native vector env, or gymnasium's.
-VECTOR_KINDS = ("auto", "native", "sync", "async")
-
-
-#: Largest step budget accepted (far beyond any published run; larger values are typos
-#: such as 1e23 that would never reach an evaluation).
-MAX_STEPS = 10**12
-#: Seeds are used by NumPy, whose seeds are 32-bit.
-MAX_SEED = 2**32 - 1
-_INT64 = 2**63
-
-
-def check_values(config: Any, section: str) -> None:
-    """Generic checks of every numeric field of a config dataclass, so that new fields and
-    plugin configs get them without writing any: floats finite, integers within 64 bits,
-    both >= 0 unless the class lists the field in ``signed_fields``, and tuples of integers
-    (layer widths, shapes) made of entries >= 1. Per-field ranges stay in ``__post_init__``.
-    """
-    signed: frozenset[str] = getattr(type(config), "signed_fields", frozenset())
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        where = f"{section}.{field.name}"
-        if isinstance(value, tuple):
-            for item in value:
-                _check_number(item, where, value, minimum=1 if isinstance(item, int) else 0)
-        else:
-            _check_number(value, where, value, minimum=None if field.name in signed else 0)
-
-
-def _check_number(value: Any, where: str, shown: Any, minimum: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}={shown!r} is not a finite number")
-    if isinstance(value, int) and not -_INT64 <= value < _INT64:
-        raise ConfigError(f"{where}={shown!r} does not fit a 64-bit integer")
-    if minimum is not None and value < minimum:
-        what = "entries >= 1 (a layer width or size)" if minimum == 1 else "a value >= 0"
-        raise ConfigError(f"{where}={shown!r}: expected {what}")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RunSettings:
-    """What to run and how to log it."""
-
-    #: Agent name or import path (see `explore-bench list`).
-    agent: str = "ppo"
-    #: Bonus name or import path.
-    bonus: str = "none"
-    #: Task name or any gymnasium id.
-    task: str = "CartPole-v1"
-    #: Environment-step budget (every step counts, warm-up included).
-    steps: int = 100_000
-    #: Seed for torch, numpy and the environments.
-    seed: int = 0
-    #: Parallel environments in the vector env.
-    num_envs: int = 8
-    #: Vector env: "auto" (the task's native vector env if it has one, else "sync"), "native"
-    #: (ale-py's AtariVectorEnv for Atari tasks), or the gymnasium stack: "sync" (faster on
-    #: few cores) or "async" (one process per env).
-    vector: str = "auto"
-    #: Preset applied before overrides (see `explore_bench.settings.presets`), or "".
-    preset: str = ""
-    #: "paper": the bonus's paper recipe on top of the agent's defaults; "shared": no
-    #: recipe, every bonus under identical agent settings (see `explore_bench.settings.recipes`).
-    recipe: str = "paper"
-    #: Random-action steps per env before training, handed to the bonus's ``warm_up``
-    #: (RND's observation statistics, Burda et al. 2018); they count in the budget.
-    warmup_steps: int = 0
-    #: Evaluate every this many env steps (0: ten evaluations over the budget).
-    eval_interval: int = 0
-    #: Episodes per evaluation (raw score, the policy's mode).
-    eval_episodes: int = 5
-    #: Save a resumable checkpoint every this many agent iterations (0: only at the end).
-    checkpoint_interval: int = 10
-    #: torch device: "auto" (a GPU when torch sees one, else the CPU), "cpu", "cuda", "cuda:K".
-    device: str = "auto"
-    #: Deterministic torch kernels (torch.use_deterministic_algorithms, cuDNN deterministic,
-    #: CUBLAS_WORKSPACE_CONFIG=:4096:8; torch's reproducibility notes): same-seed GPU runs then
-    #: repeat exactly on one machine, at some speed cost. CPU runs repeat without it.
-    deterministic: bool = False
-    #: torch intra-op threads (1 is fastest for MLPs on small machines).
-    torch_threads: int = 1
-    #: Record one evaluation episode as a video (run_dir/videos) every this many env steps
-    #: (0: never); needs the `video` extra.
-    video_every: int = 0
-    #: Log to Weights & Biases as well (nothing is sent unless this is set; `wandb` extra).
-    track: bool = False
-    #: W&B project of a tracked run.
-    wandb_project: str = "explore-bench"
-    #: W&B entity (user or team) of a tracked run; "" = your default entity.
-    wandb_entity: str = ""
-    #: W&B mode: "online", or "offline" (writes run_dir/wandb only; `wandb sync` it later).
-    wandb_mode: str = "online"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.steps <= MAX_STEPS:
-            raise ConfigError(
-                f"run.steps must be a positive integer of at most {MAX_STEPS:.0e}, got {self.steps}"
-            )
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"run.seed must be in [0, {MAX_SEED}], got {self.seed}")
-        if not 0 <= self.eval_interval <= MAX_STEPS:
-            raise ConfigError(
-                f"run.eval_interval must be in [0, {MAX_STEPS:.0e}] env steps, "
-                f"got {self.eval_interval}"
-            )
-        if self.num_envs <= 0:
-            raise ConfigError(f"run.num_envs must be a positive integer, got {self.num_envs}")
-        if self.vector not in VECTOR_KINDS:
-            raise ConfigError(
-                f"run.vector must be one of {', '.join(VECTOR_KINDS)}, got {self.vector!r}"
-            )
-        if self.eval_interval < 0 or self.eval_episodes < 0:
-            raise ConfigError("run.eval_interval and run.eval_episodes must be >= 0")
-        if self.checkpoint_interval < 0:
-            raise ConfigError(
-                f"run.checkpoint_interval must be >= 0, got {self.checkpoint_interval}"
-            )
-        if self.torch_threads <= 0:
-            raise ConfigError(f"run.torch_threads must be positive, got {self.torch_threads}")
-        if self.recipe not in MODES:
-            raise ConfigError(f"run.recipe must be one of {', '.join(MODES)}, got {self.recipe!r}")
-        if self.warmup_steps < 0:
-            raise ConfigError(f"run.warmup_steps must be >= 0, got {self.warmup_steps}")
-        if self.warmup_steps * self.num_envs >= self.steps:
-            raise ConfigError(
-                f"run.warmup_steps={self.warmup_steps} x run.num_envs={self.num_envs} random "
-                f"steps leave none of run.steps={self.steps} for training; lower "
-                "run.warmup_steps (it counts in the budget)"
-            )
-        check_device_syntax(self.device)
-        if self.video_every < 0:
-            raise ConfigError(f"run.video_every must be >= 0, got {self.video_every}")
-        if self.wandb_mode not in ("online", "offline"):
-            raise ConfigError(
-                f"run.wandb_mode must be 'online' or 'offline', got {self.wandb_mode!r}"
-            )
-
-    @property
-    def effective_eval_interval(self) -> int:
-        return self.eval_interval or max(1, self.steps // 10)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ShapingConfig:
-    """How the raw bonus becomes the intrinsic reward: normaliser, then coefficient."""
-
-    #: Normaliser name ("none", "reward_rms", "return_rms", "minmax"); "" = the bonus's default.
-    normalizer: str = ""
-    #: Coefficient the normalised bonus is multiplied by.
-    coef: float = 1.0
-    #: Coefficient schedule over training: "constant", "linear" (to coef_final) or "exponential".
-    schedule: str = "constant"
-    #: Coefficient at the end of training for the linear schedule.
-    coef_final: float = 0.0
-    #: Per-iteration multiplicative decay for the exponential schedule.
-    decay: float = 0.999
-    #: Discount of the return whose running std `return_rms` divides by.
-    return_gamma: float = 0.99
-    #: Running statistics are clipped to this many standard deviations (0 = no clipping).
-    clip: float = 0.0
-
-    #: Fields that may be negative (a negative coefficient penalises novelty: an ablation).
-    signed_fields: typing.ClassVar[frozenset[str]] = frozenset({"coef", "coef_final"})
-
-    def __post_init__(self) -> None:
-        # the contract names the normalisers; it loads torch, which `import explore_bench` skips
-        from bonuses.base import NORMALIZERS
-
-        if self.normalizer and self.normalizer not in NORMALIZERS:
-            raise ConfigError(
-                f"shaping.normalizer {self.normalizer!r} is not one of {', '.join(NORMALIZERS)}"
-                " (or empty for the bonus's default)"
-            )
-        if self.schedule not in ("constant", "linear", "exponential"):
-            raise ConfigError(
-                f"shaping.schedule {self.schedule!r} is not one of constant, linear, exponential"
-            )
-        if not 0.0 < self.decay <= 1.0:
-            raise ConfigError(f"shaping.decay must be in (0, 1], got {self.decay}")
-        if not 0.0 <= self.return_gamma <= 1.0:
-            raise ConfigError(f"shaping.return_gamma must be in [0, 1], got {self.return_gamma}")
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Convert a string (from --set) or a TOML value to the annotated type, or explain."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        is_null = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
-        if is_null and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: cannot parse {value!r}")
-    if origin is tuple:
-        items = value
-        if isinstance(value, str):
-            items = [v for v in value.strip("()[] ").split(",") if v.strip()]
-        if not isinstance(items, list | tuple):
-            raise ConfigError(f"{where}: expected a list like 64,64, got {value!r}")
-        inner = args[0] if args else str
-        return tuple(_coerce(v.strip() if isinstance(v, str) else v, inner, where) for v in items)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
-            return True
-        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value).replace("_", ""))
-        except ValueError:
-            try:
-                as_float = float(str(value))
-            except ValueError:
-                as_float = float("nan")
-            if as_float.is_integer():
-                return int(as_float)
-            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
-    if tp is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    if tp is str:
-        return str(value)
-    return value
-
-
-def apply_overrides(config: C, overrides: Mapping[str, Any], section: str) -> C:
-    """A copy of the frozen dataclass ``config`` with fields replaced (values coerced)."""
-    if not overrides:
-        return config
-    types_ = _field_types(type(config))
-    changes: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}  # "rnd.lr" or a {"lr": ...} table for a config field
-    for key, raw in overrides.items():
-        head, dot, rest = key.partition(".")
-        if dataclasses.is_dataclass(getattr(config, head if dot else key, None)):
-            if dot:
-                nested.setdefault(head, {})[rest] = raw
-                continue
-            if isinstance(raw, Mapping):
-                nested.setdefault(key, {}).update(raw)
-                continue
-            raise ConfigError(
-                f"{section}.{key} is a config of its own; set its fields as "
-                f"{section}.{key}.<field>=value"
-            )
-        if key not in types_:
-            close = difflib.get_close_matches(key, list(types_), n=1)
-            hint = f" (did you mean {section}.{close[0]}?)" if close else ""
-            raise ConfigError(
-                f"{section}.{key} is not a field of {type(config).__name__}{hint}; "
-                f"valid fields: {', '.join(sorted(types_))}"
-            )
-        changes[key] = _coerce(raw, types_[key], f"{section}.{key}={raw!r}")
-    for key, sub in nested.items():  # a composite bonus's part configs
-        changes[key] = apply_overrides(getattr(config, key), sub, f"{section}.{key}")
-    try:
-        return dataclasses.replace(config, **changes)  # type: ignore[type-var]
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{section}: {exc}") from exc
-
-
-def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
-    """``["agent.lr=3e-4", "bonus.eta=0.1"]`` -> {"agent": {"lr": "3e-4"}, "bonus": {...}}."""
-    out: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
-    for item in items:
-        key, sep, value = item.partition("=")
-        section, dot, field = key.strip().partition(".")
-        if not sep or not dot or not field:
-            raise ConfigError(
-                f"--set {item!r} is not of the form section.field=value "
-                f"(sections: {', '.join(SECTIONS)})"
-            )
-        if section not in SECTIONS:
-            raise ConfigError(
-                f"--set {item!r}: unknown section {section!r}; valid: {', '.join(SECTIONS)}"
-            )
-        out[section][field] = value.strip()
-    return out
-
-
-def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-    """Rebuild a config dataclass from its ``dataclasses.asdict`` form (lists -> tuples)."""
-    return apply_overrides(cls(), dict(data), cls.__name__)
-
 
 # --------------------------------------------------------------------------- resolution
 
@@ -454,6 +169,9 @@ def config_differences(old: Any, new: ResolvedRun) -> list[str]:
     # The recipe block notes where each value came from: the settings themselves are compared.
     current.pop("recipe", None)
     old = {k: old.get(k) for k in current}
+    for section in SECTIONS:  # fields added since it was written: the values it ran with
+        if isinstance(old.get(section), Mapping):
+            old[section] = jsonable(with_legacy_fields(type(getattr(new, section)), old[section]))
     # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
     for record in (old, current):
         record.pop(DEVICE_KEY, None)
@@ -560,7 +278,13 @@ def resolve(
         )
     except RecipeError as exc:
         raise ConfigError(str(exc)) from exc
+    recipe["run"] = cap_warmup(prov, recipe["run"], probe.steps, probe.num_envs)
     preset_sets = _preset_sections(preset, probe.agent) if preset is not None else {}
+    if preset is not None and preset.recipe and "warmup_steps" not in preset.run:
+        # the warm-up a preset takes from a bonus's recipe is that recipe's: cut it likewise
+        preset_sets["run"] = cap_warmup(
+            prov, preset_sets["run"], probe.steps, probe.num_envs, preset.recipe
+        )
     label = f"preset {named.preset!r}"
 
     def layers(section: str) -> list[tuple[str, str, Mapping[str, Any]]]:

@@ -1,16 +1,23 @@
-"""Paper recipes: applying a bonus's declared agent/shaping/run settings, with provenance.
+"""Method recipes: applying a bonus's declared method settings, with provenance.
 
-A bonus declares its paper recipe next to its code (``IntrinsicBonus.recipes``, a mapping
-agent name -> `bonuses.base.Recipe`, ``"*"`` for any agent). `explore_bench.settings.config.resolve`
-builds every section of a run in this order, later layers winning::
+A bonus declares the settings that are part of its method wherever it runs next to its code
+(``IntrinsicBonus.recipes``, a mapping agent name -> `bonuses.base.Recipe`, ``"*"`` for any
+agent): the intrinsic value head and its discount, the extrinsic/intrinsic advantage weights
+(`METHOD_AGENT_FIELDS`), the output shaping (normaliser, coefficient, clipping) and the
+random-action warm-up (`METHOD_RUN_FIELDS`). The agent's optimiser settings (lr, entropy, clip
+range, epochs, minibatches, advantage normalisation, gradient clipping; batch, networks and the
+extrinsic discount likewise) are never part of a recipe (issue 29): a paper tuned them for its
+domain, so they are the task family's, shared by every entry of a comparison, ``none``
+included, and a paper's own agent settings are a named preset (``rnd-atari``; see
+`explore_bench.settings.presets`). `explore_bench.settings.config.resolve` builds every section
+of a run in this order, later layers winning::
 
     defaults  <-  base  <-  recipe (mode "paper"; nothing in mode "shared")  <-  preset  <-  user
 
-where ``base`` is a matrix spec's ``[base]`` tables: settings every entry shares unless its
-bonus's paper recipe says otherwise (a baseline agent tuned for the tasks, say), so a spec
-can change the shared agent without silently replacing any bonus's recipe.
+where ``base`` is a matrix spec's ``[base]`` tables: the task family's agent settings every
+entry shares.
 
-and `Provenance` records, per overridden field, every layer that set it, so config.json says
+`Provenance` records, per overridden field, every layer that set it, so config.json says
 where each value came from. What is never silent, and how (one warning line, in the run's log
 and in config.json, or an error before anything is written):
 
@@ -23,7 +30,9 @@ a non-episodic bonus on an agent with one value head   warning (its return then 
 the bonus has recipes, none for this agent (no "*")    warning (agent defaults are used)
 a ``"*"`` recipe field the agent's config lacks        warning (that field is skipped)
 ``run.warmup_steps`` for a bonus without ``warm_up``   warning (the random steps only cost budget)
+a recipe's warm-up over `MAX_WARMUP_SHARE` of budget   warning (cut to that share)
 a recipe for this very agent names an unknown field    error (the declaration is wrong)
+a recipe sets an agent setting (lr, entropy, ...)      error (it belongs in a named preset)
 a recipe's ``run`` sets agent, bonus, task, seed, ...  error (a recipe cannot choose the cell)
 =====================================================  ==========================================
 """
@@ -39,6 +48,25 @@ from typing import Any
 MODES = ("paper", "shared")
 #: Run settings that identify a cell: set by the user or the spec, never by a recipe.
 CELL_FIELDS = ("agent", "bonus", "task", "seed", "steps", "preset", "recipe")
+#: Agent fields that are part of a method wherever it runs: the intrinsic value head, its
+#: discount, the two advantages' weights, the clipping of the total reward and where the
+#: intrinsic reward enters (DESIGN.md, "Data flow"). Every other agent field
+#: is an agent setting: the task family's, shared by every entry of a comparison.
+METHOD_AGENT_FIELDS = (
+    "two_value_heads",
+    "int_gamma",
+    "ext_coef",
+    "int_coef",
+    "total_reward_clip",
+    "int_enters",
+)
+#: Run settings a recipe may set: the bonus's random-action warm-up (counted in the budget).
+METHOD_RUN_FIELDS = ("warmup_steps",)
+#: Largest share of a run's budget a recipe's warm-up may take; beyond it the warm-up is cut
+#: to this share, with a warning. Releases warm up for a negligible share of their budgets
+#: (RND: 6,400 random steps per env of 2B frames); at the suite's 10^5-step budgets the same
+#: count would be most of the run, a handicap the release never had.
+MAX_WARMUP_SHARE = 0.1
 
 
 class RecipeError(ValueError):
@@ -176,12 +204,27 @@ def recipe_layers(
             f"{bonus}'s paper recipe for {key} sets run.{bad[0]}, which only the user or the "
             f"spec may set ({', '.join(CELL_FIELDS)})"
         )
+    not_method = [k for k in recipe.run if k not in METHOD_RUN_FIELDS]
+    if not_method:
+        raise RecipeError(
+            f"{bonus}'s recipe for {key} sets run.{not_method[0]}, which is not part of a "
+            f"method (a recipe may set run.{', run.'.join(METHOD_RUN_FIELDS)}); declare a "
+            "paper's run settings as a named preset (explore_bench.settings.presets)"
+        )
     agent_over = dict(recipe.agent)
     missing = sorted(k for k in agent_over if k not in agent_fields)
     if missing and key != "*":
         raise RecipeError(
             f"{bonus}'s paper recipe for {key} sets agent.{missing[0]}, which is not a field "
             f"of {agent}'s config; valid fields: {', '.join(sorted(agent_fields))}"
+        )
+    agent_settings = [k for k in recipe.agent if k not in METHOD_AGENT_FIELDS]
+    if agent_settings:
+        raise RecipeError(
+            f"{bonus}'s recipe for {key} sets agent.{agent_settings[0]}, an agent setting "
+            "(the task family's, shared by every entry of a comparison, none included); a "
+            f"recipe sets only agent.{', agent.'.join(METHOD_AGENT_FIELDS)}. Declare a "
+            "paper's agent settings as a named preset (explore_bench.settings.presets)"
         )
     if missing:
         prov.warn(
@@ -190,6 +233,24 @@ def recipe_layers(
         )
         agent_over = {k: v for k, v in agent_over.items() if k not in missing}
     return prov, {"run": dict(recipe.run), "agent": agent_over, "shaping": dict(recipe.shaping)}
+
+
+def cap_warmup(
+    prov: Provenance, run: Mapping[str, Any], steps: int, num_envs: int, bonus: str = ""
+) -> dict[str, Any]:
+    """A recipe's run layer with its warm-up cut to `MAX_WARMUP_SHARE` of the budget, warned
+    (``bonus``: whose recipe it is, when not the run's own bonus's)."""
+    out = dict(run)
+    value = out.get("warmup_steps")
+    most = int(steps * MAX_WARMUP_SHARE) // max(num_envs, 1)
+    if isinstance(value, int) and value > most:
+        prov.warn(
+            f"{bonus or prov.bonus}'s recipe warms up for {value} random steps per env (as "
+            f"released); cut to {most} per env, {MAX_WARMUP_SHARE:.0%} of run.steps={steps} with "
+            f"{num_envs} envs"
+        )
+        out["warmup_steps"] = most
+    return out
 
 
 def check_episodic(prov: Provenance, bonus_cls: Any, bonus: str, agent_cfg: Any) -> None:

@@ -11,9 +11,8 @@ class RecipeBonus(ConstantBonus):
     """A constant bonus with a PPO recipe and a generic one."""
 
     recipes = {
-        "ppo": Recipe(source="test: ppo", agent={"ent_coef": 0.01}, shaping={"coef": 0.5}),
-        # clip_coef is PPO's: TRPO lacks it, so under TRPO it is skipped with a warning.
-        "*": Recipe(source="test: any", agent={"gamma": 0.98, "clip_coef": 0.3}),
+        "ppo": Recipe(source="test: ppo", agent={"int_coef": 0.25}, shaping={"coef": 0.5}),
+        "*": Recipe(source="test: any", agent={"int_gamma": 0.98}),
     }
 
 
@@ -27,3 +26,15 @@ class CellRecipe(ConstantBonus):
     """A recipe that tries to choose the cell's seed."""
 
     recipes = {"*": Recipe(source="test", run={"seed": 3})}
+
+
+class AgentSettingRecipe(ConstantBonus):
+    """A recipe that sets an optimiser setting, which belongs to the agent (issue 29)."""
+
+    recipes = {"*": Recipe(source="test", agent={"lr": 1e-4})}
+
+
+class RunSettingRecipe(ConstantBonus):
+    """A recipe that sets the number of envs, a run setting that is not part of a method."""
+
+    recipes = {"*": Recipe(source="test", run={"num_envs": 10})}
