@@ -14,7 +14,7 @@ import torch
 from test_episodic_bonuses import _ngu_by_hand
 from test_recipe_agents import T, _advantages, _agent
 
-from agents.base import gae
+from agents.fast import gae
 from agents.ppo import PPOConfig
 from bonuses.ae_simhash import AESimHash, AESimHashConfig
 from bonuses.base import Transitions
