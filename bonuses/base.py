@@ -1,5 +1,9 @@
 """The bonus contract: every exploration bonus in explore-bench implements `IntrinsicBonus`.
 
+The contract is one module (about 500 lines), so that a plugin author reads it in one place:
+the batch (`Transitions`), the bonus and its config, and the one episodic-memory mechanism
+an episodic bonus builds on.
+
 A bonus sees batches of transitions, never an environment. The harness calls, per agent
 iteration and before any return or advantage is computed::
 
