@@ -10,8 +10,8 @@ import pytest
 
 from explore_bench import cli
 from explore_bench.matrices import spec as specs
-from explore_bench.matrices.fairness import agent_setting_differences, fairness_lines
 from explore_bench.settings.config import ConfigError
+from explore_bench.settings.fairness import agent_setting_differences, fairness_lines
 
 DEEPSEA = "explore_bench/DeepSea20-v0"
 SPEC: dict[str, Any] = {
@@ -101,7 +101,10 @@ def test_committed_runs_keep_loading_as_what_they_ran() -> None:
 
     from explore_bench.settings.config import ResolvedRun, config_differences, resolve
 
-    root = Path(__file__).resolve().parents[1] / "results/evidence/explore_bench__DeepSea20-v0/ppo"
+    root = (
+        Path(__file__).resolve().parents[1]
+        / "results/evidence-first-run/explore_bench__DeepSea20-v0/ppo"
+    )
     old = {
         b: json.loads((root / b / "seed0/config.json").read_text()) for b in ("re3", "ngu", "none")
     }

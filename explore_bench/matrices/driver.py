@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench.matrices.cells import Matrix, run_state
-from explore_bench.matrices.fairness import fairness_lines
 from explore_bench.matrices.jobs import Job, Outcome, check_gpu_options
 from explore_bench.matrices.local_pool import LocalExecutor
 from explore_bench.matrices.ray_cluster import RayExecutor
@@ -29,6 +28,7 @@ from explore_bench.matrices.spec import (
     plan,
 )
 from explore_bench.settings.config import ConfigError, check_out_dir
+from explore_bench.settings.fairness import fairness_lines
 from explore_bench.store import io
 from explore_bench.store.layout import done_problem, name_from_path
 

@@ -48,7 +48,6 @@ from typing import Any
 
 from explore_bench.matrices import suites
 from explore_bench.matrices.cells import CELL_KEYS, Cell, Matrix, Variant, parse_variants
-from explore_bench.matrices.fairness import AGENT_SETTINGS
 from explore_bench.plugins import registry
 from explore_bench.settings.config import (
     SECTIONS,
@@ -57,6 +56,7 @@ from explore_bench.settings.config import (
     config_differences,
     resolve,
 )
+from explore_bench.settings.fairness import AGENT_SETTINGS
 from explore_bench.store.layout import run_dir_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "specs"
