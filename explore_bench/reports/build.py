@@ -187,7 +187,7 @@ def main_report(
         *(ctx.ranking or [Para("No finished runs: nothing to rank.")]),
         Contents(),
     ]
-    notes = list(dict.fromkeys(ctx.notes))
+    notes = list(dict.fromkeys(caveats.sentence(n) for n in ctx.notes))
     tail = [
         *caveats.warning_blocks(notes),
         *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
@@ -199,7 +199,7 @@ def main_report(
         ctx.files.append(out / "leaderboard.md")
         (out / "separation.md").write_text(
             f"# Separation from `{baseline}`\n\nResults: `{Path(results_dir)}`.\n\n"
-            + separation_markdown(table, baseline)
+            + separation_markdown(table, baseline, loaded.cards)
         )
         ctx.files.append(out / "separation.md")
     if "html" in formats:

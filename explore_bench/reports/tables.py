@@ -188,7 +188,8 @@ def best_variant_blocks(ctx: Context, metric: str) -> list[Block]:
 RANKING_NOTE = (
     "Ranked within each agent by the IQM of the final score (best in bold); "
     "'≈' marks an entry whose 95% interval overlaps the best's, which these runs cannot tell "
-    "apart from it. Runs: seeds per task x tasks. Brackets: 95% stratified-bootstrap "
+    "apart from it; 'tie' marks a table whose entries all have the same IQM (all runs 0, "
+    "say), which ranks nothing. Runs: seeds per task x tasks. Brackets: 95% stratified-bootstrap "
     "interval. Higher is better except the optimality gap."
 )
 
@@ -201,9 +202,10 @@ def _ranking_table(suite: Suite, headline: list[tuple[dict[str, Any], dict[str, 
     for _, r in ranked.iterrows():
         cells = headline[int(r["_k"])][1]
         mark = " ≈" if r["tied_with_best"] else ""
-        frame.append({"rank": f"{r['rank']}{mark}", **cells})
-        bold.append(r["rank"] == 1)
-        data.append({"rank": str(r["rank"]), "iqm": repr(float(r["iqm"]))})
+        place = "tie" if r["all_tied"] else f"{r['rank']}{mark}"
+        frame.append({"rank": place, **cells})
+        bold.append(r["rank"] == 1 and not r["all_tied"])
+        data.append({"rank": "tie" if r["all_tied"] else str(r["rank"]), "iqm": repr(float(r["iqm"]))})
     return Table(
         pd.DataFrame(frame),
         cls="ranking headline",
@@ -254,8 +256,8 @@ def _degenerate_note(
             "mean and the success rate"
         )
     return head + (
-        "and none of its runs found reward (none reached the success threshold): its IQM of "
-        "0 only says that"
+        f"and no run found reward (none of its {raw.size} run x task scores reached the success "
+        "threshold), which is all its IQM of 0 says"
     )
 
 
