@@ -4,14 +4,18 @@ and the number formats of its tables."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from explore_bench.reports import plots, stats
 from explore_bench.reports.headline import fmt
 from explore_bench.reports.load import Tables
 from explore_bench.reports.render import Block, Image
+from explore_bench.reports.suites import eval_curves
 
 
 def fmt_est(e: stats.Estimate | None) -> str:
@@ -50,6 +54,11 @@ class Context:
     ranking: list[Block] = dataclasses.field(default_factory=list)
     #: One colour per entry (bonus or variant), the same in every chart of the report.
     colors: dict[str, plots.Color] = dataclasses.field(default_factory=dict)
+
+    @functools.cached_property
+    def points(self) -> pd.DataFrame:
+        """Every run's evaluation points (`suites.eval_curves`), computed once per report."""
+        return eval_curves(self.tables.curves)
 
     def entry_label(self, entry: str) -> str:
         """``entry``, or for a variant ``name (bonus: overrides)``."""

@@ -9,7 +9,7 @@ import pandas as pd
 from explore_bench.reports import plots, stats
 from explore_bench.reports.context import Context, slug
 from explore_bench.reports.render import Block, Heading, Para
-from explore_bench.reports.suites import Suite, common_grid, curve_arrays, eval_curves, on_grid
+from explore_bench.reports.suites import Suite, common_grid, curve_arrays, on_grid
 
 
 def agent_plots(
@@ -83,7 +83,7 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
     """Per agent, the per-task learning curves of its finished runs (mean raw evaluation
     score over seeds)."""
     blocks: list[Block] = []
-    points = eval_curves(ctx.tables.curves)
+    points = ctx.points
     done_keys = set(
         map(
             tuple,

@@ -3,7 +3,7 @@ and seaborn per-task learning curves. Every function returns a figure; `save` wr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from rliable import plot_utils
@@ -82,13 +83,74 @@ def _split(
     return {n: p for n, (p, _) in pairs.items()}, {n: c for n, (_, c) in pairs.items()}
 
 
-def palette(names: Sequence[str]) -> dict[str, Color]:
+#: Distinct hues, one orange among them (tab10 without its grey, then darker hues); the
+#: baseline is black. Beyond these, evenly spaced hues.
+_HUES = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#000080", "#800000", "#008080", "#ff00ff",
+)  # fmt: skip
+#: Per entry, a marker and a dash pattern besides its colour: lines that coincide (every run
+#: 0, say) still show each entry's markers, placed at different points.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+DASHES = ("-", "--", "-.", ":")
+
+
+def palette(names: Sequence[str], baseline: str = "none") -> dict[str, Color]:
     """One colour per name, in the order given: a report builds it once, over every entry
-    (bonus or variant) it shows, so that an entry has the same colour in every chart."""
-    colors = list(sns.color_palette("colorblind", n_colors=min(max(len(names), 1), 10)))
-    if len(names) > 10:  # the colourblind palette has 10 colours; then evenly spaced hues
-        colors += list(sns.color_palette("husl", n_colors=len(names) - 10))
-    return {n: tuple(c) for n, c in zip(names, colors)}
+    (bonus or variant) it shows, so that an entry has the same colour in every chart. The
+    baseline is black; no two entries share a hue family (the seaborn colourblind palette
+    gave three near-identical oranges)."""
+    others = [n for n in names if n != baseline]
+    hues = [to_rgb(h) for h in _HUES[: len(others)]]
+    if len(others) > len(_HUES):
+        hues += list(sns.color_palette("husl", n_colors=len(others) - len(_HUES)))
+    colors: dict[str, Color] = {n: tuple(c) for n, c in zip(others, hues)}  # type: ignore[misc]
+    out = {n: (0.0, 0.0, 0.0) if n == baseline else colors[n] for n in names}
+    return out
+
+
+def line_look(colors: Mapping[str, Color], name: str) -> dict[str, Any]:
+    """The marker and dash pattern of ``name``: by its place in the report's palette."""
+    i = list(colors).index(name) if name in colors else 0
+    return {"marker": MARKERS[i % len(MARKERS)], "linestyle": DASHES[i % len(DASHES)], "i": i}
+
+
+def _distinguish(ax: Axes, colors: Mapping[str, Color], points: int) -> None:
+    """Give every labelled line its entry's marker and dashes, markers staggered so that
+    lines lying on one another all stay visible."""
+    for line in ax.get_lines():
+        name = str(line.get_label())
+        if name not in colors:
+            continue
+        every = max(1, min(points, len(line.get_xdata())) // 6)
+        look = line_look(colors, name)
+        line.set_marker(look["marker"])
+        line.set_linestyle(look["linestyle"])
+        line.set_markersize(6)
+        line.set_markevery((look["i"] % every, every))
+        line.set_markeredgecolor("white")
+        line.set_markeredgewidth(0.6)
+
+
+def tick_text(values: Sequence[float]) -> list[str]:
+    """Tick labels with just enough decimals to tell neighbours apart (1.017, 1.018, not
+    1.02, 1.02), and k/M beyond a thousand."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return []
+    if max(abs(v) for v in vals) >= 1e3:
+        return [compact(v) for v in vals]
+    for d in range(0, 8):
+        texts = [f"{v:.{d}f}" for v in vals]
+        if all(abs(float(t) - v) <= 1e-9 * max(1.0, abs(v)) for t, v in zip(texts, vals)):
+            break
+    return ["0" if float(t) == 0 else t for t in texts]
+
+
+def _plain_ticks(ax: Axes, bins: int) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=bins, min_n_ticks=2))
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    ax.set_xticks(ticks, tick_text(ticks))
 
 
 def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
@@ -109,16 +171,23 @@ def interval_chart(
     xlabel: str,
     title: str,
     colors: Mapping[str, Color],
+    baselines: Collection[str] = (),
 ) -> Figure:
-    """The four-panel chart: one panel per metric, one bar (95% CI) and tick per entry."""
-    names = list(estimates)
+    """The four-panel chart: one panel per metric, one bar (95% CI) and point per entry.
+
+    Entries are drawn top to bottom in the order of ``estimates`` (the ranking's). Every
+    point is a marker, so an entry whose interval has no width (all runs equal) still
+    shows; each panel's range has margins, so no entry sits on its edge; the entries named
+    in ``baselines`` are hatched, drawn as diamonds and labelled as the baseline.
+    """
+    names = list(estimates)[::-1]  # rliable draws the first name at the bottom
     points = {n: np.array([estimates[n][m].point for m in metrics]) for n in names}
     cis = {
         n: np.array([[estimates[n][m].lo for m in metrics], [estimates[n][m].hi for m in metrics]])
         for n in names
     }
     height = 1.3 + 0.45 * len(names)  # inches: room for the titles above the bars
-    fig, _ = plot_utils.plot_interval_estimates(
+    fig, axes = plot_utils.plot_interval_estimates(
         points,
         cis,
         metric_names=list(metrics),
@@ -130,9 +199,30 @@ def interval_chart(
         xlabel_y_coordinate=0.02,
         max_ticks=3,
     )
-    for ax in fig.axes:
-        _tidy_x(ax, 3)
-    fig.subplots_adjust(top=1 - 0.8 / height, bottom=0.75 / height)
+    for k, ax in enumerate(np.atleast_1d(axes)):
+        values = [v for n in names for v in (*cis[n][:, k], points[n][k]) if np.isfinite(v)]
+        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+        pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 0.05)
+        ax.set_xlim(lo - pad, hi + pad)
+        for i, n in enumerate(names):
+            base = n in baselines
+            ax.plot(
+                points[n][k], i, marker="D" if base else "o", markersize=7, zorder=4,
+                color=colors[n], markeredgecolor="black", markeredgewidth=0.8, linestyle="",
+            )  # fmt: skip
+            if base:
+                for bar in ax.patches[i : i + 1]:
+                    bar.set_hatch("///")
+                    bar.set_edgecolor("white")
+        _plain_ticks(ax, 3)
+        ax.tick_params(axis="x", labelsize="large")
+        if k == 0:
+            ax.set_yticks(
+                range(len(names)),
+                [f"{n} (baseline)" if n in baselines else n for n in names],
+                fontsize="x-large",
+            )
+    fig.subplots_adjust(top=1 - 0.8 / height, bottom=0.75 / height, wspace=0.2)
     fig.suptitle(title, y=1 - 0.08 / height, fontsize="x-large")
     return fig
 
@@ -156,6 +246,7 @@ def profile_chart(
         ax=ax,
         **_LINE_STYLE,
     )
+    _distinguish(ax, colors, len(tau))
     _tidy_x(ax, 5)
     _legend_beside(ax)
     ax.set_title(title)
@@ -184,6 +275,7 @@ def iqm_curve_chart(
         ax=ax,
         **_LINE_STYLE,
     )
+    _distinguish(ax, colors, len(grid))
     _tidy_x(ax, 5)
     _legend_beside(ax)
     ax.set_title(title)
@@ -214,13 +306,30 @@ def poi_chart(
     return fig
 
 
+def mean_band(
+    scores: np.ndarray, seed: int, reps: int = 1000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds of a (seeds, points) array and its 95% percentile-bootstrap band
+    (seeds resampled with replacement, ``reps`` times, as seaborn's lineplot did, in one
+    vectorised draw instead of a Python loop per point: 0.06 s where seaborn took 3 s per
+    chart of 7 tasks x 11 entries)."""
+    mean = scores.mean(axis=0)
+    if len(scores) < 2:
+        return mean, mean, mean
+    idx = np.random.default_rng(seed).integers(0, len(scores), (reps, len(scores)))
+    boot = scores[idx].mean(axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
+    return mean, lo, hi
+
+
 def learning_curves(
     points: pd.DataFrame, title: str, colors: Mapping[str, Color], seed: int
 ) -> Figure:
-    """Per-task raw evaluation score over env steps: mean and 95% bootstrap CI over seeds.
+    """Per-task raw evaluation score over env steps: mean and 95% bootstrap band over seeds.
 
     ``points``: columns task, bonus, seed, env_steps, score (already on a common grid per
-    task, so seeds line up at every x).
+    task and entry, so seeds line up at every x). Every entry has its own marker and dashes
+    (`line_look`), so lines that coincide stay visible.
     """
     tasks = sorted(points["task"].unique(), key=str)
     ncols = min(3, len(tasks))
@@ -228,34 +337,32 @@ def learning_curves(
     fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False)
     for ax, task in zip(axes.flat, tasks):
         sub = points[points["task"] == task]
-        sns.lineplot(
-            data=sub,
-            x="env_steps",
-            y="score",
-            hue="bonus",
-            palette=dict(colors),
-            errorbar=("ci", 95),
-            n_boot=1000,
-            seed=seed,
-            ax=ax,
-            marker="o",
-            markersize=4,
-        )
+        for bonus, g in sub.groupby("bonus", sort=True):
+            table = g.pivot_table(index="seed", columns="env_steps", values="score")
+            mean, lo, hi = mean_band(table.to_numpy(float), seed)
+            x = table.columns.to_numpy(float)
+            color = colors[str(bonus)]
+            ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
+            ax.plot(x, mean, color=color, linewidth=1.6, label=str(bonus))
+        _distinguish(ax, colors, int(sub["env_steps"].nunique()))
         ax.set_title(task)
         _tidy_x(ax, 5)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation score (raw)")
         ax.grid(alpha=0.25)
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
     for ax in axes.flat[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
     # one legend for all panels, beside them, where it cannot cover a line
-    handles = [
-        plt.Line2D([], [], color=colors[b], marker="o", markersize=4, label=str(b))
-        for b in sorted(points["bonus"].unique(), key=str)
-    ]
+    handles = []
+    for b in sorted(points["bonus"].unique(), key=str):
+        look = line_look(colors, str(b))
+        handles.append(
+            plt.Line2D(
+                [], [], color=colors[b], marker=look["marker"], linestyle=look["linestyle"],
+                markersize=6, label=str(b),
+            )  # fmt: skip
+        )
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
     return fig
