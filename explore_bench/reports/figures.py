@@ -34,7 +34,8 @@ def agent_plots(
     title = f"{suite.name} · {agent}"
     blocks.append(
         ctx.plot(
-            plots.profile_chart(
+            plots.profile_chart,
+            (
                 stats.performance_profiles(arrays, tau, reps=ctx.small_reps, seed=base_seed),
                 tau,
                 suite.label,
@@ -49,7 +50,8 @@ def agent_plots(
     if pois:
         blocks.append(
             ctx.plot(
-                plots.poi_chart(pois, ctx.baseline, title, bcolors),
+                plots.poi_chart,
+                (pois, ctx.baseline, title, bcolors),
                 slug("poi", suite.name, agent),
                 f"Probability that {agent} with a bonus beats {agent} with "
                 f"`{ctx.baseline}` (95% intervals; 0.5 = no difference).",
@@ -60,7 +62,8 @@ def agent_plots(
         xlabel = "share of training" if by_share else "environment steps"
         blocks.append(
             ctx.plot(
-                plots.iqm_curve_chart(
+                plots.iqm_curve_chart,
+                (
                     grid,
                     stats.iqm_curve(cubes, reps=ctx.small_reps, seed=base_seed),
                     xlabel,
@@ -120,7 +123,8 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
         if frames and ctx.draw:
             blocks.append(
                 ctx.plot(
-                    plots.learning_curves(
+                    plots.learning_curves,
+                    (
                         pd.concat(frames, ignore_index=True),
                         f"{agent}: evaluation score per task",
                         bcolors,

@@ -5,8 +5,8 @@ of the headline metric (IQM, Agarwal et al. 2021), best first; NaN last. An entr
 interval overlaps the best entry's interval is marked as tied with it: at this number of
 runs the data cannot tell them apart. When every entry of a (suite, agent) has the same
 point estimate (every run of every entry scored 0, say), nothing is ranked: a tie of all
-entries is no win, so no entry is shown as first or in bold. The same ranking is printed at the end of
-``explore-bench matrix`` and shown first in leaderboard.md / index.html.
+entries is no win, so no entry is shown as first or in bold. The same ranking is printed
+at the end of ``explore-bench matrix`` and shown first in leaderboard.md / index.html.
 """
 
 from __future__ import annotations
@@ -84,6 +84,10 @@ def format_text(rows: pd.DataFrame) -> str:
                 extra += f"  success {fmt(r['success_rate'])}"
             if str(r.get("overrides", "") or ""):
                 extra += f"  ({r['overrides']})"
-            place = "tie" if r["all_tied"] else f"{r['rank']:>2}" + ("~" if r["tied_with_best"] else " ")
+            place = (
+                "tie"
+                if r["all_tied"]
+                else f"{r['rank']:>2}" + ("~" if r["tied_with_best"] else " ")
+            )
             lines.append(f"  {place} {r['bonus']!s:<{width}}  {est}{extra}")
     return "\n".join(lines)

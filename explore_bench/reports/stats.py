@@ -106,8 +106,7 @@ def aggregates(
         points = [float(f(arr)) for f in funcs]
         cis = _interval(name, (arr,), block_stat, reps, seed, "aggregates")
         out[name] = {
-            m: Estimate(points[i], float(cis[0, i]), float(cis[1, i]))
-            for i, m in enumerate(names)
+            m: Estimate(points[i], float(cis[0, i]), float(cis[1, i])) for i, m in enumerate(names)
         }
     return out
 

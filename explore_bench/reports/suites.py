@@ -110,8 +110,8 @@ def eval_curves(curves: pd.DataFrame) -> pd.DataFrame:
     if curves.empty:
         return empty
     nan = pd.Series(np.nan, index=curves.index)
-    evals = curves["eval_return"] if "eval_return" in curves else nan
-    train = curves["ext_return"] if "ext_return" in curves else nan
+    evals = curves.get("eval_return", nan)
+    train = curves.get("ext_return", nan)
     has_eval = evals.notna().groupby([curves[k] for k in keys], sort=False).transform("any")
     score = evals.where(has_eval, train)
     out = curves.loc[score.notna(), [*keys, "env_steps"]].assign(score=score[score.notna()])
@@ -182,7 +182,11 @@ def curve_arrays(
         for j, task in enumerate(suite.tasks):
             for i, seed in enumerate(per_task[task]):
                 run = by_run.get((bonus, task, seed))
-                y = on_grid(run, grid, by_fraction) if run is not None else np.full(len(grid), np.nan)
+                y = (
+                    on_grid(run, grid, by_fraction)
+                    if run is not None
+                    else np.full(len(grid), np.nan)
+                )
                 cube[i, j] = normalise(y, cards[task]) if suite.normalised else y
         if np.isfinite(cube).all():
             out[bonus] = cube

@@ -129,18 +129,17 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
     # the ranking's order (best at the top), each entry labelled with its budget if they differ
     order = sorted(estimates_all, key=lambda k: _rank_key(estimates_all[k]))
     shown = {_chart_label(ctx, suite, k): estimates_all[k] for k in order}
-    colors = {
-        _chart_label(ctx, suite, k): ctx.colors[k.split("/", 1)[1]] for k in estimates_all
-    }
+    colors = {_chart_label(ctx, suite, k): ctx.colors[k.split("/", 1)[1]] for k in estimates_all}
     blocks.append(
         ctx.plot(
-            plots.interval_chart(
+            plots.interval_chart,
+            (
                 shown,
                 chart_metrics,
                 suite.label,
                 f"{suite.name}: aggregate {suite.label}",
                 colors,
-                baselines={
+                {
                     _chart_label(ctx, suite, k)
                     for k in estimates_all
                     if _variant_of(ctx, k.split("/", 1)[1])[0] == ctx.baseline
@@ -253,7 +252,9 @@ def _ranking_table(suite: Suite, headline: list[tuple[dict[str, Any], dict[str, 
         place = "tie" if r["all_tied"] else f"{r['rank']}{mark}"
         frame.append({"rank": place, **cells})
         bold.append(r["rank"] == 1 and not r["all_tied"])
-        data.append({"rank": "tie" if r["all_tied"] else str(r["rank"]), "iqm": repr(float(r["iqm"]))})
+        data.append(
+            {"rank": "tie" if r["all_tied"] else str(r["rank"]), "iqm": repr(float(r["iqm"]))}
+        )
     return Table(
         pd.DataFrame(frame),
         cls="ranking headline",
