@@ -83,22 +83,12 @@ def _split(
     return {n: p for n, (p, _) in pairs.items()}, {n: c for n, (_, c) in pairs.items()}
 
 
-#: Distinct hues, one orange among them (tab10 without its grey, then darker hues); the
-#: baseline is black. Beyond these, evenly spaced hues.
+#: Distinct hues, one orange among them; the baseline is black. Beyond these, evenly
+#: spaced hues.
+# tab10 without grey, then navy, teal, magenta, yellow
 _HUES = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#bcbd22",
-    "#17becf",
-    "#000080",
-    "#800000",
-    "#008080",
-    "#ff00ff",
+    *("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"),
+    *("#bcbd22", "#17becf", "#000080", "#008080", "#ff00ff", "#ffe119"),
 )
 #: Per entry, a marker and a dash pattern besides its colour: lines that coincide (every run
 #: 0, say) still show each entry's markers, placed at different points.
@@ -123,7 +113,8 @@ def palette(names: Sequence[str], baseline: str = "none") -> dict[str, Color]:
 def line_look(colors: Mapping[str, Color], name: str) -> dict[str, Any]:
     """The marker and dash pattern of ``name``: by its place in the report's palette."""
     i = list(colors).index(name) if name in colors else 0
-    return {"marker": MARKERS[i % len(MARKERS)], "linestyle": DASHES[i % len(DASHES)], "i": i}
+    dash = DASHES[(i + i // len(MARKERS)) % len(DASHES)]  # no two entries share both
+    return {"marker": MARKERS[i % len(MARKERS)], "linestyle": dash, "i": i}
 
 
 def _distinguish(ax: Axes, colors: Mapping[str, Color], points: int) -> None:
