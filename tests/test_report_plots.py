@@ -174,3 +174,16 @@ def test_palette_gives_distinct_hues_and_a_black_baseline():
         for n in names
     }
     assert len(looks) == len(names)  # lines that coincide still differ by marker and dashes
+
+
+def test_improvement_chart_names_what_each_entry_is_compared_with():
+    pois = {"count": Estimate(0.7, 0.5, 0.9), "count-61k": Estimate(1.0, 1.0, 1.0)}
+    colors = plots.palette(["count", "count-61k", "none", "none-61k"])
+    fig = plots.poi_chart(pois, "none", "t", colors, {"count-61k": "none-61k"})
+    right = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert right == ["none", "none-61k"]  # not "none" for the 61k variant
+    ax = fig.axes[0]
+    points = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert [float(ln.get_xdata()[0]) for ln in points] == [0.7, 1.0]  # zero width still drawn
+    assert ax.get_xlim()[1] > 1.0  # a point at 1 is not cut by the panel's edge
+    plt.close(fig)

@@ -21,8 +21,10 @@ def agent_plots(
     pois: dict[str, stats.Estimate],
     points: pd.DataFrame,
     bcolors: dict[str, plots.Color],
+    against: dict[str, str] | None = None,
 ) -> list[Block]:
-    """One agent's profiles, improvement and IQM-curve charts on ``suite``, across bonuses."""
+    """One agent's profiles, improvement and IQM-curve charts on ``suite``, across bonuses;
+    ``against``: what each entry's improvement is measured against, where not the baseline."""
     base_seed = stats.seed_for(ctx.seed, suite.name)
     blocks: list[Block] = [Heading(f"{suite.name} · {agent}", 3)]
     flat = np.concatenate([a.ravel() for a in arrays.values()])
@@ -51,7 +53,7 @@ def agent_plots(
         blocks.append(
             ctx.plot(
                 plots.poi_chart,
-                (pois, ctx.baseline, title, bcolors),
+                (pois, ctx.baseline, title, bcolors, against),
                 slug("poi", suite.name, agent),
                 f"Probability that {agent} with a bonus beats {agent} with "
                 f"`{ctx.baseline}` (95% intervals; 0.5 = no difference).",

@@ -268,24 +268,39 @@ def iqm_curve_chart(
 
 
 def poi_chart(
-    pois: Mapping[str, Estimate], baseline: str, title: str, colors: Mapping[str, Color]
+    pois: Mapping[str, Estimate],
+    baseline: str,
+    title: str,
+    colors: Mapping[str, Color],
+    against: Mapping[str, str] | None = None,
 ) -> Figure:
-    """P(bonus > baseline) with 95% intervals, one bar per bonus."""
+    """P(bonus > what it is compared with) with 95% intervals, one bar per bonus.
+
+    ``against``: entry -> the entry it is compared with where that is not ``baseline`` (a
+    variant against the baseline's variant of its budget); the right-hand labels name it.
+    Every point is a marker, so an interval of zero width still shows.
+    """
     names = list(pois)
+    versus = {n: (against or {}).get(n) or baseline for n in names}
     fig, ax = plt.subplots(figsize=(6, 0.9 + 0.55 * len(names)))
     plot_utils.plot_probability_of_improvement(
-        {f"{n},{baseline}": np.array([pois[n].point]) for n in names},
-        {f"{n},{baseline}": np.array([pois[n].lo, pois[n].hi]) for n in names},
+        {f"{n},{versus[n]}": np.array([pois[n].point]) for n in names},
+        {f"{n},{versus[n]}": np.array([pois[n].lo, pois[n].hi]) for n in names},
         ax=ax,
         colors=[colors[n] for n in names],
         xticks=[0.0, 0.25, 0.5, 0.75, 1.0],
         left_ylabel="Bonus X",
         right_ylabel="Baseline Y",
-        xlabel=f"P(X > {baseline})",
+        xlabel=f"P(X > {baseline})" if set(versus.values()) == {baseline} else "P(X > Y)",
         ticklabelsize="large",
         labelsize="large",
     )
-    ax.set_xlim(-0.02, 1.02)
+    for i, n in enumerate(names):
+        ax.plot(
+            pois[n].point, i, marker="o", markersize=7, color=colors[n], linestyle="",
+            markeredgecolor="black", markeredgewidth=0.8, zorder=4,
+        )  # fmt: skip
+    ax.set_xlim(-0.04, 1.04)
     ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_title(title, pad=28)
     return fig

@@ -111,7 +111,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             cells["notes"] = "; ".join(flags)
             headline.append((row, cells))
         estimates_all.update(est)
-        per_agent.append((agent, arrays, seeds, est, pois))
+        per_agent.append((agent, arrays, seeds, against, pois))
     ctx.ranking.append(Heading(f"{suite.name} ({suite.label})", 3))
     if not headline:
         none = Para("No (agent, bonus) has finished runs on every task of this suite.")
@@ -149,8 +149,10 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             f"Aggregate metrics on {suite.name} (95% stratified-bootstrap intervals).",
         )
     )
-    for agent, arrays, seeds, _, pois in per_agent:
-        blocks += agent_plots(ctx, suite, agent, arrays, seeds, pois, points, ctx.colors)
+    for agent, arrays, seeds, against, pois in per_agent:
+        blocks += agent_plots(
+            ctx, suite, agent, arrays, seeds, pois, points, ctx.colors, against=against
+        )
     return blocks
 
 
