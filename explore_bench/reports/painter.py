@@ -49,7 +49,7 @@ class Painter:
         self.out_dir = out_dir
         self.workers = min(MAX_WORKERS, available_cores()) if workers is None else workers
         self._pool: cf.ProcessPoolExecutor | None = None
-        self._pending: list[cf.Future[None]] = []
+        self._pending: list[tuple[cf.Future[None], tuple[Any, ...]]] = []
 
     def submit(self, make: Callable[..., Figure], args: tuple[Any, ...], stem: str) -> None:
         """Draw ``make(*args)`` into ``stem``.png / .svg, now or in a worker."""
@@ -59,16 +59,26 @@ class Painter:
         if self._pool is None:
             # fork: the workers start with matplotlib already imported (spawn re-imports it)
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-            self._pool = cf.ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context(method)
-            )
-        self._pending.append(self._pool.submit(draw, make, args, self.out_dir, stem))
+            try:
+                self._pool = cf.ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context(method)
+                )
+            except (OSError, NotImplementedError):  # no processes here (a sandbox): in place
+                self.workers = 1
+                draw(make, args, self.out_dir, stem)
+                return
+        future = self._pool.submit(draw, make, args, self.out_dir, stem)
+        self._pending.append((future, (make, args, stem)))
 
     def finish(self) -> None:
-        """Wait for every chart; re-raise the first error of a worker."""
+        """Wait for every chart; re-raise the first error of a chart. A chart whose worker
+        died (killed for memory, say) is drawn again in place."""
         try:
-            for future in self._pending:
-                future.result()
+            for future, (make, args, stem) in self._pending:
+                try:
+                    future.result()
+                except cf.process.BrokenProcessPool:
+                    draw(make, args, self.out_dir, stem)
         finally:
             self.close()
 
