@@ -165,3 +165,31 @@ def test_too_few_seeds_never_separate(seeds: int) -> None:
         ]
     )
     assert separations(rows)["verdict"].tolist() == [FEW_SEEDS]
+
+
+def test_entries_of_different_budgets_are_labelled_by_budget(tmp_path: Path) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    for seed in range(3):
+        write_run(tmp_path, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[5, 9])
+        write_run(
+            tmp_path,
+            "CartPole-v1",
+            "ppo",
+            "none",
+            seed,
+            card=CARTPOLE,
+            evals=[5, 9, 30, 60],
+            steps=4000,
+            variant={"name": "none-4k", "overrides": {"run.steps": 4000}},
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main_report(tmp_path, tmp_path / "r", reps=200, profile_reps=50, formats=("md",))
+    md = (tmp_path / "r" / "leaderboard.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| rank |"))
+    assert "| runs | steps |" in header
+    rows = [line.replace("**", "") for line in md.splitlines() if line.startswith("| ")]
+    ranking = rows[1 : 1 + 2]
+    assert any("none-4k" in r and "| 4k |" in r for r in ranking)
+    assert any("| none |" in r and "| 1k |" in r for r in ranking)
