@@ -7,9 +7,10 @@ process computes the next suite's statistics; with one core it draws each chart 
 The files are the same either way: each chart is drawn by the same function from the same
 data, and `plots.save` writes no timestamps.
 
-Measured on the 2-core development machine (results/evidence, 385 runs, 34 charts; see
-benchmarks/report.py): the report's wall time with 2 workers was 0.6 of its time drawing
-in place.
+Measured (`python -m benchmarks.run --only report`, results/evidence: 385 runs, 34 charts,
+the 2-core development machine under a load of 5-6 from other jobs): 1.32x the runs per
+second of drawing in place (median of 3 rounds, 0.93-1.35); with the cores to itself the
+gain is larger, since the charts are about 60% of the report's CPU time.
 """
 
 from __future__ import annotations
