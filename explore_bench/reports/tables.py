@@ -11,6 +11,7 @@ import pandas as pd
 
 from explore_bench.reports import headline as ranking
 from explore_bench.reports import plots, stats
+from explore_bench.reports.budgets import budget_label, budgets, mixed_budgets
 from explore_bench.reports.context import Context, fmt, fmt_est, interval, slug
 from explore_bench.reports.figures import agent_plots
 from explore_bench.reports.load import normalisation, success_threshold
@@ -28,7 +29,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
     scale_note = Para(f"Tasks: {', '.join(f'`{t}`' for t in suite.tasks)}. " + _scale(ctx, suite))
     blocks.append(scale_note)
     headline, estimates_all, per_agent = [], {}, []
-    mixed = mixed_budgets(ctx, suite)
+    mixed = mixed_budgets(ctx.tables.runs, suite)
     points = ctx.points
     for agent in agents:
         arrays, seeds, notes = score_arrays(runs, suite, agent)
@@ -99,7 +100,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
                 "runs": f"{arr.shape[0]} x {arr.shape[1]}",
             }
             if mixed:
-                cells["steps"] = budgets(ctx, suite, agent, bonus)
+                cells["steps"] = budgets(ctx.tables.runs, suite, agent, bonus)
             cells.update({m: fmt_est(e[m]) for m in metrics})
             if stats.SUCCESS in e:
                 cells["Success rate (sparse)"] = fmt_est(e[stats.SUCCESS])
@@ -128,8 +129,11 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
     ]
     # the ranking's order (best at the top), each entry labelled with its budget if they differ
     order = sorted(estimates_all, key=lambda k: _rank_key(estimates_all[k]))
-    shown = {_chart_label(ctx, suite, k): estimates_all[k] for k in order}
-    colors = {_chart_label(ctx, suite, k): ctx.colors[k.split("/", 1)[1]] for k in estimates_all}
+    shown = {budget_label(ctx.tables.runs, suite, k): estimates_all[k] for k in order}
+    colors = {
+        budget_label(ctx.tables.runs, suite, k): ctx.colors[k.split("/", 1)[1]]
+        for k in estimates_all
+    }
     blocks.append(
         ctx.plot(
             plots.interval_chart,
@@ -140,7 +144,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
                 f"{suite.name}: aggregate {suite.label}",
                 colors,
                 {
-                    _chart_label(ctx, suite, k)
+                    budget_label(ctx.tables.runs, suite, k)
                     for k in estimates_all
                     if _variant_of(ctx, k.split("/", 1)[1])[0] == ctx.baseline
                 },
@@ -159,35 +163,6 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
 def _rank_key(est: dict[str, stats.Estimate]) -> tuple[bool, float]:
     iqm = est["IQM"].point
     return (not math.isfinite(iqm), -iqm if math.isfinite(iqm) else 0.0)
-
-
-def budgets(ctx: Context, suite: Suite, agent: str, entry: str) -> str:
-    """The step budget(s) of an entry's finished runs on the suite's tasks ("61k")."""
-    runs = ctx.tables.runs
-    mine = runs[
-        runs["finished"]
-        & (runs["agent"] == agent)
-        & (runs["bonus"] == entry)
-        & runs["task"].isin(suite.tasks)
-    ]
-    found = sorted(set(pd.to_numeric(mine["budget"], errors="coerce").dropna().astype(float)))
-    return "/".join(plots.compact(b) for b in found)
-
-
-def mixed_budgets(ctx: Context, suite: Suite) -> bool:
-    """Whether the suite's entries were run at different step budgets."""
-    runs = ctx.tables.runs
-    mine = runs[runs["finished"] & runs["task"].isin(suite.tasks)]
-    budget = pd.to_numeric(mine["budget"], errors="coerce")
-    per_task = budget.groupby(mine["task"]).nunique(dropna=True)
-    return bool((per_task > 1).any())
-
-
-def _chart_label(ctx: Context, suite: Suite, label: str) -> str:
-    if not mixed_budgets(ctx, suite):
-        return label
-    agent, entry = label.split("/", 1)
-    return f"{label} ({budgets(ctx, suite, agent, entry)} steps)"
 
 
 #: Metrics `best_variant_blocks` may select by (leaderboard columns; higher is better).
