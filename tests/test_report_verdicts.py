@@ -17,7 +17,7 @@ from explore_bench.reports.separation import (
     BELOW,
     FEW_SEEDS,
     MIN_SEEDS,
-    NO_SUCCESS,
+    NO_REWARD,
     NOISE,
     OVERLAPS,
     separation_markdown,
@@ -30,6 +30,7 @@ DATA = Path(__file__).parent / "data"
 def _row(bonus: str, iqm: tuple[float, float, float], **extra: object) -> dict[str, object]:
     rate = extra.get("success_rate", math.nan)
     return {
+        "found_reward": rate,
         "success_rate": rate,
         "success_rate_lo": rate,
         "success_rate_hi": rate,
@@ -104,24 +105,27 @@ def test_separation_needs_seeds_and_a_difference_that_matters() -> None:
     rows = pd.DataFrame(
         [
             _row("none", none, success_rate=0.0),
-            # DeepSea's move cost alone: intervals apart, no success on either side
+            # DeepSea's move cost alone: intervals apart, no reward found on either side
             _row("rnd", (-0.0010, -0.0012, -0.0008), success_rate=0.0),
             _row("count", (0.8, 0.6, 1.0), success_rate=0.8),
             _row("icm", (0.01, -0.002, 0.5), success_rate=0.2),
             _row("few", (0.9, 0.8, 1.0), success_rate=1.0, runs_per_task=MIN_SEEDS - 1),
             _row("worse", (-0.5, -0.6, -0.4), success_rate=0.2),
+            # ICM on SparseMountainCar: the flag in some episodes, no run at the threshold
+            _row("partial", (0.17, 0.1, 0.57), success_rate=0.0, found_reward=0.8),
         ]
     )
     got = {r.bonus: r.verdict for r in separations(rows).itertuples()}
     assert got == {
-        "rnd": NO_SUCCESS,
+        "rnd": NO_REWARD,
         "count": ABOVE,
         "icm": OVERLAPS,
         "few": FEW_SEEDS,
         "worse": BELOW,
+        "partial": ABOVE,
     }
     text = separation_markdown(rows)
-    assert "- **rnd** (ppo): no success either side on `T`." in text
+    assert "- **rnd** (ppo): no reward either side on `T`." in text
     assert "| rnd | 5 |" in text and "**above**" not in text.split("| rnd |")[1].split("\n")[0]
 
 

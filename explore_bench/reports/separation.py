@@ -7,11 +7,12 @@ An entry *separates* from the baseline (``none``) on a task when all of these ho
   few-run regime from 3 runs up); otherwise the verdict is *too few seeds*;
 - the 95% stratified-bootstrap intervals of their IQMs do not overlap; where they share a
   point, these runs cannot tell the two apart, whatever the point estimates say (*overlaps*);
-- the difference matters on the task: on a sparse task (one with a success threshold) at
-  least one run of the two reached the threshold, else both only collected what a failing
-  run collects (DeepSea's move cost) and the verdict is *no success either side*; where the
-  task's card states a ``noise_floor`` (raw score), the gap between the intervals exceeds
-  it, else the verdict is *within noise floor*.
+- the difference matters on the task: on a sparse task at least one run of the two found
+  reward (the leaderboard's ``found_reward``: a final score above what a run collects
+  without reward; ``success_rate`` where a leaderboard predates it), else both only
+  collected a failing run's score (DeepSea's move cost) and the verdict is *no reward either
+  side*; where the task's card states a ``noise_floor`` (raw score), the gap between the
+  intervals exceeds it, else the verdict is *within noise floor*.
 
 Then the verdict is *above* or *below*. The report writes the verdicts as ``separation.md``:
 one compact table per single-task suite (IQM, mean, success rate and P(entry > baseline),
@@ -32,10 +33,10 @@ from explore_bench.reports.load import normalisation
 
 ABOVE, BELOW, OVERLAPS = "above", "below", "overlaps"
 FEW_SEEDS = "too few seeds"
-NO_SUCCESS = "no success either side"
+NO_REWARD = "no reward either side"
 NOISE = "within noise floor"
 #: The verdicts, in the order the per-entry summary lists them.
-VERDICTS = (ABOVE, BELOW, NO_SUCCESS, NOISE, OVERLAPS, FEW_SEEDS)
+VERDICTS = (ABOVE, BELOW, NO_REWARD, NOISE, OVERLAPS, FEW_SEEDS)
 #: Fewest runs per task, of the entry and of the baseline, for any verdict.
 MIN_SEEDS = 3
 
@@ -68,9 +69,10 @@ def verdict(row: pd.Series, base: pd.Series, card: Mapping[str, Any] | None = No
     theirs = (base[f"{HEADLINE}_lo"], base[f"{HEADLINE}_hi"])
     if not all(math.isfinite(x) for x in (*mine, *theirs)) or overlaps(mine, theirs):
         return OVERLAPS
-    success = (_finite(row, "success_rate"), _finite(base, "success_rate"))
-    if all(math.isfinite(s) for s in success) and max(success) <= 0.0:
-        return NO_SUCCESS
+    key = "found_reward" if "found_reward" in row else "success_rate"
+    found = (_finite(row, key), _finite(base, key))
+    if all(math.isfinite(s) for s in found) and max(found) <= 0.0:
+        return NO_REWARD
     gap = mine[0] - theirs[1] if mine[0] > theirs[1] else theirs[0] - mine[1]
     if gap <= noise_floor(card or {}, str(row.get("scale", ""))):
         return NOISE
@@ -137,10 +139,10 @@ def separation_markdown(
         f"An entry separates from `{baseline}` (**above** or **below**) where both have at "
         f"least {MIN_SEEDS} runs (else: too few seeds), its IQM interval lies wholly above or "
         f"below `{baseline}`'s (else: overlaps, the runs cannot tell them apart), and the "
-        "difference matters on the task: on a sparse task a run of either reached the success "
-        "threshold (else: no success either side, the scores differ only by what failing runs "
-        "collect, such as DeepSea's move cost), and the gap between the intervals exceeds the "
-        "noise floor the task's card states, if any (else: within noise floor).",
+        "difference matters on the task: on a sparse task a run of either found reward (else: "
+        "no reward either side, the scores differ only by what failing runs collect, such as "
+        "DeepSea's move cost), and the gap between the intervals exceeds the noise floor the "
+        "task's card states, if any (else: within noise floor).",
         "",
     ]
     marks = {(r.suite, r.agent, r.bonus): r.verdict for r in seps.itertuples()}

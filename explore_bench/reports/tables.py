@@ -93,6 +93,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             row.update(zip((f"poi_vs_{ctx.baseline}", "poi_lo", "poi_hi"), interval(poi)))
             row["poi_against"] = against.get(bonus, "")
             row.update({"zero_share": zeros, "flags": "; ".join(flags)})
+            row["found_reward"] = found_reward(raw_arrays[bonus], suite, cards)
             ctx.rows.append(row)
             cells = {
                 "agent": agent,
@@ -259,6 +260,17 @@ def _scale(ctx: Context, suite: Suite) -> str:
         f"{', '.join(f'`{t}`' for t in lacking)} has none, so every task is reported on its "
         "own raw scale."
     )
+
+
+def found_reward(raw: Any, suite: Suite, cards: dict[str, dict[str, Any]]) -> float:
+    """Share of an entry's run x task raw scores on the suite's sparse tasks that show it
+    found reward: above what a run collects without it (0, or the random score if higher;
+    DeepSea's move costs keep a failing run at or below 0); NaN without sparse tasks."""
+    cols = [j for j, t in enumerate(suite.tasks) if cards[t].get("sparse")]
+    if not cols:
+        return math.nan
+    bars = [max(0.0, float(cards[suite.tasks[j]].get("random_score") or 0.0)) for j in cols]
+    return float((raw[:, cols] > bars).mean())
 
 
 def _degenerate_note(
