@@ -31,6 +31,9 @@ Comparisons (module per comparison; each states its exact settings in its docstr
    the bonus's share of wall-clock, fast diversity kernel vs the dense one (`benchmarks.emi_trpo`).
 10. ``gpu``: PPO + RND on cuda vs on cpu, Montezuma, and the bonus's share of wall-clock
    (`benchmarks.gpu`; skipped without a CUDA device).
+11. ``report``: the report's vectorised bootstrap vs rliable's loop, and ``explore-bench
+   report`` on results/evidence with charts on 2 worker processes vs in place
+   (`benchmarks.report`).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -69,6 +72,7 @@ COMPARISONS = {
     "atari-env": "atari_env",
     "emi-trpo": "emi_trpo",
     "gpu": "gpu",
+    "report": "report",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (

@@ -128,7 +128,7 @@ def test_partial_dir_without_finished_runs_still_reports(tmp_path: Path) -> None
     )
     summary = _report(tmp_path, formats=("md",))
     assert summary.table.empty and summary.runs_unfinished == 1
-    assert "no finished runs: nothing to aggregate" in summary.warnings
+    assert "no finished runs: nothing to aggregate." in summary.warnings
     assert "unfinished (no DONE)" in (summary.out_dir / "leaderboard.md").read_text()
     (tmp_path / "empty").mkdir()
     with pytest.raises(ReportError, match=r"no runs found in '.*empty'"):

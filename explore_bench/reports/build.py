@@ -24,6 +24,7 @@ from explore_bench.reports.caveats import ReportWarning
 from explore_bench.reports.context import Context
 from explore_bench.reports.load import load_results
 from explore_bench.reports.options import FORMATS, check_report_options
+from explore_bench.reports.painter import Painter
 from explore_bench.reports.render import (
     Block,
     Contents,
@@ -92,53 +93,10 @@ def with_recipe_modes(blocks: list[Block], modes: dict[tuple[str, str], str]) ->
     return out
 
 
-def main_report(
-    results_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str] | None = None,
-    baseline: str = "none",
-    reps: int = 50_000,
-    final_window: float = 0.1,
-    formats: Sequence[str] = FORMATS,
-    seed: int = 0,
-    profile_reps: int = 2_000,
-    best_variant: str = "",
-) -> ReportSummary:
-    """Write the leaderboard of ``results_dir`` into ``out_dir`` (default DIR/report).
-
-    ``profile_reps`` bootstrap resamples serve profiles, probability of improvement and IQM
-    curves (capped at ``reps``). ``best_variant`` (a metric: iqm, mean, median,
-    success_rate): add a table of each bonus's best variant by it. Raises `ReportError` when
-    the directory holds no runs.
-    """
-    options = {"reps": reps, "final_window": final_window, "formats": list(formats)}
-    check_report_options({**options, "seed": seed, "profile_reps": profile_reps}, str)
-    if best_variant and best_variant not in tables.SELECTION_METRICS:
-        raise ValueError(
-            f"best_variant {best_variant!r} is not one of {', '.join(tables.SELECTION_METRICS)}"
-        )
-    loaded = load_results(results_dir, final_window)
-    out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
-    plot_dir = out / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    runs = loaded.runs
-    gaps = audit.completeness(runs)
-    counts = audit.seed_counts(runs)
-    ctx = Context(
-        loaded,
-        out,
-        plot_dir,
-        baseline,
-        reps,
-        min(profile_reps, reps),
-        seed,
-        caveats.data_notes(loaded, gaps, counts),
-        [],
-        [],
-        [],
-        draw=bool({"md", "html"} & set(formats)),
-        colors=plots.palette(sorted(runs["bonus"].unique(), key=str)),
-    )
-    tasks = sorted(runs.loc[runs["finished"], "task"].unique(), key=str)
+def _body(ctx: Context, tasks: list[str], gaps: pd.DataFrame) -> list[Block]:
+    """The page's sections after the ranking: suites, raw scores, curves, coverage, cost and
+    completeness."""
+    loaded, runs = ctx.tables, ctx.tables.runs
     body: list[Block] = []
     for suite in make_suites(tasks, loaded.cards):
         body += tables.suite_section(ctx, suite)
@@ -172,8 +130,66 @@ def main_report(
     )
     body.append(Table(gaps) if not gaps.empty else Para("Every expected run finished."))
 
-    if best_variant:
-        body = tables.best_variant_blocks(ctx, best_variant) + body
+    return body
+
+
+def main_report(
+    results_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    baseline: str = "none",
+    reps: int = 50_000,
+    final_window: float = 0.1,
+    formats: Sequence[str] = FORMATS,
+    seed: int = 0,
+    profile_reps: int = 2_000,
+    best_variant: str = "",
+) -> ReportSummary:
+    """Write the leaderboard of ``results_dir`` into ``out_dir`` (default DIR/report).
+
+    ``profile_reps`` bootstrap resamples serve profiles, probability of improvement and IQM
+    curves (capped at ``reps``). ``best_variant`` (a metric: iqm, mean, median,
+    success_rate): add a table of each bonus's best variant by it. Raises `ReportError` when
+    the directory holds no runs.
+    """
+    options = {"reps": reps, "final_window": final_window, "formats": list(formats)}
+    check_report_options({**options, "seed": seed, "profile_reps": profile_reps}, str)
+    if best_variant and best_variant not in tables.SELECTION_METRICS:
+        raise ValueError(
+            f"best_variant {best_variant!r} is not one of {', '.join(tables.SELECTION_METRICS)}"
+        )
+    loaded = load_results(results_dir, final_window)
+    out = Path(out_dir) if out_dir is not None else Path(results_dir) / "report"
+    plot_dir = out / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    runs = loaded.runs
+    gaps = audit.completeness(runs)
+    counts = audit.seed_counts(runs)
+    painter = Painter(plot_dir)
+    ctx = Context(
+        loaded,
+        out,
+        plot_dir,
+        baseline,
+        reps,
+        min(profile_reps, reps),
+        seed,
+        caveats.data_notes(loaded, gaps, counts),
+        [],
+        [],
+        [],
+        draw=bool({"md", "html"} & set(formats)),
+        colors=plots.palette(sorted(runs["bonus"].unique(), key=str), baseline),
+        painter=painter,
+    )
+    tasks = sorted(runs.loc[runs["finished"], "task"].unique(), key=str)
+    n_done = int(runs["finished"].sum())
+    try:
+        body = _body(ctx, tasks, gaps)
+        if best_variant:
+            body = tables.best_variant_blocks(ctx, best_variant) + body
+        painter.finish()  # every chart is on disk before a page embeds or links it
+    finally:
+        painter.close()
     # The page leads with the ranking; details, caveats and the protocol follow (issue 19).
     head: list[Block] = [
         Heading("explore-bench leaderboard", 1),
@@ -187,7 +203,7 @@ def main_report(
         *(ctx.ranking or [Para("No finished runs: nothing to rank.")]),
         Contents(),
     ]
-    notes = list(dict.fromkeys(ctx.notes))
+    notes = list(dict.fromkeys(caveats.sentence(n) for n in ctx.notes))
     tail = [
         *caveats.warning_blocks(notes),
         *caveats.protocol_blocks(loaded, final_window, reps, ctx.small_reps, seed, baseline),
@@ -199,7 +215,7 @@ def main_report(
         ctx.files.append(out / "leaderboard.md")
         (out / "separation.md").write_text(
             f"# Separation from `{baseline}`\n\nResults: `{Path(results_dir)}`.\n\n"
-            + separation_markdown(table, baseline)
+            + separation_markdown(table, baseline, loaded.cards)
         )
         ctx.files.append(out / "separation.md")
     if "html" in formats:

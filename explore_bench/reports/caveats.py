@@ -38,6 +38,12 @@ def data_notes(tables: Tables, gaps: pd.DataFrame, counts: pd.DataFrame) -> list
     return notes
 
 
+def sentence(note: str) -> str:
+    """``note`` ending with a full stop, as every warning is printed (CLI, page, summary)."""
+    note = note.strip()
+    return note if note.endswith((".", "!", "?")) else note + "."
+
+
 def warning_blocks(notes: list[str]) -> list[Block]:
     """The report's Warnings section (empty without notes)."""
     return [Heading("Warnings", 2), Bullets(notes)] if notes else []

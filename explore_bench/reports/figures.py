@@ -9,7 +9,7 @@ import pandas as pd
 from explore_bench.reports import plots, stats
 from explore_bench.reports.context import Context, slug
 from explore_bench.reports.render import Block, Heading, Para
-from explore_bench.reports.suites import Suite, common_grid, curve_arrays, eval_curves, on_grid
+from explore_bench.reports.suites import Suite, common_grid, curve_arrays, on_grid
 
 
 def agent_plots(
@@ -21,8 +21,10 @@ def agent_plots(
     pois: dict[str, stats.Estimate],
     points: pd.DataFrame,
     bcolors: dict[str, plots.Color],
+    against: dict[str, str] | None = None,
 ) -> list[Block]:
-    """One agent's profiles, improvement and IQM-curve charts on ``suite``, across bonuses."""
+    """One agent's profiles, improvement and IQM-curve charts on ``suite``, across bonuses;
+    ``against``: what each entry's improvement is measured against, where not the baseline."""
     base_seed = stats.seed_for(ctx.seed, suite.name)
     blocks: list[Block] = [Heading(f"{suite.name} · {agent}", 3)]
     flat = np.concatenate([a.ravel() for a in arrays.values()])
@@ -34,7 +36,8 @@ def agent_plots(
     title = f"{suite.name} · {agent}"
     blocks.append(
         ctx.plot(
-            plots.profile_chart(
+            plots.profile_chart,
+            (
                 stats.performance_profiles(arrays, tau, reps=ctx.small_reps, seed=base_seed),
                 tau,
                 suite.label,
@@ -49,7 +52,8 @@ def agent_plots(
     if pois:
         blocks.append(
             ctx.plot(
-                plots.poi_chart(pois, ctx.baseline, title, bcolors),
+                plots.poi_chart,
+                (pois, ctx.baseline, title, bcolors, against),
                 slug("poi", suite.name, agent),
                 f"Probability that {agent} with a bonus beats {agent} with "
                 f"`{ctx.baseline}` (95% intervals; 0.5 = no difference).",
@@ -60,7 +64,8 @@ def agent_plots(
         xlabel = "share of training" if by_share else "environment steps"
         blocks.append(
             ctx.plot(
-                plots.iqm_curve_chart(
+                plots.iqm_curve_chart,
+                (
                     grid,
                     stats.iqm_curve(cubes, reps=ctx.small_reps, seed=base_seed),
                     xlabel,
@@ -83,7 +88,7 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
     """Per agent, the per-task learning curves of its finished runs (mean raw evaluation
     score over seeds)."""
     blocks: list[Block] = []
-    points = eval_curves(ctx.tables.curves)
+    points = ctx.points
     done_keys = set(
         map(
             tuple,
@@ -120,7 +125,8 @@ def learning_curve_blocks(ctx: Context, runs: pd.DataFrame) -> list[Block]:
         if frames and ctx.draw:
             blocks.append(
                 ctx.plot(
-                    plots.learning_curves(
+                    plots.learning_curves,
+                    (
                         pd.concat(frames, ignore_index=True),
                         f"{agent}: evaluation score per task",
                         bcolors,

@@ -3,8 +3,10 @@
 Within each (suite, agent), entries (bonuses and variants) are ranked by the point estimate
 of the headline metric (IQM, Agarwal et al. 2021), best first; NaN last. An entry whose 95%
 interval overlaps the best entry's interval is marked as tied with it: at this number of
-runs the data cannot tell them apart. The same ranking is printed at the end of
-``explore-bench matrix`` and shown first in leaderboard.md / index.html.
+runs the data cannot tell them apart. When every entry of a (suite, agent) has the same
+point estimate (every run of every entry scored 0, say), nothing is ranked: a tie of all
+entries is no win, so no entry is shown as first or in bold. The same ranking is printed
+at the end of ``explore-bench matrix`` and shown first in leaderboard.md / index.html.
 """
 
 from __future__ import annotations
@@ -27,9 +29,14 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 def rank(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (leaderboard rows) sorted within (suite, agent) by the headline metric, with
-    ``rank`` (1 = best; equal points share a rank) and ``tied_with_best``."""
+    ``rank`` (1 = best; equal points share a rank), ``tied_with_best`` and ``all_tied``
+    (every entry of the group has the same finite point estimate: nothing is ranked)."""
     if rows.empty:
-        return rows.assign(rank=pd.Series(dtype=int), tied_with_best=pd.Series(dtype=bool))
+        return rows.assign(
+            rank=pd.Series(dtype=int),
+            tied_with_best=pd.Series(dtype=bool),
+            all_tied=pd.Series(dtype=bool),
+        )
     parts = []
     for _, group in rows.groupby(["suite", "agent"], sort=False):
         g = group.sort_values(HEADLINE, ascending=False, na_position="last", kind="stable")
@@ -46,7 +53,8 @@ def rank(rows: pd.DataFrame) -> pd.DataFrame:
             i > 0 and overlaps((lo, hi), best)
             for i, (lo, hi) in enumerate(zip(g[f"{HEADLINE}_lo"], g[f"{HEADLINE}_hi"]))
         ]
-        parts.append(g.assign(tied_with_best=ties))
+        all_tied = len(points) > 1 and len(finite) == len(points) and len(set(finite)) == 1
+        parts.append(g.assign(tied_with_best=ties, all_tied=all_tied))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -64,7 +72,7 @@ def format_text(rows: pd.DataFrame) -> str:
     ranked = rank(rows)
     lines = [
         f"ranking by {HEADLINE_LABEL} of the final score (95% stratified-bootstrap interval); "
-        "'~' = interval overlaps the best's"
+        "'~' = interval overlaps the best's; 'tie' = every entry has the same point: no ranking"
     ]
     for (suite, agent), g in ranked.groupby(["suite", "agent"], sort=False):
         lines.append(f"{suite} ({g['scale'].iloc[0]}), {agent}:")
@@ -76,6 +84,10 @@ def format_text(rows: pd.DataFrame) -> str:
                 extra += f"  success {fmt(r['success_rate'])}"
             if str(r.get("overrides", "") or ""):
                 extra += f"  ({r['overrides']})"
-            mark = "~" if r["tied_with_best"] else " "
-            lines.append(f"  {r['rank']:>2}{mark} {r['bonus']!s:<{width}}  {est}{extra}")
+            place = (
+                "tie"
+                if r["all_tied"]
+                else f"{r['rank']:>2}" + ("~" if r["tied_with_best"] else " ")
+            )
+            lines.append(f"  {place} {r['bonus']!s:<{width}}  {est}{extra}")
     return "\n".join(lines)

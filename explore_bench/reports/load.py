@@ -174,10 +174,13 @@ def _read_metrics(path: Path) -> tuple[pd.DataFrame, str]:
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return pd.DataFrame(), f"metrics.csv cannot be read ({first[:120]})"
-    table = raw.apply(pd.to_numeric, errors="coerce")
-    bad = table.isna() & (raw != "")
-    if bad.to_numpy().any():
-        row, col = next(zip(*bad.to_numpy().nonzero(), strict=True))
+    # one conversion of every cell at once: per column, it was a fifth of a report's load
+    cells = raw.to_numpy(dtype=object)
+    values = pd.to_numeric(cells.ravel(), errors="coerce").astype(float).reshape(cells.shape)
+    table = pd.DataFrame(values, columns=raw.columns)
+    bad = np.isnan(values) & (cells != "")
+    if bad.any():
+        row, col = next(zip(*bad.nonzero(), strict=True))
         value = raw.iat[row, col]
         return pd.DataFrame(), (
             f"metrics.csv row {row + 1} column {raw.columns[col]!r} holds {value[:40]!r}, "

@@ -1,10 +1,20 @@
-"""Aggregate statistics with stratified bootstrap intervals, all through rliable.
+"""Aggregate statistics with stratified bootstrap intervals: rliable's estimators.
 
 Agarwal et al., "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021. Scores are
-arrays (runs, tasks) of final scores, or (runs, tasks, evals) for curves. rliable resamples
-with the global ``np.random`` (its ``random_state`` argument has no effect), so every call
-here seeds it first from the report seed and the entry's name: intervals are reproducible,
-and adding an entry to a report does not move another entry's interval.
+arrays (runs, tasks) of final scores, or (runs, tasks, evals) for curves. Point estimates are
+rliable's functions applied to the scores. Intervals are rliable's percentile intervals of
+its stratified bootstrap, computed by `bootstrap` on the very resamples rliable would draw
+(rliable resamples with the global ``np.random``; its ``random_state`` has no effect): each
+call seeds its generator from the report seed and the entry's name, so intervals are
+reproducible and adding an entry to a report does not move another entry's interval.
+
+Resamples and their Monte-Carlo error. A percentile endpoint estimated from B resamples
+sits at a random quantile level whose standard deviation is sqrt(q (1 - q) / B); for the
+2.5% and 97.5% endpoints: B = 50,000 (aggregates, rliable's default) leaves 0.07 percentage
+points (the lower endpoint lies between the 2.36% and 2.64% quantiles of the bootstrap
+distribution, +-2 sd); B = 2,000 (profiles, improvement, IQM curves, rliable's default for
+profiles) leaves 0.35 points (1.8% to 3.2%). Both are kept: vectorised, 50,000 resamples
+cost well under a second per entry (`bootstrap`), so nothing is gained by a wider error.
 """
 
 from __future__ import annotations
@@ -14,8 +24,9 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from rliable import library as rly
 from rliable import metrics as rlm
+
+from explore_bench.reports import bootstrap
 
 #: Metric name -> aggregate over a (runs, tasks) array.
 METRICS: dict[str, Callable[[np.ndarray], float]] = {
@@ -43,15 +54,24 @@ def seed_for(seed: int, *parts: str) -> int:
 
 def _interval(
     name: str,
-    scores: np.ndarray | tuple[np.ndarray, ...],
-    func: Callable[..., np.ndarray],
+    scores: tuple[np.ndarray, ...],
+    block_stat: bootstrap.BlockStat,
     reps: int,
     seed: int,
     what: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    np.random.seed(seed_for(seed, what, name))
-    points, cis = rly.get_interval_estimates({name: scores}, func, reps=reps)
-    return np.atleast_1d(np.asarray(points[name], dtype=float)), np.asarray(cis[name], float)
+) -> np.ndarray:
+    """(2, k) interval of ``block_stat`` over rliable's resamples for this entry."""
+    results = bootstrap.resampled_stats(scores, block_stat, reps, seed_for(seed, what, name))
+    return bootstrap.percentile_interval(results)
+
+
+#: The vectorised form of each metric (`bootstrap`), over a block of resamples.
+_BLOCK_METRICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "IQM": bootstrap.iqm,
+    "Mean": bootstrap.mean,
+    "Median": bootstrap.median,
+    "Optimality gap": bootstrap.optimality_gap,
+}
 
 
 def aggregates(
@@ -68,21 +88,25 @@ def aggregates(
     to succeed, NaN for tasks without one; the success rate pools runs of those tasks.
     """
     funcs = [METRICS[m] for m in metrics]
+    block_funcs = [_BLOCK_METRICS[m] for m in metrics]
     names = list(metrics)
     if success_thresholds is not None and np.isfinite(success_thresholds).any():
         cols = np.flatnonzero(np.isfinite(success_thresholds))
         thr = success_thresholds[cols]
         funcs.append(lambda s: float(np.mean(s[:, cols] >= thr)))
+        block_funcs.append(lambda b: (b[:, :, cols] >= thr).reshape(len(b), -1).mean(axis=1))
         names.append(SUCCESS)
 
-    def func(s: np.ndarray) -> np.ndarray:
-        return np.array([f(s) for f in funcs], dtype=float)
+    def block_stat(b: np.ndarray) -> np.ndarray:
+        return np.stack([f(b) for f in block_funcs], axis=1)
 
     out = {}
     for name, arr in scores.items():
-        points, cis = _interval(name, np.asarray(arr, float), func, reps, seed, "aggregates")
+        arr = np.asarray(arr, float)
+        points = [float(f(arr)) for f in funcs]
+        cis = _interval(name, (arr,), block_stat, reps, seed, "aggregates")
         out[name] = {
-            m: Estimate(*map(float, (points[i], cis[0, i], cis[1, i]))) for i, m in enumerate(names)
+            m: Estimate(points[i], float(cis[0, i]), float(cis[1, i])) for i, m in enumerate(names)
         }
     return out
 
@@ -91,26 +115,24 @@ def probability_of_improvement(
     x: np.ndarray, y: np.ndarray, *, reps: int = 2_000, seed: int = 0, name: str = "x,y"
 ) -> Estimate:
     """P(X > Y): mean over tasks of P(a random run of X beats one of Y); ties count 1/2."""
-    points, cis = _interval(
-        name,
-        (np.asarray(x, float), np.asarray(y, float)),
-        rlm.probability_of_improvement,
-        reps,
-        seed,
-        "poi",
-    )
-    return Estimate(float(points[0]), float(cis[0, 0]), float(cis[1, 0]))
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    point = float(rlm.probability_of_improvement(x, y))
+    cis = _interval(name, (x, y), bootstrap.improvement, reps, seed, "poi")
+    return Estimate(point, float(cis[0, 0]), float(cis[1, 0]))
 
 
 def performance_profiles(
     scores: Mapping[str, np.ndarray], tau: np.ndarray, *, reps: int = 2_000, seed: int = 0
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per entry, the fraction of runs with score > tau and its (2, len(tau)) interval."""
+    """Per entry, the fraction of runs with score > tau and its (2, len(tau)) interval
+    (rliable's `create_performance_profile`, score distributions)."""
+    tau = np.asarray(tau, float)
     out = {}
     for name, arr in scores.items():
-        np.random.seed(seed_for(seed, "profile", name))
-        prof, cis = rly.create_performance_profile({name: np.asarray(arr, float)}, tau, reps=reps)
-        out[name] = (np.asarray(prof[name]), np.asarray(cis[name]))
+        arr = np.asarray(arr, float)
+        point = np.array([np.mean(arr > t) for t in tau])
+        cis = _interval(name, (arr,), lambda b: bootstrap.profile(b, tau), reps, seed, "profile")
+        out[name] = (point, cis)
     return out
 
 
@@ -118,14 +140,13 @@ def iqm_curve(
     scores: Mapping[str, np.ndarray], *, reps: int = 2_000, seed: int = 0
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per entry, the IQM at every evaluation point of a (runs, tasks, evals) array."""
-
-    def per_eval(s: np.ndarray) -> np.ndarray:
-        return np.array([rlm.aggregate_iqm(s[..., j]) for j in range(s.shape[-1])])
-
-    return {
-        name: _interval(name, np.asarray(arr, float), per_eval, reps, seed, "iqm_curve")
-        for name, arr in scores.items()
-    }
+    out = {}
+    for name, arr in scores.items():
+        arr = np.asarray(arr, float)
+        point = np.array([rlm.aggregate_iqm(arr[..., j]) for j in range(arr.shape[-1])])
+        cis = _interval(name, (arr,), bootstrap.iqm_per_eval, reps, seed, "iqm_curve")
+        out[name] = (point, cis)
+    return out
 
 
 def zero_share(scores: np.ndarray) -> float:

@@ -101,21 +101,23 @@ def success_thresholds(suite: Suite, cards: dict[str, dict[str, Any]]) -> np.nda
 
 
 def eval_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    """Evaluation points of every run: keys, env_steps, score (eval, else training returns)."""
+    """Evaluation points of every run: keys, env_steps, score (eval, else training returns).
+
+    A report computes it once (`Context.points`); every suite and chart reads that.
+    """
+    keys = ["task", "agent", "bonus", "seed"]
+    empty = pd.DataFrame(columns=[*keys, "env_steps", "score"])
     if curves.empty:
-        return pd.DataFrame(columns=["task", "agent", "bonus", "seed", "env_steps", "score"])
-    parts = []
-    for _, run in curves.groupby(["task", "agent", "bonus", "seed"], sort=True):
-        col = (
-            "eval_return"
-            if "eval_return" in run and run["eval_return"].notna().any()
-            else "ext_return"
-        )
-        if col not in run:
-            continue
-        rows = run[run[col].notna()]
-        parts.append(rows[["task", "agent", "bonus", "seed", "env_steps"]].assign(score=rows[col]))
-    return pd.concat(parts, ignore_index=True) if parts else eval_curves(pd.DataFrame())
+        return empty
+    nan = pd.Series(np.nan, index=curves.index)
+    evals = curves.get("eval_return", nan)
+    train = curves.get("ext_return", nan)
+    has_eval = evals.notna().groupby([curves[k] for k in keys], sort=False).transform("any")
+    score = evals.where(has_eval, train)
+    out = curves.loc[score.notna(), [*keys, "env_steps"]].assign(score=score[score.notna()])
+    if out.empty:
+        return empty
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def common_grid(points: pd.DataFrame, by_fraction: bool) -> np.ndarray:
@@ -174,14 +176,17 @@ def curve_arrays(
     if len(grid) < 2:
         return grid, by_fraction, {}
     out = {}
+    by_run = dict(tuple(mine.groupby(["bonus", "task", "seed"], sort=False)))
     for bonus, per_task in seeds.items():
         cube = np.empty((len(next(iter(per_task.values()))), len(suite.tasks), len(grid)))
         for j, task in enumerate(suite.tasks):
             for i, seed in enumerate(per_task[task]):
-                run = mine[
-                    (mine["bonus"] == bonus) & (mine["task"] == task) & (mine["seed"] == seed)
-                ]
-                y = on_grid(run, grid, by_fraction) if len(run) else np.full(len(grid), np.nan)
+                run = by_run.get((bonus, task, seed))
+                y = (
+                    on_grid(run, grid, by_fraction)
+                    if run is not None
+                    else np.full(len(grid), np.nan)
+                )
                 cube[i, j] = normalise(y, cards[task]) if suite.normalised else y
         if np.isfinite(cube).all():
             out[bonus] = cube

@@ -4,17 +4,19 @@ cost tables."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
 
 from explore_bench.reports import headline as ranking
 from explore_bench.reports import plots, stats
+from explore_bench.reports.budgets import budget_label, budgets, mixed_budgets
 from explore_bench.reports.context import Context, fmt, fmt_est, interval, slug
 from explore_bench.reports.figures import agent_plots
 from explore_bench.reports.load import normalisation, success_threshold
 from explore_bench.reports.render import Block, Heading, Para, Table
-from explore_bench.reports.suites import Suite, eval_curves, score_arrays, success_thresholds
+from explore_bench.reports.suites import Suite, score_arrays, success_thresholds
 
 
 def suite_section(ctx: Context, suite: Suite) -> list[Block]:
@@ -27,7 +29,8 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
     scale_note = Para(f"Tasks: {', '.join(f'`{t}`' for t in suite.tasks)}. " + _scale(ctx, suite))
     blocks.append(scale_note)
     headline, estimates_all, per_agent = [], {}, []
-    points = eval_curves(ctx.tables.curves)
+    mixed = mixed_budgets(ctx.tables.runs, suite)
+    points = ctx.points
     for agent in agents:
         arrays, seeds, notes = score_arrays(runs, suite, agent)
         raw_arrays = score_arrays(runs, suite, agent, raw=True)[0]
@@ -90,12 +93,15 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             row.update(zip((f"poi_vs_{ctx.baseline}", "poi_lo", "poi_hi"), interval(poi)))
             row["poi_against"] = against.get(bonus, "")
             row.update({"zero_share": zeros, "flags": "; ".join(flags)})
+            row["found_reward"] = found_reward(raw_arrays[bonus], suite, cards)
             ctx.rows.append(row)
             cells = {
                 "agent": agent,
                 "bonus": ctx.entry_label(bonus),
                 "runs": f"{arr.shape[0]} x {arr.shape[1]}",
             }
+            if mixed:
+                cells["steps"] = budgets(ctx.tables.runs, suite, agent, bonus)
             cells.update({m: fmt_est(e[m]) for m in metrics})
             if stats.SUCCESS in e:
                 cells["Success rate (sparse)"] = fmt_est(e[stats.SUCCESS])
@@ -107,7 +113,7 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
             cells["notes"] = "; ".join(flags)
             headline.append((row, cells))
         estimates_all.update(est)
-        per_agent.append((agent, arrays, seeds, est, pois))
+        per_agent.append((agent, arrays, seeds, against, pois))
     ctx.ranking.append(Heading(f"{suite.name} ({suite.label})", 3))
     if not headline:
         none = Para("No (agent, bonus) has finished runs on every task of this suite.")
@@ -122,23 +128,42 @@ def suite_section(ctx: Context, suite: Suite) -> list[Block]:
         *metrics,
         *([stats.SUCCESS] if any(stats.SUCCESS in v for v in estimates_all.values()) else []),
     ]
-    colors = {label: ctx.colors[label.split("/", 1)[1]] for label in estimates_all}
+    # the ranking's order (best at the top), each entry labelled with its budget if they differ
+    order = sorted(estimates_all, key=lambda k: _rank_key(estimates_all[k]))
+    shown = {budget_label(ctx.tables.runs, suite, k): estimates_all[k] for k in order}
+    colors = {
+        budget_label(ctx.tables.runs, suite, k): ctx.colors[k.split("/", 1)[1]]
+        for k in estimates_all
+    }
     blocks.append(
         ctx.plot(
-            plots.interval_chart(
-                estimates_all,
+            plots.interval_chart,
+            (
+                shown,
                 chart_metrics,
                 suite.label,
                 f"{suite.name}: aggregate {suite.label}",
                 colors,
+                {
+                    budget_label(ctx.tables.runs, suite, k)
+                    for k in estimates_all
+                    if _variant_of(ctx, k.split("/", 1)[1])[0] == ctx.baseline
+                },
             ),
             slug("intervals", suite.name),
             f"Aggregate metrics on {suite.name} (95% stratified-bootstrap intervals).",
         )
     )
-    for agent, arrays, seeds, _, pois in per_agent:
-        blocks += agent_plots(ctx, suite, agent, arrays, seeds, pois, points, ctx.colors)
+    for agent, arrays, seeds, against, pois in per_agent:
+        blocks += agent_plots(
+            ctx, suite, agent, arrays, seeds, pois, points, ctx.colors, against=against
+        )
     return blocks
+
+
+def _rank_key(est: dict[str, stats.Estimate]) -> tuple[bool, float]:
+    iqm = est["IQM"].point
+    return (not math.isfinite(iqm), -iqm if math.isfinite(iqm) else 0.0)
 
 
 #: Metrics `best_variant_blocks` may select by (leaderboard columns; higher is better).
@@ -188,7 +213,8 @@ def best_variant_blocks(ctx: Context, metric: str) -> list[Block]:
 RANKING_NOTE = (
     "Ranked within each agent by the IQM of the final score (best in bold); "
     "'≈' marks an entry whose 95% interval overlaps the best's, which these runs cannot tell "
-    "apart from it. Runs: seeds per task x tasks. Brackets: 95% stratified-bootstrap "
+    "apart from it; 'tie' marks a table whose entries all have the same IQM (all runs 0, "
+    "say), which ranks nothing. Runs: seeds per task x tasks. Brackets: 95% stratified-bootstrap "
     "interval. Higher is better except the optimality gap."
 )
 
@@ -201,9 +227,12 @@ def _ranking_table(suite: Suite, headline: list[tuple[dict[str, Any], dict[str, 
     for _, r in ranked.iterrows():
         cells = headline[int(r["_k"])][1]
         mark = " ≈" if r["tied_with_best"] else ""
-        frame.append({"rank": f"{r['rank']}{mark}", **cells})
-        bold.append(r["rank"] == 1)
-        data.append({"rank": str(r["rank"]), "iqm": repr(float(r["iqm"]))})
+        place = "tie" if r["all_tied"] else f"{r['rank']}{mark}"
+        frame.append({"rank": place, **cells})
+        bold.append(r["rank"] == 1 and not r["all_tied"])
+        data.append(
+            {"rank": "tie" if r["all_tied"] else str(r["rank"]), "iqm": repr(float(r["iqm"]))}
+        )
     return Table(
         pd.DataFrame(frame),
         cls="ranking headline",
@@ -233,6 +262,17 @@ def _scale(ctx: Context, suite: Suite) -> str:
     )
 
 
+def found_reward(raw: Any, suite: Suite, cards: dict[str, dict[str, Any]]) -> float:
+    """Share of an entry's run x task raw scores on the suite's sparse tasks that show it
+    found reward: above what a run collects without it (0, or the random score if higher;
+    DeepSea's move costs keep a failing run at or below 0); NaN without sparse tasks."""
+    cols = [j for j, t in enumerate(suite.tasks) if cards[t].get("sparse")]
+    if not cols:
+        return math.nan
+    bars = [max(0.0, float(cards[suite.tasks[j]].get("random_score") or 0.0)) for j in cols]
+    return float((raw[:, cols] > bars).mean())
+
+
 def _degenerate_note(
     label: str, suite: Suite, zeros: float, raw: Any, cards: dict[str, dict[str, Any]]
 ) -> str:
@@ -254,8 +294,8 @@ def _degenerate_note(
             "mean and the success rate"
         )
     return head + (
-        "and none of its runs found reward (none reached the success threshold): its IQM of "
-        "0 only says that"
+        f"and no run found reward (none of its {raw.size} run x task scores reached the success "
+        "threshold), which is all its IQM of 0 says"
     )
 
 
