@@ -60,7 +60,8 @@ def aggregates(engine: str, reps: int) -> dict[str, Any]:
 
 def report(workers: int, tree: str) -> dict[str, Any]:
     """`main_report` on ``tree`` with ``workers`` chart processes (1: in place)."""
-    from explore_bench.reports import main_report, painter
+    from explore_bench.reports import painter
+    from explore_bench.reports.build import main_report
 
     painter.MAX_WORKERS = workers
     with tempfile.TemporaryDirectory(prefix="eb-report-") as tmp, warnings.catch_warnings():

@@ -22,7 +22,8 @@ import pytest
 from rliable import library as rly
 from rliable import metrics as rlm
 
-from explore_bench.reports import main_report, stats
+from explore_bench.reports import stats
+from explore_bench.reports.build import main_report
 
 DATA = Path(__file__).parent / "data"
 TOL = 1e-12

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explore_bench.reports import main_report
+from explore_bench.reports.build import main_report
 from explore_bench.reports.headline import format_text, rank
 from explore_bench.reports.separation import (
     ABOVE,

@@ -2,8 +2,10 @@
 
 Reads the results store only: a run's identity comes from its config.json, and nothing in
 the tree is executed. `load` reads the tree into tables, `suites` groups tasks that may be
-aggregated, `stats` holds rliable's estimators, `tables`, `figures` and `caveats` build the
-page's parts, `render` writes Markdown and HTML, and `build` assembles the page.
+aggregated, `stats` holds rliable's estimators (`bootstrap`: its resampling, vectorised),
+`tables`, `figures`, `separation` and `caveats` build the page's parts (`plots`, `ticks` and
+`budgets` draw and label; `painter` draws charts in worker processes), `render` writes
+Markdown and HTML, and `build` assembles the page.
 
 The package itself imports nothing, so that reading a run's final score (`load`) does not
 load the plotting stack (matplotlib and seaborn: 1.5-2 s of a short run's start-up):
