@@ -54,12 +54,13 @@ def write_run(
     bonus_time: float = 0.25,
     variant: dict[str, Any] | None = None,
     recipe: str | None = None,
+    agent_config: dict[str, Any] | None = None,
 ) -> Path:
     """A run whose k-th evaluation (evenly spaced up to ``steps``) scored evals[k].
 
     ``variant``: {"name": ..., "overrides": {...}}: a run of a matrix variant of ``bonus``;
     ``recipe`` is the recipe mode recorded in config.json (None: a run from before recipe
-    modes).
+    modes); ``agent_config`` is the agent section of config.json.
     """
     entry = variant["name"] if variant else bonus
     path = root / matrix / task.replace("/", "__") / agent / entry / f"seed{seed}"
@@ -74,7 +75,7 @@ def write_run(
             "eval_interval": steps // len(evals),
             "eval_episodes": 5,
         },
-        "agent": {},
+        "agent": dict(agent_config or {}),
         "bonus": {},
         "shaping": {},
         "task_card": card,

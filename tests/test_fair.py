@@ -115,3 +115,45 @@ def test_committed_runs_keep_loading_as_what_they_ran() -> None:
     base = {"agent": {"lr": 1e-3, "anneal_lr": False, "ent_coef": 0.01}}  # evidence.toml's
     new = resolve({**old["none"]["run"], "device": "cpu"}, base=base)
     assert config_differences(old["none"], new) == []  # not "run with other settings"
+
+
+def _tree(root: Path, rnd_lr: float) -> None:
+    from _report_runs import CARTPOLE, write_run
+
+    for bonus, lr in (("none", 1e-3), ("rnd", rnd_lr)):
+        for seed in range(3):
+            write_run(
+                root,
+                "CartPole-v1",
+                "ppo",
+                bonus,
+                seed,
+                card=CARTPOLE,
+                evals=[10.0, 20.0],
+                agent_config={"lr": lr, "ent_coef": 0.01, "int_gamma": 0.99},
+            )
+
+
+@pytest.mark.parametrize("rnd_lr", [1e-4, 1e-3])
+def test_a_report_states_when_entries_train_under_different_agent_settings(
+    tmp_path: Path, rnd_lr: float
+) -> None:
+    """The report reads the agent settings from config.json: a difference is a warning (in
+    the summary and leaderboard.md), the method fields (int_gamma) are not compared."""
+    from explore_bench.reports.build import main_report
+
+    _tree(tmp_path / "res", rnd_lr)
+    summary = main_report(
+        tmp_path / "res", tmp_path / "out", reps=50, profile_reps=20, formats=("csv", "md")
+    )
+    page = (tmp_path / "out" / "leaderboard.md").read_text()
+    said = [w for w in summary.warnings if "different agent settings" in w]
+    if rnd_lr == 1e-3:
+        assert said == [] and "different agent settings" not in page
+    else:
+        assert (
+            len(said) == 1
+            and "ppo entry rnd trains under other agent settings than none" in said[0]
+        )
+        assert "agent.lr=0.0001 (none: 0.001)" in said[0] and "int_gamma" not in said[0]
+        assert "different agent settings" in page

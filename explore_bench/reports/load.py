@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore_bench.settings.fairness import AGENT_SETTINGS, fairness_lines
 from explore_bench.store.layout import done_problem, name_from_path
 
 KEYS = ("task", "agent", "bonus", "seed")
@@ -249,6 +251,7 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
     cards: dict[str, dict[str, Any]] = {}
     settings: dict[str, dict[str, Any]] = {}
     seen: dict[tuple[Any, ...], str] = {}
+    entry_configs: list[tuple[str, dict[str, Any]]] = []
     for path in find_run_dirs(root):
         config = _read_json(path / "config.json")
         ident = _identity(path, root, config)
@@ -260,6 +263,8 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
             notes.append(f"duplicate run {_fmt_key(key)} at {path} (kept {seen[key]})")
             continue
         seen[key] = str(path)
+        if isinstance(config.get("agent"), dict):
+            entry_configs.append((ident["bonus"], config))
         if "task_card" in config:
             cards.setdefault(ident["task"], config["task_card"])
             settings.setdefault(ident["task"], config.get("run", {}))
@@ -286,6 +291,7 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
             f"no runs found in {str(root)!r}: expected run directories "
             "<task>/<agent>/<bonus>/seed<k>/ holding config.json, metrics.csv and DONE"
         )
+    notes.extend(_agent_settings_notes(root, entry_configs))
     runs = pd.DataFrame(rows).sort_values(list(KEYS), kind="stable").reset_index(drop=True)
     runs["finished"] = (runs["status"] == "done") & runs["final_raw"].notna()
     curve_table = (
@@ -305,6 +311,24 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
         warnings=notes,
         modes=recipe_modes(runs),
     )
+
+
+def _agent_settings_notes(root: Path, entry_configs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The matrix's statement that its entries train under different agent settings
+    (`explore_bench.settings.fairness`, as ``explore-bench matrix`` prints it), one note; the
+    spec copy's ``agent_settings`` says whether the difference was meant."""
+    mode = "shared"
+    try:
+        declared = tomllib.loads((root / "matrix.toml").read_text()).get("agent_settings")
+    except (OSError, ValueError):
+        declared = None
+    if declared in AGENT_SETTINGS:
+        mode = str(declared)
+    lines = fairness_lines(mode, [e for e, _ in entry_configs], [c for _, c in entry_configs])
+    if not lines:
+        return []
+    head = lines[0].removeprefix("warning: ").removeprefix("note: ").rstrip(":")
+    return [head + ": " + "; ".join(line.strip() for line in lines[1:])]
 
 
 def recipe_modes(runs: pd.DataFrame) -> dict[tuple[str, str], str]:

@@ -10,8 +10,7 @@ before a matrix runs and with its report.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from explore_bench.settings.config import ResolvedRun
@@ -23,29 +22,35 @@ from explore_bench.settings.recipes import METHOD_AGENT_FIELDS, jsonable
 AGENT_SETTINGS = ("shared", "per-entry")
 
 
-def agent_settings(config: ResolvedRun) -> dict[str, Any]:
-    """The settings an entry's agent trains under: its config less the method fields, and
-    ``run.num_envs`` (the batch is ``num_envs x num_steps``)."""
+def agent_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings an entry's agent trains under, from a config as config.json stores it
+    (`ResolvedRun.to_dict`): its agent section less the method fields, and ``run.num_envs``
+    (the batch is ``num_envs x num_steps``)."""
     out = {
         f"agent.{k}": v
-        for k, v in jsonable(dataclasses.asdict(config.agent)).items()
+        for k, v in jsonable(dict(config.get("agent", {}))).items()
         if k not in METHOD_AGENT_FIELDS
     }
-    out["run.num_envs"] = config.run.num_envs
+    out["run.num_envs"] = config.get("run", {}).get("num_envs")
     return out
 
 
-def agent_setting_differences(entries: Sequence[str], configs: Sequence[ResolvedRun]) -> list[str]:
+def agent_setting_differences(
+    entries: Sequence[str], configs: Sequence[ResolvedRun | Mapping[str, Any]]
+) -> list[str]:
     """One line per entry whose agent settings differ from its group's reference entry.
 
-    ``entries[i]`` names the entry of ``configs[i]``; a group is (task, agent, step budget);
+    ``entries[i]`` names the entry of ``configs[i]``, a resolved config or a config.json's
+    dict (the report reads those); a group is (task, agent, step budget);
     its reference is ``none`` when the group has it, else its first entry. Lines are merged
     over the tasks where an entry differs in the same way.
     """
     groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
     for entry, cfg in zip(entries, configs, strict=True):
-        group = groups.setdefault((cfg.run.task, cfg.run.agent, cfg.run.steps), {})
-        group.setdefault(entry, agent_settings(cfg))
+        data = cfg.to_dict() if isinstance(cfg, ResolvedRun) else cfg
+        run = data.get("run", {})
+        group = groups.setdefault((run.get("task"), run.get("agent"), run.get("steps")), {})
+        group.setdefault(entry, agent_settings(data))
     merged: dict[tuple[str, str, str, str], list[str]] = {}
     for (task, agent, _), group in groups.items():
         ref = "none" if "none" in group else next(iter(group))
@@ -64,7 +69,9 @@ def agent_setting_differences(entries: Sequence[str], configs: Sequence[Resolved
     ]
 
 
-def fairness_lines(mode: str, entries: Sequence[str], configs: Sequence[ResolvedRun]) -> list[str]:
+def fairness_lines(
+    mode: str, entries: Sequence[str], configs: Sequence[ResolvedRun | Mapping[str, Any]]
+) -> list[str]:
     """What a matrix states about its agent settings: nothing when every entry of a group
     shares them; else a warning (mode "shared") or a note (mode "per-entry") and the lines."""
     diffs = agent_setting_differences(entries, configs)
@@ -75,6 +82,6 @@ def fairness_lines(mode: str, entries: Sequence[str], configs: Sequence[Resolved
         "(agent_settings = 'per-entry'); their comparison includes the agents':"
         if mode == "per-entry"
         else "warning: entries of this matrix train under different agent settings, so a "
-        "difference between them is not the bonuses' alone (issue 29):"
+        "difference between them is not the bonuses' alone:"
     )
     return [head, *(f"  {line}" for line in diffs)]
