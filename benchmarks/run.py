@@ -29,6 +29,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
    the bonus's share of wall-clock, fast diversity kernel vs the dense one (`benchmarks.emi_trpo`).
 10. ``gpu``: PPO + RND on cuda vs on cpu, Montezuma, and the bonus's share of wall-clock
    (`benchmarks.gpu`; skipped without a CUDA device).
+11. ``minigrid``: PPO on DoorKey8x8 on the envpool backend vs the minigrid package, for
+   ``none`` and every grid bonus, and against envpool's raw rate (`benchmarks.minigrid`).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -66,11 +68,12 @@ COMPARISONS = {
     "atari-env": "atari_env",
     "emi-trpo": "emi_trpo",
     "gpu": "gpu",
+    "minigrid": "minigrid",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (
     "explore-bench", "torch", "numpy", "gymnasium", "mujoco", "ale-py",
-    "stable-baselines3", "sb3-contrib", "pyinstrument",
+    "stable-baselines3", "sb3-contrib", "pyinstrument", "minigrid", "envpool",
 )  # fmt: skip
 HERE = Path(__file__).resolve().parent
 
