@@ -171,8 +171,8 @@ MINIGRID_TASKS = (
         "ObstructedMaze2Dlh",
         "MiniGrid-ObstructedMaze-2Dlh-v0",
         576,
-        "3 x 3 rooms, the agent in the middle; locked doors whose keys are hidden in boxes, "
-        "the ball to pick up in a corner room",
+        "the full maze's 3 x 3 rooms with one quarter in play: the ball to pick up lies two "
+        "locked doors away from the agent's room, each door's key hidden in a box",
         0.0037,
         1000,
         0.0,
