@@ -34,6 +34,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
 11. ``report``: the report's vectorised bootstrap vs rliable's loop, and ``explore-bench
    report`` on results/evidence with charts on 2 worker processes vs in place
    (`benchmarks.report`).
+12. ``minigrid``: PPO on DoorKey8x8 on the envpool backend vs the minigrid package, for
+   ``none`` and every grid bonus, and against envpool's raw rate (`benchmarks.minigrid`).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
@@ -73,11 +75,12 @@ COMPARISONS = {
     "emi-trpo": "emi_trpo",
     "gpu": "gpu",
     "report": "report",
+    "minigrid": "minigrid",
 }
 ORDER = ("hotpath", *COMPARISONS, "memory", "learning")
 PACKAGES = (
     "explore-bench", "torch", "numpy", "gymnasium", "mujoco", "ale-py",
-    "stable-baselines3", "sb3-contrib", "pyinstrument",
+    "stable-baselines3", "sb3-contrib", "pyinstrument", "minigrid", "envpool",
 )  # fmt: skip
 HERE = Path(__file__).resolve().parent
 

@@ -257,7 +257,7 @@ def test_the_rollout_hands_state_keys_to_the_bonus():
     from explore_bench.settings.config import ShapingConfig
 
     name = IDS["MultiRoomN2S4"]  # 40-step episodes: the rollout crosses episode ends
-    envs = make_vector_env(resolve_task(name), 2)
+    envs = make_vector_env(resolve_task(name), 2, "sync")  # the package (envpool: its own test)
     shaper = RewardShaper(NoBonus(envs.single_observation_space, envs.single_action_space),
                           ShapingConfig())  # fmt: skip
     agent = PPO(envs, shaper, PPOConfig(num_steps=100), seed=3, read_step=read_step)

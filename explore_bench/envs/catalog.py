@@ -19,6 +19,10 @@ from explore_bench.envs.coverage import (
     GridCoverage,
     StateCoverage,
 )
+from explore_bench.envs.minigrid_catalog import MINIGRID_TASKS, envpool_version
+from explore_bench.envs.minigrid_catalog import backends as minigrid_backends
+from explore_bench.envs.minigrid_catalog import card as minigrid_card
+from explore_bench.envs.minigrid_catalog import native_vector as minigrid_native_vector
 from explore_bench.envs.tasks import ProtocolCard, Task
 from explore_bench.plugins import registry
 
@@ -43,6 +47,10 @@ class TaskSpec:
     coverage: Any = None
     #: Native vector-env factory (num_envs -> VectorEnv) reproducing the card, or None.
     native_vector: Any = None
+    #: What the native vector env runs on, named on the card ("": the card names none).
+    native_backend: str = ""
+    #: What the gymnasium vector env runs on, named on the card beside ``native_backend``.
+    backend: str = "gymnasium"
     #: One line for `explore-bench list --tasks`.
     description: str = ""
 
@@ -54,6 +62,8 @@ class TaskSpec:
             coverage=self.coverage,
             description=self.description,
             make_native_vector=self.native_vector,
+            native_backend=self.native_backend,
+            backend=self.backend,
         )
 
 
@@ -279,124 +289,23 @@ def _mini_specs() -> list[TaskSpec]:
     return [mountain_car, deep_sea, four_rooms]
 
 
-@dataclasses.dataclass(frozen=True)
-class MiniGridTask:
-    """One MiniGrid task of the suite, with its measured reference figures."""
-
-    #: Name under the suite's namespace.
-    name: str
-    #: The minigrid package's id it wraps.
-    minigrid_id: str
-    #: The package's max_steps T (checked against the env by the tests).
-    max_steps: int
-    #: What the layout is.
-    layout: str
-    #: Mean return of uniform random actions, and over how many episodes.
-    random_score: float
-    random_episodes: int
-    #: Mean of 1 - 0.9 t*/T over layouts, t* the fewest steps (BFS), and how many layouts.
-    optimal_score: float
-    optimal_layouts: int
-
-
-#: Reference figures measured with ``python -m explore_bench.envs.minigrid_tasks EPISODES
-#: LAYOUTS ID...`` (episode / layout k reset with seed k; uniform random actions over all 7).
-MINIGRID_TASKS = (
-    MiniGridTask(
-        "DoorKey8x8",
-        "MiniGrid-DoorKey-8x8-v0",
-        640,
-        "two rooms split by a wall with a locked door; the key on the agent's side, the "
-        "goal in the far corner (layout drawn per episode)",
-        0.0118,
-        100,
-        0.9769,
-        20,
-    ),
-    MiniGridTask(
-        "KeyCorridorS3R3",
-        "MiniGrid-KeyCorridorS3R3-v0",
-        270,
-        "a corridor between 3 x 2 rooms of side 3; the ball to pick up sits behind a locked "
-        "door, its key in another room (layout drawn per episode)",
-        0.0,
-        100,
-        0.9317,
-        20,
-    ),
-    MiniGridTask(
-        "DoorKey6x6",
-        "MiniGrid-DoorKey-6x6-v0",
-        360,
-        "DoorKey on a 6 x 6 grid (4 x 4 inside): the cheaper rung of DoorKey-8x8",
-        0.0319,
-        200,
-        0.9694,
-        50,
-    ),
-    MiniGridTask(
-        "KeyCorridorS3R1",
-        "MiniGrid-KeyCorridorS3R1-v0",
-        270,
-        "KeyCorridor with one row of rooms of side 3: the cheaper rung of KeyCorridorS3R3",
-        0.0285,
-        200,
-        0.9509,
-        50,
-    ),
-    MiniGridTask(
-        "MultiRoomN2S4",
-        "MiniGrid-MultiRoom-N2-S4-v0",
-        40,
-        "2 rooms of side at most 4 joined by a closed door: the cheaper rung of MultiRoom-N4-S5",
-        0.0092,
-        200,
-        0.8344,
-        50,
-    ),
-    MiniGridTask(
-        "MultiRoomN4S5",
-        "MiniGrid-MultiRoom-N4-S5-v1",
-        80,
-        "4 rooms of side at most 5 chained by closed (unlocked) doors, goal in the last "
-        "(the package's -v1: its -v0 of this name has 6 rooms)",
-        0.0,
-        100,
-        0.7654,
-        20,
-    ),
-)
-
-
 def _minigrid_specs() -> list[TaskSpec]:
     specs = []
+    envpool = envpool_version() is not None
     for t in MINIGRID_TASKS:
+        native, package = minigrid_backends(t)
         specs.append(
             TaskSpec(
                 id=f"{NAMESPACE}/{t.name}-v0",
                 entry_point=f"{__package__}.minigrid_tasks:make_minigrid",
                 kwargs={"minigrid_id": t.minigrid_id},
-                card=ProtocolCard(
-                    observation="(3, 7, 7) uint8: the partial egocentric symbolic view "
-                    "(object, colour, state), channel-first",
-                    horizon=t.max_steps,
-                    termination=f"goal reached; else truncated at {t.max_steps} steps (the "
-                    "package's max_steps)",
-                    random_score=t.random_score,
-                    reference_score=t.optimal_score,
-                    reference_kind=f"optimal: mean over {t.optimal_layouts} layouts of "
-                    "1 - 0.9 t*/T, t* the fewest steps found by breadth-first search",
-                    sparse=True,
-                    success_threshold=0.05,
-                    notes=f"minigrid {t.minigrid_id}: {t.layout}. Reward 1 - 0.9 t/T on "
-                    "success at step t (so any success scores >= 0.1), else 0; actions: "
-                    "minigrid's 7. Random score: uniform random actions over "
-                    f"{t.random_episodes} episodes. info['state_key'] hashes the full grid "
-                    "and the agent's pose (NovelD/RIDE episodic counts). Coverage: share of "
-                    "the layout's reachable cells visited per episode (mean of the last 100 "
-                    "episodes); train_success_rate is logged beside it.",
-                ),
+                card=minigrid_card(t),
                 coverage=EpisodeCoverage,
+                # without envpool (no wheel for the platform) "auto" runs the package
+                native_vector=functools.partial(minigrid_native_vector, t) if envpool else None,
+                native_backend=native if envpool else "",
+                backend=package
+                + ("" if envpool else " (envpool is not installed: run.vector=auto runs this)"),
                 description=f"MiniGrid {t.minigrid_id.removeprefix('MiniGrid-')}, "
                 "7x7 symbolic view",
             )

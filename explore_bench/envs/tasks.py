@@ -80,6 +80,10 @@ class Task:
     #: Builds ``n`` envs as one native vector env (``run.vector`` "auto"/"native") giving what
     #: `make_env` copies in a same-step-autoreset gymnasium vector env give; None: none.
     make_native_vector: Callable[[int], gym.vector.VectorEnv] | None = None
+    #: What `make_native_vector` runs on; when set, the card names the backend a run used.
+    native_backend: str = ""
+    #: What `make_env` (``run.vector`` "sync"/"async") runs on, named beside it.
+    backend: str = "gymnasium"
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
         _import_env_backends(self.env_id)
@@ -89,8 +93,14 @@ class Task:
             env = wrap(env)
         return env
 
-    def card_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "env_id": self.env_id, **dataclasses.asdict(self.card)}
+    def card_dict(self, vector: str = "auto") -> dict[str, Any]:
+        """The card as written into config.json; for a task with a named native backend,
+        ``backend`` says what a run with ``run.vector=vector`` steps."""
+        card = {"name": self.name, "env_id": self.env_id, **dataclasses.asdict(self.card)}
+        if self.native_backend:
+            native = vector in ("auto", "native") and self.make_native_vector is not None
+            card["backend"] = self.native_backend if native else self.backend
+        return card
 
 
 def _import_env_backends(env_id: str) -> None:

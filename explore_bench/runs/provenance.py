@@ -17,7 +17,18 @@ import torch
 from explore_bench.plugins import registry
 from explore_bench.settings.config import ResolvedRun
 
-PACKAGES = ("explore-bench", "torch", "gymnasium", "mujoco", "ale-py", "numpy", "rliable", "pandas")
+PACKAGES = (
+    "explore-bench",
+    "torch",
+    "gymnasium",
+    "mujoco",
+    "ale-py",
+    "minigrid",
+    "envpool",
+    "numpy",
+    "rliable",
+    "pandas",
+)
 
 
 def provenance(resolved: ResolvedRun) -> dict[str, Any]:

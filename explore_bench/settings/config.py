@@ -351,7 +351,7 @@ def resolve(
         agent=agent_cfg,
         bonus=bonus_cfg,
         shaping=shaping,
-        card=task.card_dict(),
+        card=task.card_dict(run.vector),
         device=device,
         recipe=prov,
     )
