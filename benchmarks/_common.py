@@ -31,6 +31,34 @@ def sb3_mlp_policy_kwargs() -> dict[str, Any]:
     }
 
 
+def sb3_ppo(env: Any, *, n_steps: int, batch_size: int, n_epochs: int, seed: int) -> Any:
+    """SB3's PPO with the comparisons' shared settings (`benchmarks.ppo_sb3`'s docstring):
+    Adam lr 3e-4 constant, gamma 0.99, GAE 0.95, clip 0.2, no value clipping, entropy 0,
+    vf_coef 0.5, gradient-norm clip 0.5, advantages standardised, `OURS_MLP`'s networks."""
+    from stable_baselines3 import PPO
+
+    return PPO(
+        "MlpPolicy",
+        env,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        n_epochs=n_epochs,
+        learning_rate=3e-4,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_range=0.2,
+        clip_range_vf=None,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+        normalize_advantage=True,
+        policy_kwargs={**sb3_mlp_policy_kwargs(), "ortho_init": True},
+        device="cpu",
+        seed=seed,
+        verbose=0,
+    )
+
+
 #: Deterministic evaluation episodes at the end of a learning run (ours and SB3 alike).
 EVAL_EPISODES = 10
 

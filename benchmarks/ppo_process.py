@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks._common import OURS_MLP, sb3_mlp_policy_kwargs
+from benchmarks._common import OURS_MLP, sb3_ppo
 from benchmarks._harness import Measure, Pair
 
 TASK = "HalfCheetah-v5"
@@ -68,30 +68,10 @@ def ours(steps: int) -> dict[str, Any]:
 
 def sb3(steps: int) -> dict[str, Any]:
     """SB3's PPO with the same settings, built and trained in this process."""
-    from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     env = make_vec_env(TASK, n_envs=NUM_ENVS, seed=0)
-    model = PPO(
-        "MlpPolicy",
-        env,
-        n_steps=NUM_STEPS,
-        batch_size=MINIBATCH,
-        n_epochs=EPOCHS,
-        learning_rate=3e-4,
-        gamma=0.99,
-        gae_lambda=0.95,
-        clip_range=0.2,
-        clip_range_vf=None,
-        ent_coef=0.0,
-        vf_coef=0.5,
-        max_grad_norm=0.5,
-        normalize_advantage=True,
-        policy_kwargs={**sb3_mlp_policy_kwargs(), "ortho_init": True},
-        device="cpu",
-        seed=0,
-        verbose=0,
-    )
+    model = sb3_ppo(env, n_steps=NUM_STEPS, batch_size=MINIBATCH, n_epochs=EPOCHS, seed=0)
     model.learn(total_timesteps=steps)
     env.close()
     wall = _since_start()

@@ -16,7 +16,7 @@ from benchmarks._common import (
     EVAL_EPISODES,
     OURS_MLP,
     ours_train,
-    sb3_mlp_policy_kwargs,
+    sb3_ppo,
     sb3_train,
 )
 from benchmarks._harness import Measure, Pair
@@ -57,31 +57,11 @@ def ours(num_envs: int, steps: int, seed: int = 0, evaluate: bool = False) -> di
 
 def sb3(num_envs: int, steps: int, seed: int = 0, evaluate: bool = False) -> dict[str, Any]:
     """SB3's PPO with the same settings; ``evaluate`` as in `ours`."""
-    from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     def build() -> Any:
         env = make_vec_env(TASK, n_envs=num_envs, seed=seed)
-        return PPO(
-            "MlpPolicy",
-            env,
-            n_steps=ROLLOUT // num_envs,
-            batch_size=64,
-            n_epochs=10,
-            learning_rate=3e-4,
-            gamma=0.99,
-            gae_lambda=0.95,
-            clip_range=0.2,
-            clip_range_vf=None,
-            ent_coef=0.0,
-            vf_coef=0.5,
-            max_grad_norm=0.5,
-            normalize_advantage=True,
-            policy_kwargs={**sb3_mlp_policy_kwargs(), "ortho_init": True},
-            device="cpu",
-            seed=seed,
-            verbose=0,
-        )
+        return sb3_ppo(env, n_steps=ROLLOUT // num_envs, batch_size=64, n_epochs=10, seed=seed)
 
     eval_env = make_vec_env(TASK, n_envs=1, seed=seed + 100_003) if evaluate else None
     return sb3_train(build, steps, eval_env)
