@@ -39,16 +39,24 @@ def _separates(out: Path, spec: str, task: str, bonus: str) -> None:
 
 
 def test_count_solves_four_rooms_and_none_does_not(tmp_path: Path) -> None:
-    # The evidence run (results/evidence, revision d10cc5f): count's final scores by seed
-    # 0.0, 1.0, 0.5, 1.0, 1.0 (3 of 5 reach the success threshold), none's all 0.0.
+    # The first evidence run (results/evidence-first-run, revision d10cc5f): count's final
+    # scores by seed 0.0, 1.0, 0.5, 1.0, 1.0 (3 of 5 reach the success threshold), none's all
+    # 0.0; count's and none's cells are the same in the rerun (results/evidence).
     _separates(tmp_path, "evidence-mini", "explore_bench/FourRooms-v0", "count")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap since issue 29: RE3 at its release's scale (beta 0.005 added to the "
+    "advantage, scoring s_t) solves 0 of 5 seeds here at 50k steps on the envpool backend "
+    "(2026-12-05), where the first evidence run, at a coefficient 200 times larger, solved 3 "
+    "of 5; the MiniGrid evidence reruns at the published budgets (issue 31)",
+)
 def test_re3_solves_multiroom_and_none_does_not(tmp_path: Path) -> None:
     # MultiRoomN4S5 at 50k steps, the MiniGrid part's cheapest budget and the one MiniGrid
-    # task where a bonus clears this bar. The evidence run (results/evidence, revision
-    # d10cc5f): re3's final scores by seed 0.08, 0.08, 0.07, 0.0, 0.0 (3 of 5 reach the
-    # card's success threshold, 0.05: the goal is reached in part of the final evaluations),
-    # none's all 0.0. KeyCorridorS3R1 at 204,800 steps does not qualify: none succeeds on 3
-    # of its 5 seeds there (count 5 of 5, ride 2 of 5).
+    # task where a bonus cleared this bar. The first evidence run
+    # (results/evidence-first-run, revision d10cc5f): re3's final scores by seed 0.08, 0.08,
+    # 0.07, 0.0, 0.0 (3 of 5 reach the card's success threshold, 0.05: the goal is reached in
+    # part of the final evaluations), none's all 0.0. KeyCorridorS3R1 at 204,800 steps does
+    # not qualify: none succeeds on 3 of its 5 seeds there (count 5 of 5, ride 2 of 5).
     _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "re3")
