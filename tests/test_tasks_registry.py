@@ -33,7 +33,7 @@ def test_import_is_light_and_registers():
 
 
 def test_task_set():
-    assert len(IDS) == 2 + 6 + 9 + 3 + 14
+    assert len(IDS) == 2 + 6 + 9 + 3 + 15
     for game in ("Freeway", "Frostbite", "Gravitar", "MontezumaRevenge", "Solaris", "Venture"):
         assert f"explore_bench/{game}-emi-v0" in IDS
     for game in ("Pong", "Breakout", "Seaquest", "MontezumaRevenge"):

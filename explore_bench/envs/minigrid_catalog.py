@@ -135,6 +135,19 @@ MINIGRID_TASKS = (
         envpool_note="envpool registers only the 6-room -v0 of this name; it is made with "
         "4 rooms and the package's 80 steps here.",
     ),
+    MiniGridTask(
+        "MultiRoomN6S5",
+        "MiniGrid-MultiRoom-N4-S5-v0",
+        120,
+        "6 rooms of side at most 5 chained by closed (unlocked) doors, goal in the last: the "
+        "package's -v0 of the name MultiRoom-N4-S5, the task RLeXplore's MultiRoom-N4-S5 "
+        "curves ran (minigrid 2.x and 3.x register that id with 6 rooms)",
+        0.0,
+        1000,
+        0.0,
+        0,
+        random_on="envpool",
+    ),
     dataclasses.replace(_doorkey(5, 0.0303, 1000, 0.9640, 5), random_on="envpool"),
     dataclasses.replace(_doorkey(16, 0.0016, 1000, 0.0, 0), random_on="envpool"),
     dataclasses.replace(_corridor(4, 0.0, 1000, 0.0, 0), random_on="envpool"),
@@ -237,6 +250,11 @@ def card(t: MiniGridTask) -> ProtocolCard:
         reference_kind=reference,
         sparse=True,
         success_threshold=0.05,
+        # The field's measure: RLeXplore (rllte `reward` branch on_policy_agent.py, the last
+        # 10 training episodes), RIDE and NovelD (their training episodes' return) score the
+        # sampled policy; an argmax policy often loops on MiniGrid (issue 31: DoorKey8x8 at 1M
+        # steps, training return 0.32-0.69 where the argmax evaluation scored 0).
+        final_score="sampled",
         notes=f"minigrid {t.minigrid_id}: {t.layout}. Reward 1 - 0.9 t/T on success at step t "
         "(so any success scores >= 0.1), else 0; actions: minigrid's 7. Random score: "
         f"{random}. info['state_key'] hashes the full grid and the agent's pose (NovelD/RIDE "

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from agents.hooks import Coverage
 from explore_bench.plugins import registry
+
+#: `ProtocolCard.final_score` values.
+FINAL_SCORES = ("mode", "sampled")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -45,8 +48,28 @@ class ProtocolCard:
     sparse: bool = False
     #: A score at or above which an episode counts as a success (sparse tasks).
     success_threshold: float | None = None
+    #: The final score's policy: "mode" (the most likely action; deterministic evaluation)
+    #: or "sampled" (actions drawn from the policy, as its training episodes are). A run's
+    #: ``eval_return`` uses it; a "sampled" card's runs log the mode's as
+    #: ``eval_return_mode`` beside it. Compare with a published figure on its measure only.
+    final_score: str = "mode"
     #: Free-form notes (what differs from the original, and why).
     notes: str = ""
+
+    #: What a card written before a field existed stated: every run before issue 31
+    #: evaluated the policy's mode (``agent.eval_deterministic`` was true throughout).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"final_score": "mode"}
+
+    def __post_init__(self) -> None:
+        if self.final_score not in FINAL_SCORES:
+            raise ValueError(
+                f"final_score must be one of {', '.join(FINAL_SCORES)}, got {self.final_score!r}"
+            )
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the final score's evaluation takes the policy's most likely action."""
+        return self.final_score == "mode"
 
     def normalize(self, score: float | np.ndarray) -> float | np.ndarray:
         """(score - random) / (reference - random); raises if the card has no constants."""

@@ -151,6 +151,9 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
     matrix, configs, text = load_matrix(args.spec, args.out)
     stale = check_existing(matrix.cells, configs)
     todo = [(c, r) for c, r in zip(matrix.cells, configs, strict=True) if c.state() != "done"]
+    # Seed by seed (every entry's first seed before any entry's second), so that a matrix
+    # cut short holds the same seeds of every entry: fewer, but comparable.
+    todo.sort(key=lambda pair: pair[0].seed)
     n_done = len(matrix.cells) - len(todo)
     print(
         f"matrix {matrix.name}: {len(matrix.cells)} cells, {n_done} already DONE, "

@@ -172,6 +172,10 @@ def config_differences(old: Any, new: ResolvedRun) -> list[str]:
     for section in SECTIONS:  # fields added since it was written: the values it ran with
         if isinstance(old.get(section), Mapping):
             old[section] = jsonable(with_legacy_fields(type(getattr(new, section)), old[section]))
+    if isinstance(old.get("task_card"), Mapping):
+        from explore_bench.envs.tasks import ProtocolCard  # as resolve: gymnasium stays unloaded
+
+        old["task_card"] = with_legacy_fields(ProtocolCard, old["task_card"])
     # Where a run executes is no setting: a run checkpointed on a GPU may resume on a CPU.
     for record in (old, current):
         record.pop(DEVICE_KEY, None)
