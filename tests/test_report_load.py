@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from _report_runs import CARTPOLE, atari_card, write_run
 
@@ -15,6 +17,7 @@ from explore_bench.reports.load import (
     load_results,
     normalise,
     success_threshold,
+    train_return,
 )
 from explore_bench.reports.suites import make_suites
 
@@ -62,7 +65,6 @@ def test_final_score_is_mean_eval_over_last_share(tmp_path: Path) -> None:
         card=CARTPOLE,
         evals=[float(k) for k in range(1, 11)],
     )  # evals at 100..1000 steps
-    import pandas as pd
 
     m = pd.read_csv(path / "metrics.csv")
     assert final_score(m, 0.1) == (pytest.approx(9.5), "eval_return")  # steps 900, 1000
@@ -149,3 +151,17 @@ def test_config_identity_wins_over_path(tmp_path: Path) -> None:
         4,
         "m",
     ]
+
+
+def test_train_return_counts_each_episode_of_the_last_window_once() -> None:
+    # iterations log the mean of the episodes that ended in them: 1 episode of 1.0 and 3 of
+    # 0.0 in the last 10% give 0.25, not the rows' mean 0.5; an earlier row is outside
+    m = pd.DataFrame(
+        {
+            "env_steps": [100, 910, 950, 1000],
+            "ext_return": [9.0, 1.0, math.nan, 0.0],
+            "episodes": [5, 1, math.nan, 3],
+        }
+    )
+    assert train_return(m, 0.1) == pytest.approx(0.25)
+    assert math.isnan(train_return(m.iloc[:1].assign(episodes=math.nan), 0.1))

@@ -124,6 +124,20 @@ def window_mean(metrics: pd.DataFrame, col: str, window: float) -> float:
     return float(tail[col].mean())
 
 
+def train_return(metrics: pd.DataFrame, window: float) -> float:
+    """Mean return of the training episodes that ended in the last ``window`` share of
+    training, each episode counted once (a metrics row holds the mean of the ``episodes``
+    that ended in its iteration; with many envs in step most end together). NaN when none
+    ended there."""
+    if metrics.empty or not {"env_steps", "ext_return", "episodes"} <= set(metrics.columns):
+        return math.nan
+    last = float(metrics["env_steps"].max())
+    rows = metrics[metrics["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
+    rows = rows.dropna(subset=["ext_return", "episodes"])
+    n = float(rows["episodes"].sum())
+    return float((rows["ext_return"] * rows["episodes"]).sum() / n) if n > 0 else math.nan
+
+
 def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:
     run = config.get("run", {})
     parts = path.relative_to(root).parts if path != root else ()
@@ -238,7 +252,7 @@ def _run_row(
         # The other measures a published figure may use: the argmax policy's evaluation (a
         # "sampled" card's runs log it) and the training episodes' return (RLeXplore's).
         "final_mode": window_mean(m, "eval_return_mode", window),
-        "train_return": window_mean(m, "ext_return", window),
+        "train_return": train_return(m, window),
         "final_norm": float(normalise(raw, card)),
         "sparse": bool(card.get("sparse", False)),
         "success": math.nan if thr is None or math.isnan(raw) else float(raw >= thr),
