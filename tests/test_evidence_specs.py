@@ -51,7 +51,7 @@ def test_evidence_emi_runs_the_emi_paper_trpo_with_both_variants():
     }
 
 
-@pytest.mark.parametrize("spec", ["evidence", "evidence-emi"])
+@pytest.mark.parametrize("spec", ["evidence", "evidence-emi", "reproduce-rlexplore"])
 def test_dry_run_validates(spec):
     out = subprocess.run(
         [sys.executable, "-m", "explore_bench.cli", "matrix", spec, "--dry-run"],
@@ -69,7 +69,25 @@ def test_list_tasks_prints_the_evidence_budgets():
         text=True,
         check=True,
     ).stdout
-    for name in ("evidence-mini", "evidence-minigrid", "evidence-emi"):
+    for name in ("evidence-mini", "evidence-minigrid", "evidence-emi", "reproduce-rlexplore"):
         for t in suites.get(name).tasks:
             assert f"{t.task}  " in out and f"{t.steps:,}" in out
             assert f"{name} {t.steps:,}" in out  # the task card's budgets line
+
+
+def test_reproduce_rlexplore_runs_their_agent_for_every_entry_and_their_bonus_settings():
+    """RLeXplore's Table 3 PPO with its x100 extrinsic reward under every entry; each
+    `-rlexplore` variant drops the paper recipe for their beta 0.25 on reward / running std."""
+    matrix, configs, _ = load_matrix("reproduce-rlexplore")
+    assert len({c.seed for c in matrix.cells}) == 5
+    variants = set()
+    for cell, cfg in zip(matrix.cells, configs, strict=True):
+        assert cfg.run.num_envs * cfg.agent.num_steps == 256 * 32
+        assert (cfg.agent.lr, cfg.agent.clip_coef, cfg.agent.reward_scale) == (2.5e-4, 0.1, 100)
+        assert cfg.agent.clip_vloss and cfg.agent.anneal_lr and cfg.agent.minibatch_size == 1024
+        assert cfg.run.steps == suites.REPRODUCE_RLEXPLORE_STEPS["DoorKey8x8"] >= 1_000_000
+        if cell.entry.endswith("-rlexplore"):
+            variants.add(cell.bonus)
+            assert cfg.run.recipe == "shared" and not cfg.agent.two_value_heads
+            assert (cfg.shaping.normalizer, cfg.shaping.coef) == ("reward_rms", 0.25)
+    assert variants == {"re3", "icm", "rnd", "e3b", "ngu", "ride", "disagreement"}

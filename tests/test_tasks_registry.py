@@ -87,6 +87,7 @@ def test_suites():
         "mini",
         "paper-atari",
         "paper-mujoco",
+        "reproduce-rlexplore",
         "smoke",
     ]
     for suite in suites.SUITES.values():

@@ -28,6 +28,9 @@ EVIDENCE_MINIGRID_STEPS = {
     # added after the first three gave every entry a final score of 0 (specs/evidence.toml)
     "KeyCorridorS3R1": 204_800,
 }
+#: Steps per reproduce-rlexplore run: RLeXplore's Table 8 budget, 1M environment steps,
+#: rounded up to whole 256 x 32 rollouts (128 iterations; specs/reproduce-rlexplore.toml).
+REPRODUCE_RLEXPLORE_STEPS = {"DoorKey8x8": 128 * 256 * 32}
 #: TRPO steps per evidence-emi run: 52 whole 50k-step iterations of the emi-mujoco preset, the
 #: most that the first (1.2M-step) run's measured rates fit in about 2 hours
 #: (specs/evidence-emi.toml; that run is kept in results/evidence-emi-1.2m).
@@ -162,6 +165,16 @@ SUITES: dict[str, Suite] = {
             ),
             agent="trpo",
             preset="emi-mujoco",
+        ),
+        Suite(
+            name="reproduce-rlexplore",
+            description="RLeXplore's published MiniGrid budgets (Yuan et al. 2025, Table 8: "
+            "DoorKey-8x8 at 1M steps), raw returns as they report them",
+            tasks=tuple(
+                SuiteTask(task=f"{_NS}/{name}-v0", steps=steps)
+                for name, steps in REPRODUCE_RLEXPLORE_STEPS.items()
+            ),
+            normalization="none",
         ),
         Suite(
             name="paper-mujoco",
