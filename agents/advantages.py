@@ -46,7 +46,7 @@ def advantages_and_returns(
     boot = dones & ~ended  # the only episode ends whose successor value is read
     if boot.any():
         next_values[boot] = value_of(batch.next_obs[boot])
-    ext = rewards
+    ext = rewards * cfg.reward_scale if cfg.reward_scale != 1.0 else rewards
     if cfg.reward_clip > 0:
         ext = ext.clamp(-cfg.reward_clip, cfg.reward_clip)
     as_reward = cfg.int_enters == "reward"

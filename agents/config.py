@@ -29,6 +29,10 @@ class OnPolicyConfig:
     ext_coef: float = 1.0
     #: Weight of the intrinsic advantage (two heads only).
     int_coef: float = 1.0
+    #: Multiply the learner's extrinsic reward by this before any clipping (the raw score is
+    #: logged). RLeXplore's MiniGrid runs scale it by 100 (rllte `reward` branch,
+    #: rllte/env/minigrid/__init__.py:145, ``TransformReward(envs, lambda r: 100.0 * r)``).
+    reward_scale: float = 1.0
     #: Clip the learner's extrinsic reward to [-c, c]; 0 = no clipping (raw score is logged).
     reward_clip: float = 0.0
     #: Clip the learner's total reward r_ext + r_int to [-c, c], one value head only; 0 = off.
@@ -53,11 +57,17 @@ class OnPolicyConfig:
     cnn: str = "nature"
     #: Initial std of the Gaussian policy (state-independent log-std).
     init_std: float = 1.0
-    #: Evaluate with the policy's mode instead of sampling.
-    eval_deterministic: bool = True
 
-    #: What a config.json written before a field existed ran with (issue 29's fields).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"int_enters": "reward", "total_reward_clip": 0.0}
+    #: What a config.json written before a field existed ran with (issue 29's and 31's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "int_enters": "reward",
+        "total_reward_clip": 0.0,
+        "reward_scale": 1.0,
+    }
+    #: Fields an older config.json holds that are no setting any more: the evaluation's
+    #: policy is the task card's ``final_score`` (issue 31); every run before it recorded
+    #: ``eval_deterministic: true``, which the card's "mode" states.
+    retired_fields: ClassVar[frozenset[str]] = frozenset({"eval_deterministic"})
 
     def __post_init__(self) -> None:
         if self.num_steps <= 0:
@@ -73,8 +83,11 @@ class OnPolicyConfig:
                 )
         if self.cnn not in ("nature", "emi"):
             raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
-        if self.init_std <= 0 or self.reward_clip < 0:
-            raise ValueError("agent.init_std must be > 0 and agent.reward_clip >= 0")
+        if self.init_std <= 0 or self.reward_clip < 0 or self.reward_scale <= 0:
+            raise ValueError(
+                "agent.init_std and agent.reward_scale must be > 0 and agent.reward_clip >= 0, "
+                f"got {self.init_std}, {self.reward_scale} and {self.reward_clip}"
+            )
         if self.int_enters not in ("reward", "advantage"):
             raise ValueError(
                 f"agent.int_enters must be 'reward' or 'advantage', got {self.int_enters!r}"

@@ -131,7 +131,7 @@ class TrainedAgent:
         """Play ``episodes`` episodes (default: the run's eval_episodes) on the raw score.
 
         Defaults reproduce the run's last evaluation: its seed (from the checkpoint's
-        iteration) and its policy mode (agent.eval_deterministic). ``video``: a directory
+        iteration) and its policy (the task card's final_score). ``video``: a directory
         that gets one video per episode (gymnasium's RecordVideo).
         """
         import numpy as np
@@ -142,7 +142,7 @@ class TrainedAgent:
         n = (run.eval_episodes or 5) if episodes is None else episodes
         if n < 1:
             raise ConfigError(f"episodes must be a positive integer, got {n}")
-        det = self.config.agent.eval_deterministic if deterministic is None else deterministic
+        det = self.task.card.deterministic if deterministic is None else deterministic
         # The runner evaluates after the iteration counter moved on: the last evaluation of
         # a run used the checkpoint's iteration.
         base = eval_seed(run.seed, self.agent.iteration) if seed is None else seed

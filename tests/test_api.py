@@ -53,7 +53,7 @@ def test_load_and_evaluate_reproduce_the_final_evaluation(tmp_path, capsys):
     run_dir = _cli_run(tmp_path, bonus="none")
     final = pd.read_csv(run_dir / "metrics.csv")["eval_return"].dropna().iloc[-1]
     policy = explore_bench.load(run_dir)
-    assert policy.config.agent.eval_deterministic  # the check needs a deterministic policy
+    assert policy.task.card.deterministic  # the check needs a deterministic policy
     again = policy.evaluate()
     assert len(again.scores) == 3
     assert again.mean == pytest.approx(final, abs=1e-12)

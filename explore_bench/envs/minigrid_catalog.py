@@ -237,6 +237,11 @@ def card(t: MiniGridTask) -> ProtocolCard:
         reference_kind=reference,
         sparse=True,
         success_threshold=0.05,
+        # The field's measure: RLeXplore (rllte `reward` branch on_policy_agent.py, the last
+        # 10 training episodes), RIDE and NovelD (their training episodes' return) score the
+        # sampled policy; an argmax policy often loops on MiniGrid (issue 31: DoorKey8x8 at 1M
+        # steps, training return 0.32-0.69 where the argmax evaluation scored 0).
+        final_score="sampled",
         notes=f"minigrid {t.minigrid_id}: {t.layout}. Reward 1 - 0.9 t/T on success at step t "
         "(so any success scores >= 0.1), else 0; actions: minigrid's 7. Random score: "
         f"{random}. info['state_key'] hashes the full grid and the agent's pose (NovelD/RIDE "

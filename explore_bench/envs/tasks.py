@@ -19,6 +19,10 @@ from agents.hooks import Coverage
 from explore_bench.plugins import registry
 
 
+#: `ProtocolCard.final_score` values.
+FINAL_SCORES = ("mode", "sampled")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ProtocolCard:
     """How a task's environment is configured; stated in every run and report."""
@@ -45,8 +49,24 @@ class ProtocolCard:
     sparse: bool = False
     #: A score at or above which an episode counts as a success (sparse tasks).
     success_threshold: float | None = None
+    #: The final score's policy: "mode" (the most likely action; deterministic evaluation)
+    #: or "sampled" (actions drawn from the policy, as its training episodes are). A run's
+    #: ``eval_return`` uses it; a "sampled" card's runs log the mode's as
+    #: ``eval_return_mode`` beside it. Compare with a published figure on its measure only.
+    final_score: str = "mode"
     #: Free-form notes (what differs from the original, and why).
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.final_score not in FINAL_SCORES:
+            raise ValueError(
+                f"final_score must be one of {', '.join(FINAL_SCORES)}, got {self.final_score!r}"
+            )
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether the final score's evaluation takes the policy's most likely action."""
+        return self.final_score == "mode"
 
     def normalize(self, score: float | np.ndarray) -> float | np.ndarray:
         """(score - random) / (reference - random); raises if the card has no constants."""

@@ -101,7 +101,10 @@ class Matrix:
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 #: Run settings a variant may not change: they say which cell it is (a variant may change
 #: the budget: it is its own entry, labelled with it).
-_FIXED_RUN = frozenset(CELL_KEYS) - {"num_envs", "preset", "steps"}
+#: Run settings a variant may change: its budget, env count, preset and recipe mode (an entry
+#: of a bonus without its paper recipe, beside one with it).
+VARIANT_RUN = ("steps", "num_envs", "preset", "recipe")
+_FIXED_RUN = frozenset(CELL_KEYS) - set(VARIANT_RUN)
 
 
 def _short(value: Any) -> str:

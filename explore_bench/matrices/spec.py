@@ -47,7 +47,14 @@ from pathlib import Path
 from typing import Any
 
 from explore_bench.matrices import suites
-from explore_bench.matrices.cells import CELL_KEYS, Cell, Matrix, Variant, parse_variants
+from explore_bench.matrices.cells import (
+    CELL_KEYS,
+    VARIANT_RUN,
+    Cell,
+    Matrix,
+    Variant,
+    parse_variants,
+)
 from explore_bench.plugins import registry
 from explore_bench.settings.config import (
     SECTIONS,
@@ -326,14 +333,8 @@ def plan(spec: Mapping[str, Any], out: Path | None = None, where: str = "spec") 
                         run_opts["num_envs"] = spec["num_envs"]
                     if presets.get(agent):
                         run_opts["preset"] = presets[agent]
-                    # a variant's budget, env count or preset replaces the spec's
-                    run_opts.update(
-                        {
-                            k: own["run"][k]
-                            for k in ("steps", "num_envs", "preset")
-                            if k in own["run"]
-                        }
-                    )
+                    # a variant's budget, env count, preset or recipe replaces the spec's
+                    run_opts.update({k: own["run"][k] for k in VARIANT_RUN if k in own["run"]})
                     sets = {  # the variant's own overrides last
                         "run": {**run_table, **own["run"]},
                         "agent": {**agent_sets.get(agent, {}), **own["agent"]},

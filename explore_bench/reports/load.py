@@ -102,20 +102,26 @@ def final_score(metrics: pd.DataFrame, window: float) -> tuple[float, str]:
     Falls back to training-episode returns (``ext_return``) when a run logged no
     evaluation; the source column says so and the report warns.
     """
-    if metrics.empty or "env_steps" not in metrics:
-        return math.nan, "none"
     for col in ("eval_return", "ext_return"):
-        if col not in metrics:
-            continue
-        rows = metrics[metrics[col].notna()]
-        if rows.empty:
-            continue
-        last = float(metrics["env_steps"].max())
-        tail = rows[rows["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
-        if tail.empty:
-            tail = rows.tail(1)
-        return float(tail[col].mean()), col
+        value = window_mean(metrics, col, window)
+        if not math.isnan(value):
+            return value, col
     return math.nan, "none"
+
+
+def window_mean(metrics: pd.DataFrame, col: str, window: float) -> float:
+    """Mean of ``col``'s logged values over the last ``window`` share of training (its last
+    value when none falls there); NaN when the run never logged it."""
+    if metrics.empty or "env_steps" not in metrics or col not in metrics:
+        return math.nan
+    rows = metrics[metrics[col].notna()]
+    if rows.empty:
+        return math.nan
+    last = float(metrics["env_steps"].max())
+    tail = rows[rows["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
+    if tail.empty:
+        tail = rows.tail(1)
+    return float(tail[col].mean())
 
 
 def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -229,6 +235,10 @@ def _run_row(
         "env_steps": steps,
         "final_raw": raw,
         "final_source": source,
+        # The other measures a published figure may use: the argmax policy's evaluation (a
+        # "sampled" card's runs log it) and the training episodes' return (RLeXplore's).
+        "final_mode": window_mean(m, "eval_return_mode", window),
+        "train_return": window_mean(m, "ext_return", window),
         "final_norm": float(normalise(raw, card)),
         "sparse": bool(card.get("sparse", False)),
         "success": math.nan if thr is None or math.isnan(raw) else float(raw >= thr),

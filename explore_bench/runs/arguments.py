@@ -135,7 +135,7 @@ def add_evaluate_parser(
         action=argparse.BooleanOptionalAction,
         default=None,
         help="the policy's mode (--deterministic) or samples (--no-deterministic); "
-        "default: the run's agent.eval_deterministic",
+        "default: the task card's final_score",
     )
     p.add_argument(
         "--stochastic",

@@ -263,13 +263,12 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
                 agent.finished.clear()
             finished = agent.env_steps >= run.steps
             if eval_envs is not None and (agent.env_steps >= next_eval or finished):
-                scores = evaluate(
-                    agent,
-                    eval_envs,
-                    eval_seed(run.seed, agent.iteration),
-                    resolved.agent.eval_deterministic,
-                )
+                seed = eval_seed(run.seed, agent.iteration)
+                scores = evaluate(agent, eval_envs, seed, task.card.deterministic)
                 row.update(eval_return=float(scores.mean()), eval_return_std=float(scores.std()))
+                if not task.card.deterministic:  # the other measure, on the same layouts
+                    mode = evaluate(agent, eval_envs, seed, True)
+                    row.update(eval_return_mode=float(mode.mean()))
                 next_eval = _next_multiple(agent.env_steps, eval_every)
             if run.video_every and (agent.env_steps >= next_video or finished):
                 from explore_bench.runs.video import record_episodes
@@ -279,7 +278,7 @@ def _train_on_device(resolved: ResolvedRun, run_dir: Path, progress: bool | None
                     task,
                     1,
                     eval_seed(run.seed, agent.iteration),
-                    resolved.agent.eval_deterministic,
+                    task.card.deterministic,
                     run_dir / "videos",
                     prefix=f"step{agent.env_steps}",
                 )

@@ -27,6 +27,7 @@ RENAMED = {
     "episodes": "charts/episodes",
     "eval_return": "charts/eval_return",
     "eval_return_std": "charts/eval_return_std",
+    "eval_return_mode": "charts/eval_return_mode",
     "sps": "charts/sps",
     "lr": "charts/learning_rate",
     "wall_s": "time/wall_s",

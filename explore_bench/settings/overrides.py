@@ -179,9 +179,12 @@ def parse_sets(items: list[str]) -> dict[str, dict[str, str]]:
 def with_legacy_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` (a stored config section) with the fields it lacks that ``cls`` lists in
     ``legacy_fields``: the values runs recorded before those fields existed were made with
-    (RE3 scored s_{t+1} before ``re3.state``), so an old config.json reads as what it ran."""
+    (RE3 scored s_{t+1} before ``re3.state``), so an old config.json reads as what it ran;
+    fields it lists in ``retired_fields`` (no setting any more) are dropped."""
     legacy: Mapping[str, Any] = getattr(cls, "legacy_fields", {})
-    return {**{k: v for k, v in legacy.items() if k not in data}, **data}
+    retired: frozenset[str] = getattr(cls, "retired_fields", frozenset())
+    kept = {k: v for k, v in data.items() if k not in retired}
+    return {**{k: v for k, v in legacy.items() if k not in data}, **kept}
 
 
 def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
