@@ -145,7 +145,7 @@ def _write_reproduction(
         blocks = [
             Heading("Reproduction of published figures", 1),
             Para(f"Results: `{Path(results_dir)}`."),
-            *reproduction_blocks(rows)[1:],
+            *reproduction_blocks(rows, level=1)[1:],
         ]
         (out / "reproduction.md").write_text(to_markdown(blocks, out))
         written.append(out / "reproduction.md")

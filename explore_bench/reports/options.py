@@ -184,10 +184,10 @@ def read_published_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
     report = data.get("report")
     if isinstance(report, Mapping) and "published" in report:
-        table = report["published"]
+        table, key = report["published"], "[report.published]"
     elif "published" in data:
-        table = data["published"]
+        table, key = data["published"], "[published]"
     else:
-        table = data
-    published_figures(table, where)
+        table, key = data, "published"
+    published_figures(table, f"{where}: {key}")
     return dict(table)
