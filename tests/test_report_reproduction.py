@@ -147,6 +147,18 @@ def test_missing_entries_context_few_seeds_and_margin(tree: Path, tmp_path: Path
     assert got["mean"].iloc[1] == pytest.approx(0.9)  # a context row still shows our runs
 
 
+def test_a_figure_at_another_budget_is_noted(tree: Path, tmp_path: Path) -> None:
+    # the runs' budget is 1,000 steps: 1,050 is within 10% of it, 2,000 is not
+    got = rows(
+        tree,
+        tmp_path / "r",
+        [figure("none", 0.3), figure("none", 0.3, steps=1050), figure("none", 0.3, steps=2000)],
+    )
+    assert got["steps"].tolist() == [1000] * 3
+    assert got["notes"].fillna("").tolist() == ["", "", "our runs: 1k steps, the figure: 2k"]
+    assert got["verdict"].tolist() == ["within"] * 3  # noted, still judged
+
+
 def test_a_task_without_runs_reads_not_run(tree: Path, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -189,6 +201,7 @@ def test_the_section_sits_near_the_top_and_its_files_are_written(
         ({TASK: [{**figure("none", 0.2), "entyr": "x"}]}, ["unknown key 'entyr'", "read_off"]),
         ({TASK: [figure("none", 0.2, read_off="yes")]}, ["read_off must be true or false"]),
         ({TASK: [figure("none", 0.2, margin=-1)]}, ["margin must be a positive number"]),
+        ({TASK: [figure("none", 0.2, steps=1e6)]}, ["steps must be a positive integer"]),
         ({TASK: figure("none", 0.2)}, [f"published[{TASK!r}] must be a list"]),
         ([figure("none", 0.2)], ["published must be a table of task name"]),
     ],

@@ -79,6 +79,7 @@ _FIGURE_KEYS = {
     "context": "true: another agent or setting, shown beside ours, never judged",
     "agent": "the agent it is held against (default: every agent that ran the entry)",
     "margin": "equivalence margin: 'reproduced' when our interval lies within value ± margin",
+    "steps": "the environment steps it was measured at (a note where our budget differs)",
 }
 _REQUIRED = ("entry", "value", "measure", "source")
 
@@ -105,6 +106,8 @@ class Published:
     agent: str = ""
     #: Equivalence margin (same units as value); NaN when none is stated.
     margin: float = math.nan
+    #: Environment steps the figure was measured at; 0 when not stated.
+    steps: int = 0
 
 
 def _number(value: Any) -> bool:
@@ -159,6 +162,9 @@ def _figure(task: str, figure: Any, where: str) -> Published:
     margin = figure.get("margin", math.nan)
     if "margin" in figure and not (_number(margin) and margin > 0):
         raise ConfigError(f"{where}: margin must be a positive number, got {margin!r}")
+    steps = figure.get("steps", 0)
+    if "steps" in figure and not (_number(steps) and isinstance(steps, int) and steps > 0):
+        raise ConfigError(f"{where}: steps must be a positive integer, got {steps!r}")
     return Published(
         task=task,
         entry=figure["entry"],
@@ -169,6 +175,7 @@ def _figure(task: str, figure: Any, where: str) -> Published:
         context=figure.get("context", False),
         agent=figure.get("agent", ""),
         margin=float(margin),
+        steps=steps,
     )
 
 

@@ -22,6 +22,10 @@ them, the number of seeds, the published value and its source, and a verdict:
 - ``context``: a figure of another agent or setting (``context = true``), shown beside our
   runs of the entry it names and never judged.
 
+Where a figure states the ``steps`` it was measured at and our runs' budget differs from it
+by more than `BUDGET_TOLERANCE`, the row's note says so: the verdict then compares two
+settings, not a reproduction.
+
 The intervals are the report's own (`stats.aggregates`: rliable's stratified bootstrap, the
 report's reps), seeded from the report seed, the task and the entry, so adding a figure
 moves no other row.
@@ -42,9 +46,13 @@ from explore_bench.reports.load import success_threshold
 from explore_bench.reports.options import MEASURES, Published
 from explore_bench.reports.render import Block, Heading, Para, Table
 from explore_bench.reports.separation import MIN_SEEDS
+from explore_bench.reports.ticks import compact
 
 WITHIN, BELOW, ABOVE, REPRODUCED = "within", "below", "above", "reproduced"
 NOT_RUN, NOT_LOGGED, FEW_SEEDS, CONTEXT = "not run", "not logged", "too few seeds", "context"
+#: Relative difference of budgets still counted as the published one (RLeXplore's "1M" is
+#: 122 iterations of 8,192 steps; a run of 128 iterations, 1,048,576 steps, is 4.9% more).
+BUDGET_TOLERANCE = 0.1
 
 NOTE = (
     "Each published figure beside our runs of the entry it names, on the figure's own measure "
@@ -56,7 +64,7 @@ NOTE = (
     "the whole interval inside the figure's stated margin, **too few seeds** = under "
     f"{MIN_SEEDS} runs, **context** = another agent or setting, not judged. '≈' marks a value "
     "read off a plotted curve. The last columns give our mean on every measure, so where "
-    "they differ shows."
+    "they differ shows, and a note where our runs' budget is not the figure's."
 )
 
 
@@ -107,14 +115,17 @@ COLUMNS = [
     "entry",
     "measure",
     "seeds",
+    "steps",
     *(f"{m}{s}" for m in ("iqm", "mean", "success_rate") for s in ("", "_lo", "_hi")),
     *(f"mean_{m}" for m in MEASURES),
     "published",
+    "published_steps",
     "read_off",
     "margin",
     "context",
     "source",
     "verdict",
+    "notes",
 ]
 
 
@@ -134,7 +145,10 @@ def _row(
         entry=fig.entry,
         measure=fig.measure,
         seeds=len(values),
+        steps="/".join(str(int(b)) for b in _budgets(runs)),
         published=fig.value,
+        published_steps=fig.steps or math.nan,
+        notes=_budget_note(fig, _budgets(runs)),
         read_off=fig.read_off,
         margin=fig.margin,
         context=fig.context,
@@ -168,6 +182,22 @@ def _row(
     return row
 
 
+def _budgets(runs: pd.DataFrame) -> list[float]:
+    """The step budgets of ``runs`` (config.json ``steps``), each once."""
+    if runs.empty:
+        return []
+    return sorted(set(pd.to_numeric(runs["budget"], errors="coerce").dropna().astype(float)))
+
+
+def _budget_note(fig: Published, budgets: list[float]) -> str:
+    """Where our budget is not the figure's, the note that says so ("" otherwise)."""
+    off = [b for b in budgets if fig.steps and abs(b - fig.steps) > BUDGET_TOLERANCE * fig.steps]
+    if not off:
+        return ""
+    ours = "/".join(compact(b) for b in budgets)
+    return f"our runs: {ours} steps, the figure: {compact(fig.steps)}"
+
+
 def _est(row: pd.Series, key: str) -> str:
     if not math.isfinite(row[key]):
         return ""
@@ -181,12 +211,16 @@ def display_table(rows: pd.DataFrame) -> pd.DataFrame:
         published = ("≈" if r["read_off"] else "") + fmt(r["published"])
         if math.isfinite(r["margin"]):
             published += f" ± {fmt(r['margin'])}"
+        if math.isfinite(r["published_steps"]):
+            published += f" at {compact(r['published_steps'])}"
+        steps = [float(b) for b in str(r["steps"]).split("/") if b]
         out.append(
             {
                 "agent": r["agent"],
                 "entry": r["entry"],
                 "measure": r["measure"],
                 "seeds": int(r["seeds"]),
+                "steps": "/".join(compact(b) for b in steps),
                 "IQM": _est(r, "iqm"),
                 "mean": _est(r, "mean"),
                 "success rate": _est(r, "success_rate"),
@@ -197,6 +231,7 @@ def display_table(rows: pd.DataFrame) -> pd.DataFrame:
                     f"mean {m}": fmt(r[f"mean_{m}"]) if math.isfinite(r[f"mean_{m}"]) else ""
                     for m in MEASURES
                 },
+                "notes": r["notes"],
             }
         )
     return pd.DataFrame(out)
@@ -207,5 +242,5 @@ def reproduction_blocks(rows: pd.DataFrame, level: int = 2) -> list[Block]:
     blocks: list[Block] = [Heading("Reproduction", level), Para(NOTE)]
     for task, group in rows.groupby("task", sort=False):
         blocks.append(Heading(f"Reproduction: {task}", level + 1))
-        blocks.append(Table(display_table(group), cls="reproduction", prose=("source",)))
+        blocks.append(Table(display_table(group), cls="reproduction", prose=("source", "notes")))
     return blocks
