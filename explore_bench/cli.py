@@ -183,6 +183,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         + (f", {summary.runs_broken} broken" if summary.runs_broken else "")
         + " runs)"
     )
+    if "published" in options:
+        from explore_bench.reports.reproduction import summary_line
+
+        print(f"reproduction: {summary_line(summary.reproduction)} (reproduction.md/.csv)")
     return 0
 
 

@@ -234,6 +234,7 @@ def test_the_cli_flag_round_trips(
     )
     argv = ["report", str(tree), "--reps", str(REPS), "--format", "csv"]
     assert cli.main([*argv, "--out", str(tmp_path / "cli"), "--published", str(published)]) == 0
+    assert "reproduction: 2 figures: 1 within, 1 above" in capsys.readouterr().out
     table = tomllib.loads(published.read_text())["report"]["published"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -60,6 +60,8 @@ class ReportSummary:
     runs_missing: int
     #: Runs whose metrics.csv is unreadable, or lost or cut short although DONE (listed).
     runs_broken: int = 0
+    #: The Reproduction rows (the content of reproduction.csv; empty without ``published``).
+    reproduction: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 _MODE_MEANING = {
@@ -270,4 +272,5 @@ def main_report(
         runs_unfinished=int((status == "unfinished").sum()),
         runs_missing=int((gaps["status"] == "missing").sum()),
         runs_broken=int((status == "broken").sum()),
+        reproduction=reproduction,
     )

@@ -68,6 +68,27 @@ NOTE = (
 )
 
 
+#: The columns of reproduction.csv.
+COLUMNS = [
+    "task",
+    "agent",
+    "entry",
+    "measure",
+    "seeds",
+    "steps",
+    *(f"{m}{s}" for m in ("iqm", "mean", "success_rate") for s in ("", "_lo", "_hi")),
+    *(f"mean_{m}" for m in MEASURES),
+    "published",
+    "published_steps",
+    "read_off",
+    "margin",
+    "context",
+    "source",
+    "verdict",
+    "notes",
+]
+
+
 def verdict(
     value: float, lo: float, hi: float, n: int, margin: float = math.nan, context: bool = False
 ) -> str:
@@ -106,27 +127,6 @@ def reproduction_rows(
         for agent in agents:
             rows.append(_row(fig, agent, mine[mine["agent"] == agent], cards, reps, seed))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-#: The columns of reproduction.csv.
-COLUMNS = [
-    "task",
-    "agent",
-    "entry",
-    "measure",
-    "seeds",
-    "steps",
-    *(f"{m}{s}" for m in ("iqm", "mean", "success_rate") for s in ("", "_lo", "_hi")),
-    *(f"mean_{m}" for m in MEASURES),
-    "published",
-    "published_steps",
-    "read_off",
-    "margin",
-    "context",
-    "source",
-    "verdict",
-    "notes",
-]
 
 
 def _row(
@@ -244,3 +244,11 @@ def reproduction_blocks(rows: pd.DataFrame, level: int = 2) -> list[Block]:
         blocks.append(Heading(f"Reproduction: {task}", level + 1))
         blocks.append(Table(display_table(group), cls="reproduction", prose=("source", "notes")))
     return blocks
+
+
+def summary_line(rows: pd.DataFrame) -> str:
+    """The verdicts counted, for the command line ("4 figures: 1 below, 3 not run")."""
+    counts = rows["verdict"].value_counts(sort=False)
+    return f"{len(rows)} figure{'' if len(rows) == 1 else 's'}: " + ", ".join(
+        f"{n} {v}" for v, n in counts.items()
+    )
