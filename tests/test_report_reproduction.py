@@ -195,6 +195,7 @@ def test_the_section_sits_near_the_top_and_its_files_are_written(
     ("published", "expected"),
     [
         ({TASK: [figure("none", 0.2, "train")]}, ["measure 'train'", "final, final_mode"]),
+        ({TASK: [figure("none", 0.2, ["final"])]}, ["measure ['final'] is not one of"]),
         ({TASK: [figure("none", "0.2")]}, ["value must be a finite number, got '0.2'"]),
         ({TASK: [figure("none", True)]}, ["value must be a finite number, got True"]),
         ({TASK: [{"value": 0.2, "measure": "final", "source": "s"}]}, ["missing key 'entry'"]),

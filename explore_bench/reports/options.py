@@ -150,7 +150,7 @@ def _figure(task: str, figure: Any, where: str) -> Published:
             raise ConfigError(f"{where}: {key} must be a non-empty string, got {figure[key]!r}")
     if not _number(figure["value"]):
         raise ConfigError(f"{where}: value must be a finite number, got {figure['value']!r}")
-    if figure["measure"] not in MEASURES:
+    if not isinstance(figure["measure"], str) or figure["measure"] not in MEASURES:
         raise ConfigError(
             f"{where}: measure {figure['measure']!r} is not one of {', '.join(MEASURES)}"
         )
