@@ -148,7 +148,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from explore_bench.reports.options import check_report_options
+    from explore_bench.reports.options import check_report_options, read_published_file
     from explore_bench.settings.config import check_out_dir
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
@@ -160,6 +160,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     }
     flags = {"formats": "--format", "final_window": "--final-window"}
     check_report_options(options, lambda key: flags.get(key, f"--{key}"))
+    if args.published:  # the file is read and checked before anything is written
+        options["published"] = read_published_file(args.published)
     out = Path(args.out) if args.out else None
     check_out_dir(out if out is not None else Path(args.dir) / "report", "--out")
 
@@ -181,6 +183,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         + (f", {summary.runs_broken} broken" if summary.runs_broken else "")
         + " runs)"
     )
+    if "published" in options:
+        from explore_bench.reports.reproduction import summary_line
+
+        print(f"reproduction: {summary_line(summary.reproduction)} (reproduction.md/.csv)")
     return 0
 
 
@@ -264,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METRIC",
         help="add each bonus's best variant by METRIC (iqm, mean, median, success_rate); "
         "flagged as optimistic: selected on the reported seeds",
+    )
+    p.add_argument(
+        "--published",
+        default=None,
+        metavar="FILE.toml",
+        help="published figures to hold the runs against (a Reproduction section, "
+        "reproduction.md/.csv): the file's [report.published] table (a matrix spec serves), "
+        "its [published] table, or the whole file as task = [{ entry, value, measure, "
+        "source }, ...]; docs/report.md",
     )
     return parser
 

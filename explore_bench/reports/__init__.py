@@ -3,7 +3,8 @@
 Reads the results store only: a run's identity comes from its config.json, and nothing in
 the tree is executed. `load` reads the tree into tables, `suites` groups tasks that may be
 aggregated, `stats` holds rliable's estimators (`bootstrap`: its resampling, vectorised),
-`tables`, `figures`, `separation` and `caveats` build the page's parts (`plots`, `ticks` and
+`tables`, `figures`, `separation`, `reproduction` (published figures held against the
+runs, checked by `options`) and `caveats` build the page's parts (`plots`, `ticks` and
 `budgets` draw and label; `painter` draws charts in worker processes), `render` writes
 Markdown and HTML, and `build` assembles the page.
 

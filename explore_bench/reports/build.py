@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,7 +24,7 @@ from explore_bench.reports import audit, caveats, figures, plots, tables
 from explore_bench.reports.caveats import ReportWarning
 from explore_bench.reports.context import Context
 from explore_bench.reports.load import load_results
-from explore_bench.reports.options import FORMATS, check_report_options
+from explore_bench.reports.options import FORMATS, check_report_options, published_figures
 from explore_bench.reports.painter import Painter
 from explore_bench.reports.render import (
     Block,
@@ -34,6 +35,7 @@ from explore_bench.reports.render import (
     to_html,
     to_markdown,
 )
+from explore_bench.reports.reproduction import reproduction_blocks, reproduction_rows
 from explore_bench.reports.separation import separation_markdown
 from explore_bench.reports.suites import make_suites
 
@@ -58,6 +60,8 @@ class ReportSummary:
     runs_missing: int
     #: Runs whose metrics.csv is unreadable, or lost or cut short although DONE (listed).
     runs_broken: int = 0
+    #: The Reproduction rows (the content of reproduction.csv; empty without ``published``).
+    reproduction: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 _MODE_MEANING = {
@@ -133,6 +137,26 @@ def _body(ctx: Context, tasks: list[str], gaps: pd.DataFrame) -> list[Block]:
     return body
 
 
+def _write_reproduction(
+    out: Path, results_dir: str | os.PathLike[str], rows: pd.DataFrame, formats: Sequence[str]
+) -> list[Path]:
+    """reproduction.md (with md) and reproduction.csv (with csv): the Reproduction section
+    on its own."""
+    written = []
+    if "md" in formats:
+        blocks = [
+            Heading("Reproduction of published figures", 1),
+            Para(f"Results: `{Path(results_dir)}`."),
+            *reproduction_blocks(rows, level=1)[1:],
+        ]
+        (out / "reproduction.md").write_text(to_markdown(blocks, out))
+        written.append(out / "reproduction.md")
+    if "csv" in formats:
+        rows.to_csv(out / "reproduction.csv", index=False, float_format="%.10g")
+        written.append(out / "reproduction.csv")
+    return written
+
+
 def main_report(
     results_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str] | None = None,
@@ -143,16 +167,22 @@ def main_report(
     seed: int = 0,
     profile_reps: int = 2_000,
     best_variant: str = "",
+    published: Mapping[str, Any] | None = None,
 ) -> ReportSummary:
     """Write the leaderboard of ``results_dir`` into ``out_dir`` (default DIR/report).
 
     ``profile_reps`` bootstrap resamples serve profiles, probability of improvement and IQM
     curves (capped at ``reps``). ``best_variant`` (a metric: iqm, mean, median,
-    success_rate): add a table of each bonus's best variant by it. Raises `ReportError` when
+    success_rate): add a table of each bonus's best variant by it. ``published``: per task,
+    published figures to hold the runs against (`options.published_figures`; the
+    "Reproduction" section, reproduction.md and reproduction.csv). Raises `ReportError` when
     the directory holds no runs.
     """
     options = {"reps": reps, "final_window": final_window, "formats": list(formats)}
-    check_report_options({**options, "seed": seed, "profile_reps": profile_reps}, str)
+    check_report_options(
+        {**options, "seed": seed, "profile_reps": profile_reps, "published": published}, str
+    )
+    quoted = published_figures(published) if published else ()
     if best_variant and best_variant not in tables.SELECTION_METRICS:
         raise ValueError(
             f"best_variant {best_variant!r} is not one of {', '.join(tables.SELECTION_METRICS)}"
@@ -201,8 +231,11 @@ def main_report(
         Heading("Ranking", 2),
         Para(tables.RANKING_NOTE),
         *(ctx.ranking or [Para("No finished runs: nothing to rank.")]),
-        Contents(),
     ]
+    reproduction = reproduction_rows(runs, loaded.cards, quoted, reps=reps, seed=seed)
+    if quoted:
+        head += reproduction_blocks(reproduction)
+    head.append(Contents())
     notes = list(dict.fromkeys(caveats.sentence(n) for n in ctx.notes))
     tail = [
         *caveats.warning_blocks(notes),
@@ -218,6 +251,8 @@ def main_report(
             + separation_markdown(table, baseline, loaded.cards)
         )
         ctx.files.append(out / "separation.md")
+    if quoted:
+        ctx.files += _write_reproduction(out, results_dir, reproduction, formats)
     if "html" in formats:
         (out / "index.html").write_text(to_html(blocks, "explore-bench leaderboard"))
         ctx.files.append(out / "index.html")
@@ -237,4 +272,5 @@ def main_report(
         runs_unfinished=int((status == "unfinished").sum()),
         runs_missing=int((gaps["status"] == "missing").sum()),
         runs_broken=int((status == "broken").sum()),
+        reproduction=reproduction,
     )

@@ -126,16 +126,17 @@ def window_mean(metrics: pd.DataFrame, col: str, window: float) -> float:
 
 def train_return(metrics: pd.DataFrame, window: float) -> float:
     """Mean return of the training episodes that ended in the last ``window`` share of
-    training, each episode counted once (a metrics row holds the mean of the ``episodes``
-    that ended in its iteration; with many envs in step most end together). NaN when none
-    ended there."""
-    if metrics.empty or not {"env_steps", "ext_return", "episodes"} <= set(metrics.columns):
+    training, each episode counted once: a metrics row holds the mean of the ``episodes``
+    that ended in its iteration (with many envs in step most end together). A tree without
+    the ``episodes`` column weighs each row once. NaN when none ended there."""
+    if metrics.empty or not {"env_steps", "ext_return"} <= set(metrics.columns):
         return math.nan
     last = float(metrics["env_steps"].max())
     rows = metrics[metrics["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
-    rows = rows.dropna(subset=["ext_return", "episodes"])
-    n = float(rows["episodes"].sum())
-    return float((rows["ext_return"] * rows["episodes"]).sum() / n) if n > 0 else math.nan
+    rows = rows.dropna(subset=["ext_return"])
+    weights = rows["episodes"].fillna(0.0) if "episodes" in rows else pd.Series(1.0, rows.index)
+    n = float(weights.sum())
+    return float((rows["ext_return"] * weights).sum() / n) if n > 0 else math.nan
 
 
 def _identity(path: Path, root: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -322,7 +322,10 @@ def _variant_of(ctx: Context, entry: str) -> tuple[str, str]:
 
 
 def raw_table(runs: pd.DataFrame, cards: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per (task, agent, entry): the final score's spread, and beside it the other measures
+    a published figure may use where runs logged them (`extra_measures`)."""
     done = runs[runs["finished"]]
+    extra = extra_measures(done)
     rows = []
     for (task, agent, bonus), g in done.groupby(["task", "agent", "bonus"], sort=True):
         s = g["final_raw"]
@@ -342,8 +345,19 @@ def raw_table(runs: pd.DataFrame, cards: dict[str, dict[str, Any]]) -> pd.DataFr
             "success rate": fmt(g["success"].mean()) if cards[task].get("sparse") else "",
             "score from": ",".join(sorted(g["final_source"].unique())),
         }
+        row.update({label: mean_sd(g[col]) if g[col].notna().any() else "" for col, label in extra})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def extra_measures(done: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, label) of the measures to show beside the final score: the argmax policy's
+    evaluation where a run logged it (a "sampled" card's runs), the training return where a
+    final score is an evaluation (else the column would repeat the final score)."""
+    shown = [("final_mode", "argmax policy (final_mode)")]
+    if (done.get("final_source", pd.Series(dtype=str)) != "ext_return").any():
+        shown.append(("train_return", "training episodes (train_return)"))
+    return [(c, label) for c, label in shown if c in done and done[c].notna().any()]
 
 
 def mean_sd(s: pd.Series, pct: bool = False) -> str:
