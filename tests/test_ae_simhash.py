@@ -122,16 +122,19 @@ def family(kind: str, count: int, seed: int) -> torch.Tensor:
     return x[:, None].expand(count, 4, 52, 52).clone()
 
 
-def unseen_over_seen(cfg: AESimHashConfig, updates: int, repeats: int, seed: int) -> float:
-    """Train through `update` on 32 frames of squares (each ``repeats`` times a rollout), count
-    them once more under the final codes, then the mean bonus of 32 bars over theirs."""
+def unseen_over_seen(
+    cfg: AESimHashConfig, updates: int, repeats: int, seed: int, recount: bool
+) -> float:
+    """Train and count through `update` on 32 frames of squares (each ``repeats`` times a
+    rollout), with ``recount`` count them once more under the final codes, then the mean
+    bonus of 32 bars over theirs."""
     torch.manual_seed(seed)
     bonus = AESimHash(FRAMES, ACT, cfg)
     seen, unseen = family("squares", 32, seed), family("bars", 32, seed + 1)
     for _ in range(updates):
         bonus.update(batch(seen.repeat(repeats, 1, 1, 1), num_envs=8))
-    # the codes moved while training: count the seen frames once under the codes scored
-    bonus.counter.commit(bonus.binary_codes(seen))
+    if recount:  # trained on every update, codes moved since the last count
+        bonus.counter.commit(bonus.binary_codes(seen))
     return float(bonus.compute(batch(unseen, 8)).mean() / bonus.compute(batch(seen, 8)).mean())
 
 
@@ -143,16 +146,18 @@ def test_codes_tell_trained_frames_from_unseen_ones() -> None:
     code before batch normalisation: 1.00, every frame of both families on 2 codes or 1).
     Kept small for the default run: 8 intensity classes, minibatches of 8, 16 Adam steps."""
     cfg = AESimHashConfig(num_classes=8, batch_size=8, train_every=1, table_size=9973)
-    assert unseen_over_seen(cfg, updates=4, repeats=1, seed=0) >= 1.4
+    assert unseen_over_seen(cfg, updates=4, repeats=1, seed=0, recount=True) >= 1.4
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_codes_tell_trained_frames_from_unseen_ones_at_the_defaults(seed: int) -> None:
-    """As above at the defaults (64 classes, minibatches of 32, trained every 5 updates) and
-    issue 29's probe length: 40 updates of 256 frames, 8 trainings of 8 steps."""
-    ratio = unseen_over_seen(AESimHashConfig(table_size=9973), updates=40, repeats=8, seed=seed)
-    assert ratio >= 1.4
+    """At the defaults (64 classes, minibatches of 32, trained every 5 updates) and issue 29's
+    probe length, 40 updates of 256 frames (8 trainings of 8 steps), counted by `update` alone:
+    the seen frames keep their codes across trainings, n of 114 to 133 (ratio measured: 10.1,
+    10.9 and 10.8 on seeds 0, 1, 2; the code before batch normalisation: 1.00 on seed 0)."""
+    cfg = AESimHashConfig(table_size=9973)
+    assert unseen_over_seen(cfg, updates=40, repeats=8, seed=seed, recount=False) >= 3.0
 
 
 def test_runs_recorded_before_batch_norm_load_as_they_ran() -> None:
