@@ -10,10 +10,10 @@ p(s) a per-pixel softmax over intensity classes.
 
 Defaults from the authors' sandbox (florensacc/rllab-curriculum at 8728e61,
 ``sandbox/rein/algos/embedding_theano2/launch_trpo_atari_img.py``; the released
-hrtang/hash_exploration has only a stub): 52 x 52 input, encoder of 3 convs (96 6x6
-filters, stride 2, pads 0/1/2, ReLU), dense 1024, a 512-unit code; a mirrored decoder (dense
-1024, dense 2400, 3 transposed convs) ending in 64 intensity classes per pixel; Adam lr
-3e-4, minibatches of 32, retrained every 5 iterations; SimHash to 64 bits; beta = 0.01.
+hrtang/hash_exploration has only a stub): 52 x 52 input, the network of
+`bonuses._frame_autoencoder` (3 convs of 96 6x6 filters, dense 1024, a 512-unit code, a
+mirrored decoder ending in 64 intensity classes per pixel) with batch normalisation; Adam
+lr 3e-4, minibatches of 32, retrained every 5 iterations; SimHash to 64 bits; beta = 0.01.
 lambda = 10 as in the sandbox's ``launch_trpo_plus_lsh_atari_ram.py`` (the image launcher
 uses 1). Other sandbox launchers use other values (SimHash k = 512 or 32, beta = 0.001,
 lambda = 1): all are fields here. Which launcher produced the paper's table is not known.
@@ -24,22 +24,32 @@ Choices here:
   rule n = committed + occurrences in this batch). The counted state is s_t, as Tang et
   al.'s code (hrtang/hash_exploration ``ale_hashing_bonus_evaluator.py``) and the suite's
   `count` count it (issue 29; ``counted_state = "next_obs"``, s_{t+1}, was the former choice).
+- Codes that tell frames apart (issue 29): with batch normalisation (``batch_norm``, as the
+  sandbox; see `bonuses._frame_autoencoder`), codes counted by its running statistics
+  (``conv_bnn_count.py`` compiles ``discrete_emb`` with ``deterministic=True``, no noise).
+  Without it the code layer's pre-activations drift together to one saturated value within
+  about 20 Adam steps, whatever the frame: one code for two families of frames, an unseen
+  family scored as the seen one (ratio 1.00; with it 10.1 to 10.9 after 40 updates at the
+  defaults, ``tests/test_ae_simhash.py``). ``nll_per_pixel``: ``ConvBNNVIME.loss`` divides the
+  log-likelihood by the pixels and adds ``lambda * mean_i min(b_i^2, (1 - b_i)^2)``, i.e.
+  eq. 3 with lambda times the 2,704 pixels, the scale lambda = 10 was set on (alone it
+  does not stop the collapse).
 - Training, as released in kind (issue 29): every frame counted also enters a replay pool
   (the sandbox's ``replay_pool`` of up to 5M frames); every ``train_every`` updates the
   autoencoder takes ``epochs`` x (rollout frames / ``batch_size``) Adam steps on minibatches
   of 32 drawn uniformly from the pool. The pool holds ``pool_size`` = 200,000 frames here
-  (52 x 52 bytes each, 541 MB at most per run, allocated as it fills; this machine has
-  23 GB for two workers), not 5M; how many steps the sandbox takes per training is not
-  in the reference, so the number of steps is the former one-pass schedule's. Before
-  issue 29 each training was one pass over the current rollout only, after which, probed on
-  two families of frames, codes scored an unseen family exactly as the seen one.
-  ``pool_size = 0`` restores that.
-- The sandbox's batch normalisation is left out (the paper does not describe it), and its
-  last transposed conv gives the 64 class logits directly.
-- Images only, as in the paper: frame stacks whose frames are at least ``image_size``
-  pixels high and wide (area-downsampled to it). Vector and discrete observations are
-  refused (use ``count``, the paper's SimHash on raw states); so are symbolic grids such as
-  MiniGrid's 7 x 7 view, which the 6x6 stride-2 encoder cannot take.
+  (52 x 52 bytes each, 541 MB at most per run, allocated as it fills), not 5M. The
+  sandbox's trainer (``parallel_trainer.py`` at 8728e61) instead steps until the mean loss
+  of 100 steps stops falling for 7 blocks in a row (at least 700 steps); here the number
+  of steps is the former one-pass schedule's. ``pool_size = 0`` trains on the rollout only.
+- Also left out: label smoothing 0.003 of the targets; the sandbox's key (the 512 rounded
+  bits reduced to 64 by a majority over groups of 8, hashed without a random projection,
+  the action appended at 8728e61), for the paper's SimHash of the code.
+- Images only, as in the paper, which defines the autoencoder for 52 x 52 Atari frames:
+  frame stacks whose frames are at least ``image_size`` pixels high and wide
+  (area-downsampled to it). Vector and discrete observations are refused (use ``count``,
+  the paper's SimHash on raw states); so are symbolic grids such as MiniGrid's 7 x 7 view:
+  the paper gives no autoencoder for them and the 6x6 stride-2 encoder cannot take them.
 """
 
 from __future__ import annotations
@@ -54,10 +64,9 @@ import torch
 from torch import nn
 
 from bonuses._encoders import train_minibatches
+from bonuses._frame_autoencoder import FRAME_SIZE, FramePool, frame_decoder, frame_encoder
 from bonuses.base import BonusConfig, IntrinsicBonus, Transitions, UnsupportedSpaceError
 from bonuses.count import Count, CountConfig
-
-_SANDBOX = "florensacc/rllab-curriculum@8728e61, sandbox/rein/algos/embedding_theano2"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -90,8 +99,17 @@ class AESimHashConfig(BonusConfig):
     pool_size: int = 200_000
     #: The counted state: "obs" (s_t, Tang et al.'s code) or "next_obs" (s_t+1).
     counted_state: str = "obs"
+    #: Batch normalisation in the autoencoder, codes from running statistics (sandbox: on).
+    batch_norm: bool = True
+    #: NLL averaged over pixels as the sandbox's loss (False: summed, eq. 3 as printed).
+    nll_per_pixel: bool = True
     #: What a config.json written before a field existed ran with (issue 29's fields).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"pool_size": 0, "counted_state": "next_obs"}
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "pool_size": 0,
+        "counted_state": "next_obs",
+        "batch_norm": False,
+        "nll_per_pixel": False,
+    }
     #: Counter rows x columns of the count-min sketch (as `count`: 6 x 999,983).
     depth: int = 6
     #: Counters per sketch row (as `count`).
@@ -104,9 +122,13 @@ class AESimHashConfig(BonusConfig):
                 raise ValueError(f"ae_simhash.{name} must be an integer >= 1, got {value!r}")
         if not 2 <= self.num_classes <= 256:
             raise ValueError(f"ae_simhash.num_classes must be in [2, 256], got {self.num_classes}")
-        if self.image_size != 52:
+        if self.image_size != FRAME_SIZE:
             raise ValueError(
                 f"ae_simhash.image_size must be 52 (the paper's encoder), got {self.image_size}"
+            )
+        if self.batch_norm and self.batch_size < 2:
+            raise ValueError(
+                f"ae_simhash.batch_size must be >= 2 with batch_norm, got {self.batch_size}"
             )
         if self.pool_size < 0 or self.counted_state not in ("obs", "next_obs"):
             raise ValueError(
@@ -151,20 +173,8 @@ class AESimHash(IntrinsicBonus):
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
         _check_frames(observation_space, cfg.image_size)
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, 96, 6, 2, 0), nn.ReLU(),  # 52 -> 24
-            nn.Conv2d(96, 96, 6, 2, 1), nn.ReLU(),  # 24 -> 11
-            nn.Conv2d(96, 96, 6, 2, 2), nn.ReLU(),  # 11 -> 5
-            nn.Flatten(), nn.Linear(2400, 1024), nn.ReLU(),
-            nn.Linear(1024, cfg.code_dim), nn.Sigmoid(),
-        )  # fmt: skip
-        self.decoder = nn.Sequential(
-            nn.Linear(cfg.code_dim, 1024), nn.ReLU(), nn.Linear(1024, 2400), nn.ReLU(),
-            nn.Unflatten(1, (96, 5, 5)),
-            nn.ConvTranspose2d(96, 96, 6, 2, 2), nn.ReLU(),  # 5 -> 10
-            nn.ConvTranspose2d(96, 96, 6, 2, 0), nn.ReLU(),  # 10 -> 24
-            nn.ConvTranspose2d(96, cfg.num_classes, 6, 2, 0),  # 24 -> 52
-        )  # fmt: skip
+        self.encoder = frame_encoder(cfg.code_dim, cfg.batch_norm)
+        self.decoder = frame_decoder(cfg.code_dim, cfg.num_classes, cfg.batch_norm)
         code_space = gym.spaces.Box(0.0, 1.0, (cfg.code_dim,), np.float32)
         self.counter = Count(
             code_space,
@@ -173,14 +183,12 @@ class AESimHash(IntrinsicBonus):
             device,
         )
         self.num_updates = 0
-        #: The replay pool of frames (uint8, on the CPU), a ring of ``pool_size`` grown as
-        #: it fills; ``pool_seen`` frames have entered it.
-        self.pool = torch.zeros(0, 1, cfg.image_size, cfg.image_size, dtype=torch.uint8)
-        self.pool_seen = 0
+        self.pool = FramePool(cfg.pool_size, (1, cfg.image_size, cfg.image_size))
         self.to(self.device)
         self.optimizer = torch.optim.Adam(
             [*self.encoder.parameters(), *self.decoder.parameters()], lr=cfg.learning_rate
         )
+        self.eval()  # codes from running statistics; `update` trains in batch mode
 
     @classmethod
     def default_config(cls, observation_space: gym.Space, action_space: gym.Space) -> BonusConfig:
@@ -199,7 +207,8 @@ class AESimHash(IntrinsicBonus):
         return frame.round().clamp(0, 255).to(torch.uint8)
 
     def code(self, frames: torch.Tensor) -> torch.Tensor:
-        """The code layer's sigmoid output, without noise (what is rounded and counted)."""
+        """The code layer's sigmoid output, without noise (what is rounded and counted, in
+        eval mode: batch normalisation by its running statistics)."""
         return self.encoder(frames.float() / 255.0)
 
     def add_noise(self, code: torch.Tensor) -> torch.Tensor:
@@ -208,41 +217,30 @@ class AESimHash(IntrinsicBonus):
 
     @torch.no_grad()
     def binary_codes(self, obs: torch.Tensor) -> torch.Tensor:
-        """Rounded codes in {0, 1} (no noise), (B, K): what is hashed and counted."""
-        return self.code(self.frames(obs)).round()
+        """Rounded codes in {0, 1} (no noise, eval mode), (B, K): what is hashed and counted."""
+        was_training = self.training
+        self.eval()
+        codes = self.code(self.frames(obs)).round()
+        self.train(was_training)
+        return codes
 
     def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Paper eq. 3 (per-pixel negative log-likelihood summed over pixels, plus the
-        binarisation penalty), and the penalty's mean."""
+        """Paper eq. 3 (the per-pixel negative log-likelihood summed over pixels, divided by
+        their number with ``nll_per_pixel``, plus the binarisation penalty) in the mode the
+        networks are in, and the penalty's mean."""
         cfg = self.config
         clean = self.code(frames)
         logits = self.decoder(self.add_noise(clean))
         target = (frames[:, 0].long() * cfg.num_classes) // 256  # intensity class per pixel
         nll = nn.functional.cross_entropy(logits, target, reduction="none").sum((1, 2))
-        penalty = torch.minimum((1 - clean) ** 2, clean**2).sum(1) * (
-            cfg.binary_penalty / cfg.code_dim
-        )
+        if cfg.nll_per_pixel:
+            nll = nll / target[0].numel()
+        penalty = torch.minimum((1 - clean) ** 2, clean**2).mean(1) * cfg.binary_penalty
         return (nll + penalty).mean(), penalty.mean()
 
     def _counted(self, batch: Transitions) -> torch.Tensor:
         flat = batch.flat()
         return flat.obs if self.config.counted_state == "obs" else flat.next_obs
-
-    def _remember(self, frames: torch.Tensor) -> None:
-        """Add frames to the replay pool's ring (oldest overwritten once it is full)."""
-        size = self.config.pool_size
-        frames = frames.cpu()[-size:]
-        if self.pool.shape[0] < size:  # grow by doubling up to the pool size
-            need = min(size, self.pool_seen + frames.shape[0])
-            if need > self.pool.shape[0]:
-                grown = self.pool.new_zeros(
-                    min(size, max(need, 2 * self.pool.shape[0])), *frames.shape[1:]
-                )
-                grown[: self.pool.shape[0]] = self.pool
-                self.pool = grown
-        idx = (self.pool_seen + torch.arange(frames.shape[0])) % size
-        self.pool[idx] = frames
-        self.pool_seen += frames.shape[0]
 
     def _training_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(frames to draw minibatches from, steps): the pool, or the rollout itself."""
@@ -250,9 +248,7 @@ class AESimHash(IntrinsicBonus):
         steps = cfg.epochs * max(1, frames.shape[0] // cfg.batch_size)
         if cfg.pool_size == 0:
             return frames, steps
-        filled = min(self.pool_seen, cfg.pool_size)
-        draw = torch.randint(0, filled, (steps * cfg.batch_size,))
-        return self.pool[draw].to(self.device), steps
+        return self.pool.sample(steps * cfg.batch_size).to(self.device), steps
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
@@ -263,16 +259,19 @@ class AESimHash(IntrinsicBonus):
     def update(self, batch: Transitions) -> dict[str, float]:
         cfg = self.config
         frames = self.frames(self._counted(batch))
+        self.eval()
         with torch.no_grad():  # one encoder pass gives the counted codes and the saturation
             code = self.code(frames)
         metrics = self.counter.commit(code.round())
         saturated = ((code < 0.1) | (code > 0.9)).float().mean()
         trains = self.num_updates % cfg.train_every == 0
+        # batch statistics need two frames: a one-frame rollout trains only from a pool
+        trains_now = trains and (cfg.pool_size > 0 or frames.shape[0] > 1 or not cfg.batch_norm)
         self.num_updates += 1
         trained = {"ae_loss": 0.0, "binary_penalty": 0.0}
         if cfg.pool_size:
-            self._remember(frames)
-        if trains:
+            self.pool.add(frames)
+        if trains_now:
             sample, steps = self._training_frames(frames)
 
             def loss(idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -280,28 +279,23 @@ class AESimHash(IntrinsicBonus):
                 return total, {"ae_loss": total, "binary_penalty": penalty}
 
             epochs, chunks = (1, steps) if cfg.pool_size else (cfg.epochs, steps // cfg.epochs)
+            self.train()
             trained = train_minibatches(
                 self.optimizer, sample.shape[0], epochs, chunks, loss, device=self.device
             )
+            self.eval()
         return {
             **metrics,
-            "trained": float(trains),
+            "trained": float(trains_now),
             **trained,
             "code_saturation": float(saturated),  # before this update's training
         }
 
     def get_extra_state(self) -> Any:
-        filled = min(self.pool_seen, self.config.pool_size)
-        return {
-            **super().get_extra_state(),
-            "num_updates": self.num_updates,
-            "pool": self.pool[:filled].clone(),
-            "pool_seen": self.pool_seen,
-        }
+        return {**super().get_extra_state(), "num_updates": self.num_updates, **self.pool.state()}
 
     def set_extra_state(self, state: Any) -> None:
         super().set_extra_state(state)
         self.num_updates = int(state["num_updates"])
         if "pool" in state:
-            self.pool = state["pool"].to(torch.uint8).cpu().clone()
-            self.pool_seen = int(state["pool_seen"])
+            self.pool.load(state)

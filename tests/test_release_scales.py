@@ -307,7 +307,7 @@ def test_ae_simhash_counts_s_t_and_trains_from_a_replay_pool() -> None:
     bonus.loss = lambda f: drawn.append(f.clone()) or loss(f)  # type: ignore[method-assign]
     for level in (10, 200, 60, 120):  # four rollouts, 32 frames each, into a pool of 100
         bonus.update(rollout(level))
-    assert bonus.pool_seen == 128 and bonus.pool.shape[0] == 100
+    assert bonus.pool.seen == 128 and bonus.pool.frames.shape[0] == 100
     levels = {int(f[0, 0, 0]) for batch in drawn for f in batch}
     assert levels - {60, 120}  # the trainings drew frames of earlier rollouts from the pool
     assert all(batch.shape[0] == 32 for batch in drawn)
