@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from bonuses.base import IntrinsicBonus, Transitions, UnsupportedSpaceError, is_grid
+from bonuses.base import (
+    GridConvStack,
+    IntrinsicBonus,
+    Transitions,
+    UnsupportedSpaceError,
+    is_grid,
+)
 
 #: One conv layer as (out_channels, kernel, stride, padding).
 ConvSpec = tuple[int, int, int, int]
@@ -90,7 +96,12 @@ def conv_trunk(
         modules += [nn.Conv2d(channels, out, kernel, stride, pad), activation()]
         channels = out
     modules.append(nn.Flatten())
-    net = nn.Sequential(*modules)
+    # grids: the same layers as gathers and matrix products (GridConvStack states the gain),
+    # except forward-only batches over 256, where oneDNN's convolutions are as fast or faster
+    if is_grid(input_shape):
+        net: nn.Sequential = GridConvStack(input_shape, *modules, plain_above=256)
+    else:
+        net = nn.Sequential(*modules)
     with torch.no_grad():
         width = int(net(torch.zeros(1, *input_shape)).shape[1])
     return net, width
