@@ -168,6 +168,31 @@ def observation_features(obs: torch.Tensor, kind: str, num_states: int = 0) -> t
     return obs.float()
 
 
+def encode_pairs(
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    obs: torch.Tensor,
+    next_obs: torch.Tensor,
+    num_envs: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``encode(obs)`` and ``encode(next_obs)`` for time-major flat rows (T * N, ...), each
+    distinct row encoded once: where next_obs[t] is obs[t + 1] (same env, the episode goes
+    on; compared byte for byte) it takes that row's features, so only the last step's and
+    the episode ends' next observations are encoded on their own (the rows returned third).
+    The same function of the same rows, for an encoder that does not change in between;
+    what it saves is stated where it is used."""
+    rows = obs.shape[0]
+    feats = encode(obs)
+    fresh = torch.ones(rows, dtype=torch.bool, device=obs.device)
+    if rows > num_envs:
+        differs = next_obs[:-num_envs] != obs[num_envs:]
+        fresh[: rows - num_envs] = differs.reshape(rows - num_envs, -1).any(1)
+    feats_next = torch.empty_like(feats)
+    feats_next[: rows - num_envs] = feats[num_envs:]
+    encoded = fresh.nonzero().squeeze(1)
+    feats_next[encoded] = encode(next_obs[encoded])
+    return feats, feats_next, encoded
+
+
 def require_conv_fits(shape: Sequence[int], layers: Sequence[ConvSpec], who: str) -> None:
     """Raise `UnsupportedSpaceError` naming ``who`` when `conv_trunk` cannot build ``layers``
     on C x H x W images ``shape`` (frame convolutions on a 7x7 grid, unless the factory

@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import torch
 
-from bonuses._encoders import RND_CONV, frame_shape, require_conv_fits
+from bonuses._encoders import RND_CONV, encode_pairs, frame_shape, require_conv_fits
 from bonuses._noveld_rnd import ReleaseRND
 from bonuses.base import (
     COUNT_KEYS,
@@ -181,9 +181,7 @@ class NovelD(EpisodicCountBonus):
         """The release encoder's features of every s_t and s_{t+1}, (T * N, 1024) each, and
         the flat rows whose s_{t+1} is not s_{t+1}'s own row of ``obs``.
 
-        Each distinct observation is encoded once: where the rollout continues, s_{t+1} is
-        the next row of ``obs`` (compared byte for byte), so only the last step's and the
-        episode ends' next observations are encoded on their own, and `update` reuses these
+        Each distinct observation is encoded once (`encode_pairs`), and `update` reuses these
         features (the encoder is fixed) instead of encoding s_{t+1} again; the features are
         the same function of the same rows. Measured on the 2-core machine, one thread, CPU
         time, compute + update on rollouts of 128 steps x 8 envs of 7 x 7 grids (1% episode
@@ -193,16 +191,10 @@ class NovelD(EpisodicCountBonus):
         cached = self._features_cache
         if cached is not None and cached[0]() is batch:
             return cached[1], cached[2], cached[3]
-        t, n = batch.ext_rewards.shape
-        obs, nxt = batch.obs, batch.next_obs
-        feats = self.release.features(obs.reshape(t * n, *obs.shape[2:]))
-        fresh = torch.ones(t, n, dtype=torch.bool, device=obs.device)
-        if t > 1:
-            fresh[:-1] = (nxt[:-1] != obs[1:]).reshape(t - 1, n, -1).any(-1)
-        rows = fresh.view(-1).nonzero().squeeze(1)
-        feats_next = torch.empty_like(feats)
-        feats_next[: (t - 1) * n] = feats[n:]
-        feats_next[rows] = self.release.features(nxt.reshape(t * n, *nxt.shape[2:])[rows])
+        flat = batch.flat()
+        feats, feats_next, rows = encode_pairs(
+            self.release.features, flat.obs, flat.next_obs, batch.num_envs
+        )
         self._features_cache = (weakref.ref(batch), feats, feats_next, rows)
         return feats, feats_next, rows
 
