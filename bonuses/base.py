@@ -1,8 +1,9 @@
 """The bonus contract: every exploration bonus in explore-bench implements `IntrinsicBonus`.
 
-The contract is one module (about 600 lines), so that a plugin author reads it in one place:
+The contract is one module (about 650 lines), so that a plugin author reads it in one place:
 the batch (`Transitions`), the bonus and its config, and the one episodic-memory mechanism
-an episodic bonus builds on.
+an episodic bonus builds on; besides them what agents and bonuses share about symbolic
+grids (`is_grid`, and `GridConvStack`, the fast form of their grid networks).
 
 A bonus sees batches of transitions, never an environment. The harness calls, per agent
 iteration and before any return or advantage is computed::
