@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bonuses.base import is_grid
+from bonuses.base import GridConvStack, is_grid
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -43,8 +43,9 @@ def mlp(in_dim: int, hidden: tuple[int, ...], activation: str) -> tuple[nn.Seque
 
 def run_layers(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``module(x)`` without ``nn.Module.__call__``'s hook machinery per layer (a third of the
-    cost of a small MLP's forward pass at batch size 1). These networks register no hooks."""
-    if isinstance(module, nn.Sequential):
+    cost of a small MLP's forward pass at batch size 1). These networks register no hooks.
+    A `GridConvStack` runs its own forward."""
+    if type(module) is nn.Sequential:
         for layer in module:
             x = run_layers(layer, x)
         return x
@@ -99,6 +100,9 @@ class GridValues(nn.Module):
     MiniGrid baselines feed them (rl-starter-files / torch-ac ``model.py``; RIDE's
     ``MinigridPolicyNet``): indices are categories, not intensities, and stay small."""
 
+    #: A cast per element: `GridConvStack` may apply it in its own layout.
+    elementwise = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(torch.float32)
 
@@ -121,7 +125,7 @@ def grid_trunk(obs_shape: tuple[int, ...]) -> tuple[nn.Sequential, int]:
     ]
     if min(obs_shape[1:]) < 7:
         raise ValueError(f"the grid network needs a view of at least 7 x 7 cells, got {obs_shape}")
-    trunk = nn.Sequential(*layers)
+    trunk = GridConvStack(obs_shape, *layers)  # the same layers; its docstring gives the gain
     with torch.no_grad():
         width = int(trunk(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
     return trunk, width

@@ -114,12 +114,18 @@ class ReleaseRND(nn.Module):
         """nov(x), (B,): the L2 norm (not squared) of predictor minus target."""
         return self._novelty(self.features(obs))
 
-    def train_on(self, next_obs: torch.Tensor) -> float:
-        """The predictor's steps owed by these env steps (mean L2 norm loss); its mean loss."""
+    @torch.no_grad()
+    def novelty_of(self, features: torch.Tensor) -> torch.Tensor:
+        """`novelty` of observations given their `features`."""
+        return self._novelty(features)
+
+    def train_on(self, next_obs: torch.Tensor, features: torch.Tensor | None = None) -> float:
+        """The predictor's steps owed by these env steps (mean L2 norm loss); its mean loss.
+        ``features``: those of ``next_obs`` when already computed."""
         count = self.schedule.steps(next_obs.shape[0])
         if count == 0:
             return 0.0
-        x = self.features(next_obs)
+        x = self.features(next_obs) if features is None else features
         losses = []
         for idx in torch.randperm(x.shape[0], device=self.device).chunk(count):
             loss = self._novelty(x[idx]).mean()

@@ -51,7 +51,14 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses._encoders import ICM_CONV, conv_trunk, mlp, observation_features, train_minibatches
+from bonuses._encoders import (
+    ICM_CONV,
+    conv_trunk,
+    encode_pairs,
+    mlp,
+    observation_features,
+    train_minibatches,
+)
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
 #: The release's rollout length; its gradient is of the sum over a 20-step batch (a3c.py).
@@ -157,7 +164,9 @@ class ICM(IntrinsicBonus):
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
         flat = batch.flat().to(self.device)
-        phi, phi_next = self._features(flat.obs), self._features(flat.next_obs)
+        # each observation encoded once (encode_pairs): compute on 128 x 8 grid transitions
+        # 12.3-18.0 -> 9.4-10.2 ms CPU (one thread, two alternating runs each)
+        phi, phi_next, _ = encode_pairs(self._features, flat.obs, flat.next_obs, batch.num_envs)
         bonus = self.config.eta * self._surprise(phi, flat.actions, phi_next)
         return bonus.reshape(batch.num_steps, batch.num_envs).float()
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import weakref
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -139,6 +140,9 @@ class RE3(IntrinsicBonus):
         self.register_buffer("filled", torch.zeros((), dtype=torch.int64))
         self.dist_rms = RunningMeanStd((1,))
         self.to(self.device)
+        #: (batch, memory version, embeddings, distances) of the last `compute` (see
+        #: `_embedded_distances`).
+        self._scored_cache: tuple[Any, tuple[int, int], torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
     def embed(self, obs: torch.Tensor) -> torch.Tensor:
@@ -188,15 +192,34 @@ class RE3(IntrinsicBonus):
         return flat.obs if self.config.state == "obs" else flat.next_obs
 
     @torch.no_grad()
+    def _embedded_distances(self, batch: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of the scored states and their kNN distances against the memory.
+
+        `update` on the batch `compute` scored, with the memory unchanged since (its tensors'
+        in-place version counters, which ``load_state_dict`` advances too, and the fixed
+        encoder), reuses compute's result instead of embedding and searching again: the same
+        numbers, computed once. Measured on the 2-core machine, one thread, CPU time,
+        compute + update on rollouts of 128 steps x 8 envs of 7 x 7 grids: RE3_MEASURED"""
+        version = (self.memory._version, self.filled._version)
+        cached = self._scored_cache
+        if cached is not None and cached[0]() is batch and cached[1] == version:
+            return cached[2], cached[3]
+        y = self.embed(self._scored(batch))
+        d = self.knn_distances(y)
+        self._scored_cache = (weakref.ref(batch), version, y, d)
+        return y, d
+
+    @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
-        d = self.knn_distances(self.embed(self._scored(batch)))
+        _, d = self._embedded_distances(batch)
         bonus = torch.log1p(self._scale(d))
         return bonus.reshape(batch.num_steps, batch.num_envs).float().cpu()
 
     @torch.no_grad()
     def update(self, batch: Transitions) -> dict[str, float]:
-        y = self.embed(self._scored(batch))
-        d = self.knn_distances(y)  # against the window before the commit, as compute scored
+        # against the window before the commit, as compute scored
+        y, d = self._embedded_distances(batch)
+        self._scored_cache = None
         self.dist_rms.update(d[:, None])
         size = self.config.memory_size
         self.memory.copy_(torch.cat([self.memory, y])[-size:])

@@ -40,6 +40,7 @@ import torch
 
 from bonuses._encoders import (
     RIDE_CONV,
+    encode_pairs,
     mlp,
     observation_features,
     state_encoder,
@@ -148,8 +149,10 @@ class RIDE(EpisodicCountBonus):
     def impact(self, batch: Transitions) -> torch.Tensor:
         """||phi(s_{t+1}) - phi(s_t)||_2 per transition, (T, N)."""
         flat = batch.flat().to(self.device)
-        change = self._features(flat.next_obs) - self._features(flat.obs)
-        return change.norm(dim=-1).reshape(batch.num_steps, batch.num_envs)
+        # each observation encoded once (encode_pairs): compute on 128 x 8 grid transitions
+        # 15.5-15.9 -> 9.9-10.3 ms CPU (one thread, two alternating runs each)
+        phi, phi_next, _ = encode_pairs(self._features, flat.obs, flat.next_obs, batch.num_envs)
+        return (phi_next - phi).norm(dim=-1).reshape(batch.num_steps, batch.num_envs)
 
     @torch.no_grad()
     def compute(self, batch: Transitions) -> torch.Tensor:
