@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bonuses.base import GridConvStack, is_grid
+from bonuses._grid_conv import GridConvStack
+from bonuses.base import is_grid
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 

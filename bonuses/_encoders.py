@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from bonuses._grid_conv import GridConvStack
 from bonuses.base import (
-    GridConvStack,
     IntrinsicBonus,
     Transitions,
     UnsupportedSpaceError,

@@ -15,7 +15,8 @@ from torch import nn
 
 from agents.networks import grid_trunk
 from bonuses._encoders import GRID_CONV, conv_trunk, encode_pairs
-from bonuses.base import GridConvStack, Transitions
+from bonuses._grid_conv import GridConvStack
+from bonuses.base import Transitions
 from bonuses.noveld import NovelD, NovelDConfig
 from bonuses.re3 import RE3
 
