@@ -31,7 +31,7 @@ def test_the_parts_are_exactly_the_whole_matrix():
     assert {c.agent for c in matrix.cells} == {"ppo"}
     assert len({c.seed for c in matrix.cells}) >= 5
     minigrid = {c.task for c in load_matrix("evidence-minigrid")[0].cells}
-    assert len(minigrid) == 4 and all(t.startswith(MINIGRID_PREFIX) for t in minigrid)
+    assert len(minigrid) == 3 and all(t.startswith(MINIGRID_PREFIX) for t in minigrid)
 
 
 def test_evidence_emi_runs_the_emi_paper_trpo_with_both_variants():

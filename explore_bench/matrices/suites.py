@@ -21,12 +21,13 @@ NORMALIZATIONS = ("card", "none")
 
 #: Evidence budgets in env steps per run (calibration figures: specs/evidence.toml).
 EVIDENCE_MINI_STEPS = {"DeepSea20": 100_000, "FourRooms": 100_000, "SparseMountainCar": 100_000}
+#: The MiniGrid part's rerun (issue 31): 400 iterations of 8 x 128, 8 times the first run's
+#: 50k, sized from the envpool rates to fit about 4 hours with 2 workers (specs/evidence.toml);
+#: the first run (with KeyCorridorS3R1 at 204,800) is results/evidence-first-run.
 EVIDENCE_MINIGRID_STEPS = {
-    "DoorKey8x8": 50_000,
-    "KeyCorridorS3R3": 50_000,
-    "MultiRoomN4S5": 50_000,
-    # added after the first three gave every entry a final score of 0 (specs/evidence.toml)
-    "KeyCorridorS3R1": 204_800,
+    "DoorKey8x8": 409_600,
+    "KeyCorridorS3R3": 409_600,
+    "MultiRoomN4S5": 409_600,
 }
 #: Steps per reproduce-rlexplore run: RLeXplore's Table 8 budget, 1M environment steps,
 #: rounded up to whole 256 x 32 rollouts (128 iterations; specs/reproduce-rlexplore.toml).
