@@ -199,7 +199,8 @@ class RE3(IntrinsicBonus):
         in-place version counters, which ``load_state_dict`` advances too, and the fixed
         encoder), reuses compute's result instead of embedding and searching again: the same
         numbers, computed once. Measured on the 2-core machine, one thread, CPU time,
-        compute + update on rollouts of 128 steps x 8 envs of 7 x 7 grids: RE3_MEASURED"""
+        compute + update on rollouts of 128 steps x 8 envs of 7 x 7 grids with a full memory:
+        165-226 ms without the reuse, 113 ms with it (3 rounds, 10 rollouts each)."""
         version = (self.memory._version, self.filled._version)
         cached = self._scored_cache
         if cached is not None and cached[0]() is batch and cached[1] == version:
