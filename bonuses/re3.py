@@ -12,6 +12,11 @@ The release has two variants; this follows its on-policy one (A2C on MiniGrid,
 - Sample set: a FIFO of the last ``memory_size`` (10,000) embeddings, filled with the
   rollout before it is scored, so the rollout's own states are neighbours of each other.
   `compute` scores against the memory plus this batch; `update` commits the batch.
+- ``memory_scope = "env"`` keeps a FIFO of ``memory_size`` embeddings per env instead and
+  scores each state against its own env's only, as rllte's RE3 does (RLeXplore's
+  implementation, rllte/xplore/reward/re3.py ``watch``/``compute``: a storage of 1,000
+  states per env, ``kthvalue`` over the same env's column); the memory is sized for the run's
+  env count at the first update.
 - The sample itself is never its own neighbour (the release's ``kthvalue(k + 1)`` skips
   the zero self-distance the same way in its off-policy variant; its A2C variant averages
   the 5 smallest distances including that zero). ``average_k = True`` with ``k = 5`` gives
@@ -63,8 +68,12 @@ class RE3Config(BonusConfig):
     k: int = 3
     #: Mean of the k nearest distances instead of the k-th (A2C release: k = 5, averaged).
     average_k: bool = False
-    #: Embeddings in the FIFO sample set (A2C release, scripts/train.py: 10,000).
+    #: Embeddings in the FIFO sample set (A2C release, scripts/train.py: 10,000); per env
+    #: with ``memory_scope = "env"``.
     memory_size: int = 10_000
+    #: "shared": one FIFO over all envs (the A2C release); "env": a FIFO per env, whose
+    #: states are neighbours only of the same env's (rllte's RE3, RLeXplore: 1,000 per env).
+    memory_scope: str = "shared"
     #: Embedding width for frames and vectors (rad_re3 RandomEncoder feature_dim: 50).
     feature_dim: int = 50
     #: Hidden widths of the random MLP for vector/discrete observations (not in the paper).
@@ -85,6 +94,10 @@ class RE3Config(BonusConfig):
         if self.k >= self.memory_size:
             raise ValueError(
                 f"re3.k must be < re3.memory_size ({self.memory_size}), got {self.k!r}"
+            )
+        if self.memory_scope not in ("shared", "env"):
+            raise ValueError(
+                f"re3.memory_scope must be 'shared' or 'env', got {self.memory_scope!r}"
             )
         if self.state not in ("obs", "next_obs"):
             raise ValueError(f"re3.state must be 'obs' or 'next_obs', got {self.state!r}")
@@ -110,6 +123,7 @@ class RE3(IntrinsicBonus):
 
     config: RE3Config
     memory: torch.Tensor
+    env_filled: torch.Tensor
     filled: torch.Tensor
 
     def __init__(
@@ -136,13 +150,23 @@ class RE3(IntrinsicBonus):
         self.encoder = nn.Sequential(trunk, *head).requires_grad_(False)
         self.embed_dim = width
         # Newest embeddings last; only the last `filled` rows are valid.
-        self.register_buffer("memory", torch.zeros(cfg.memory_size, width))
+        # "env" scope: (envs, memory_size, D) and per-env fill counts, grown with the envs
+        # seen (`_grow_env_memory`).
+        shape = (
+            (cfg.memory_size, width)
+            if cfg.memory_scope == "shared"
+            else (0, cfg.memory_size, width)
+        )
+        self.register_buffer("memory", torch.zeros(shape))
+        self.register_buffer("env_filled", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("filled", torch.zeros((), dtype=torch.int64))
         self.dist_rms = RunningMeanStd((1,))
         self.to(self.device)
         #: (batch, memory version, embeddings, distances) of the last `compute` (see
         #: `_embedded_distances`).
-        self._scored_cache: tuple[Any, tuple[int, int], torch.Tensor, torch.Tensor] | None = None
+        self._scored_cache: tuple[Any, tuple[int, int, int], torch.Tensor, torch.Tensor] | None = (
+            None
+        )
 
     @torch.no_grad()
     def embed(self, obs: torch.Tensor) -> torch.Tensor:
@@ -201,12 +225,15 @@ class RE3(IntrinsicBonus):
         numbers, computed once. Measured on the 2-core machine, one thread, CPU time,
         compute + update on rollouts of 128 steps x 8 envs of 7 x 7 grids with a full memory:
         165-226 ms without the reuse, 113 ms with it (3 rounds, 10 rollouts each)."""
-        version = (self.memory._version, self.filled._version)
+        version = (self.memory._version, self.filled._version, self.env_filled._version)
         cached = self._scored_cache
         if cached is not None and cached[0]() is batch and cached[1] == version:
             return cached[2], cached[3]
         y = self.embed(self._scored(batch))
-        d = self.knn_distances(y)
+        if self.config.memory_scope == "env":
+            d = self.env_knn_distances(y.view(batch.num_steps, batch.num_envs, -1))
+        else:
+            d = self.knn_distances(y)
         self._scored_cache = (weakref.ref(batch), version, y, d)
         return y, d
 
@@ -223,6 +250,65 @@ class RE3(IntrinsicBonus):
         self._scored_cache = None
         self.dist_rms.update(d[:, None])
         size = self.config.memory_size
-        self.memory.copy_(torch.cat([self.memory, y])[-size:])
-        self.filled.fill_(min(size, int(self.filled) + y.shape[0]))
-        return {"knn_distance": float(d.mean()), "memory_fill": int(self.filled) / size}
+        if self.config.memory_scope == "env":
+            envs = batch.num_envs
+            self._grow_env_memory(envs)
+            per_env = y.view(batch.num_steps, envs, -1).transpose(0, 1)
+            self.memory[:envs] = torch.cat([self.memory[:envs], per_env], 1)[:, -size:]
+            self.env_filled[:envs] = (self.env_filled[:envs] + batch.num_steps).clamp(max=size)
+            fill = float(self.env_filled[:envs].float().mean()) / size
+        else:
+            self.memory.copy_(torch.cat([self.memory, y])[-size:])
+            self.filled.fill_(min(size, int(self.filled) + y.shape[0]))
+            fill = int(self.filled) / size
+        return {"knn_distance": float(d.mean()), "memory_fill": fill}
+
+    def _grow_env_memory(self, envs: int) -> None:
+        """Per-env memories for at least ``envs`` envs: a new env's starts empty."""
+        have = self.memory.shape[0]
+        if envs > have:
+            size, width, device = self.config.memory_size, self.embed_dim, self.memory.device
+            grown = torch.zeros(envs, size, width, device=device)
+            grown[:have] = self.memory
+            filled = torch.zeros(envs, dtype=torch.int64, device=device)
+            filled[:have] = self.env_filled
+            self.memory, self.env_filled = grown, filled
+
+    @torch.no_grad()
+    def env_knn_distances(self, y: torch.Tensor) -> torch.Tensor:
+        """(T, N, D) embeddings -> flat (T * N) distances, each to its k-th nearest (or mean
+        of the k nearest) other sample among its own env's memory and rollout (env n's
+        memory is row n; an env without one has only its rollout)."""
+        steps, envs, width = y.shape
+        size = self.config.memory_size
+        y_env = y.double().transpose(0, 1)  # (N, T, D)
+        have = min(envs, self.memory.shape[0])
+        memory = torch.zeros(envs, size, width, dtype=torch.float64, device=y.device)
+        filled = torch.zeros(envs, dtype=torch.int64, device=y.device)
+        memory[:have], filled[:have] = self.memory[:have].double(), self.env_filled[:have]
+        window = torch.cat([memory, y_env], 1)[:, -size:]  # (N, W, D), newest last
+        slots = window.shape[1]
+        # the window's last `filled + T` slots hold samples; older ones are empty
+        first_valid = (slots - filled - steps).clamp(min=0)  # (N,)
+        invalid = torch.arange(slots, device=y.device)[None] < first_valid[:, None]
+        k = min(self.config.k, int((slots - first_valid).min()) - 1)
+        if k < 1:
+            return torch.zeros(steps * envs, device=y.device)
+        rows = torch.arange(steps, device=y.device)
+        own = rows + (slots - steps)  # where each step sits in its env's window
+        out = []
+        for start in range(0, envs, 64):  # bounds the (envs x T x W) distance block
+            dist = torch.cdist(y_env[start : start + 64], window[start : start + 64])
+            dist[:, rows, own] = float("inf")
+            dist.masked_fill_(invalid[start : start + 64, None], float("inf"))
+            near = dist.topk(k, dim=2, largest=False).values
+            out.append(near.mean(2) if self.config.average_k else near[..., -1])
+        return torch.cat(out).transpose(0, 1).reshape(-1).float()
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
+        # "env" memories grow with the envs seen: take the saved ones' shapes
+        for name in ("memory", "env_filled"):
+            saved, mine = state_dict.get(prefix + name), getattr(self, name)
+            if saved is not None and saved.shape != mine.shape:
+                setattr(self, name, torch.zeros(saved.shape, dtype=mine.dtype, device=mine.device))
+        super()._load_from_state_dict(state_dict, prefix, *args)

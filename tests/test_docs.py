@@ -12,9 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
-#: The README's sections: what the suite is, the two commands, a tour, where results go,
-#: adding a bonus, leaderboards, links and the changelog; everything longer lives in docs/.
+#: The README's sections: what the suite is, the reproduction table, the two commands, a tour,
+#: where results go, adding a bonus, leaderboards, links and the changelog; everything longer
+#: lives in docs/.
 README_SECTIONS = [
+    "Reproducing published results",
     "The two commands",
     "A short tour",
     "Where results go",

@@ -56,6 +56,48 @@ def test_bonus_is_log1p_of_the_hand_computed_kth_neighbour_distance() -> None:
     np.testing.assert_allclose(bonus.compute(batch(second))[:, 0].numpy(), want, rtol=1e-5)
 
 
+def test_env_scope_scores_each_state_against_its_own_envs_memory_only() -> None:
+    """rllte's RE3 (RLeXplore): a FIFO per env, neighbours from the same env only."""
+    torch.manual_seed(2)
+    bonus = RE3(VEC, ACT, RE3Config(k=2, memory_size=5, normalize=False, memory_scope="env"))
+    steps, envs = 3, 2
+
+    def rollout(obs: torch.Tensor) -> Transitions:  # (T, N, 4)
+        zeros = torch.zeros(steps, envs)
+        return Transitions(obs, zeros.long(), obs, zeros, zeros.bool(), zeros.bool())
+
+    first, second = torch.rand(steps, envs, 4) * 2 - 1, torch.rand(steps, envs, 4) * 2 - 1
+    y1 = bonus.embed(first.reshape(-1, 4)).numpy().reshape(steps, envs, -1)
+    y2 = bonus.embed(second.reshape(-1, 4)).numpy().reshape(steps, envs, -1)
+    got1 = bonus.compute(rollout(first)).numpy()
+    bonus.update(rollout(first))
+    got2 = bonus.compute(rollout(second)).numpy()
+    for n in range(envs):
+        # first rollout: the env's own 3 states; second: its newest 5 of 3 + 3
+        want1 = np.log1p(hand_knn(y1[:, n], y1[:, n], [0, 1, 2], 2))
+        window = np.concatenate([y1[1:, n], y2[:, n]])
+        want2 = np.log1p(hand_knn(y2[:, n], window, [2, 3, 4], 2))
+        np.testing.assert_allclose(got1[:, n], want1, rtol=1e-5)
+        np.testing.assert_allclose(got2[:, n], want2, rtol=1e-5)
+    torch.manual_seed(2)  # the same random encoder, one FIFO over both envs
+    shared = RE3(VEC, ACT, RE3Config(k=2, memory_size=5, normalize=False))
+    assert not np.allclose(shared.compute(rollout(first)).numpy(), got1)
+    # a third env, first seen now, starts with an empty memory; the first two keep theirs
+    third = torch.rand(steps, 3, 4) * 2 - 1
+    y3 = bonus.embed(third.reshape(-1, 4)).numpy().reshape(steps, 3, -1)
+    zeros = torch.zeros(steps, 3)
+    got3 = bonus.compute(Transitions(third, zeros.long(), third, zeros, zeros.bool(), zeros.bool()))
+    want_new = np.log1p(hand_knn(y3[:, 2], y3[:, 2], [0, 1, 2], 2))
+    np.testing.assert_allclose(got3.numpy()[:, 2], want_new, rtol=1e-5)
+    window = np.concatenate([y1[1:, 0], y3[:, 0]])  # env 0: its first rollout's newest 2
+    want_old = np.log1p(hand_knn(y3[:, 0], window, [2, 3, 4], 2))
+    np.testing.assert_allclose(got3.numpy()[:, 0], want_old, rtol=1e-5)
+
+
+def test_env_scope_meets_the_contract() -> None:
+    check_bonus(RE3, config=RE3Config(memory_scope="env", memory_size=50), spaces=[(VEC, ACT)])
+
+
 def test_average_and_running_std_normalisation() -> None:
     torch.manual_seed(1)
     bonus = RE3(VEC, ACT, RE3Config(k=2, average_k=True, memory_size=100))
@@ -89,7 +131,9 @@ def test_grids_meet_the_contract() -> None:
     check_bonus(RE3, spaces=[(GRID, ACT)])
 
 
-@pytest.mark.parametrize("bad", [{"k": 0}, {"memory_size": 3, "k": 3}, {"hidden_sizes": ()}])
+@pytest.mark.parametrize(
+    "bad", [{"k": 0}, {"memory_size": 3, "k": 3}, {"hidden_sizes": ()}, {"memory_scope": "all"}]
+)
 def test_bad_config_is_refused(bad: dict) -> None:
     with pytest.raises(ValueError, match="re3"):
         RE3Config(**bad)
