@@ -83,8 +83,8 @@ class RE3Config(BonusConfig):
     #: The state scored for transition t: "obs" (s_t, the A2C release) or "next_obs" (s_t+1).
     state: str = "obs"
 
-    #: What a config.json written before a field existed ran with (issue 29's fields).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"state": "next_obs"}
+    #: What a config.json written before a field existed ran with (issues 29 and 31).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"state": "next_obs", "memory_scope": "shared"}
 
     def __post_init__(self) -> None:
         for name in ("k", "memory_size", "feature_dim"):
