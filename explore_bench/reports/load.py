@@ -117,11 +117,16 @@ def window_mean(metrics: pd.DataFrame, col: str, window: float) -> float:
     rows = metrics[metrics[col].notna()]
     if rows.empty:
         return math.nan
-    last = float(metrics["env_steps"].max())
-    tail = rows[rows["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
+    tail = _last_window(metrics, rows, window)
     if tail.empty:
         tail = rows.tail(1)
     return float(tail[col].mean())
+
+
+def _last_window(metrics: pd.DataFrame, rows: pd.DataFrame, window: float) -> pd.DataFrame:
+    """The ``rows`` logged in the last ``window`` share of ``metrics``' training."""
+    last = float(metrics["env_steps"].max())
+    return rows[rows["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
 
 
 def train_return(metrics: pd.DataFrame, window: float) -> float:
@@ -131,9 +136,7 @@ def train_return(metrics: pd.DataFrame, window: float) -> float:
     the ``episodes`` column weighs each row once. NaN when none ended there."""
     if metrics.empty or not {"env_steps", "ext_return"} <= set(metrics.columns):
         return math.nan
-    last = float(metrics["env_steps"].max())
-    rows = metrics[metrics["env_steps"] >= (1.0 - window) * last - 1e-9 * max(last, 1.0)]
-    rows = rows.dropna(subset=["ext_return"])
+    rows = _last_window(metrics, metrics.dropna(subset=["ext_return"]), window)
     weights = rows["episodes"].fillna(0.0) if "episodes" in rows else pd.Series(1.0, rows.index)
     n = float(weights.sum())
     return float((rows["ext_return"] * weights).sum() / n) if n > 0 else math.nan
