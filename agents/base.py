@@ -134,7 +134,7 @@ class OnPolicyAgent(ABC):
         trunk, dim = None, 0
         is_image = isinstance(self.obs_space, gym.spaces.Box) and len(self.obs_space.shape) == 3
         if self.share_cnn_trunk and is_image:
-            trunk, dim = encoder(self.obs_space, cfg.cnn)
+            trunk, dim = encoder(self.obs_space, cfg.cnn, cfg.grid_cnn)
         policy = Policy(
             self.obs_space,
             self.act_space,
@@ -144,9 +144,18 @@ class OnPolicyAgent(ABC):
             cfg.init_std,
             trunk,
             dim,
+            cfg.grid_cnn,
+            cfg.policy_head_gain,
         )
         value = ValueFunction(
-            self.obs_space, cfg.value_hidden, cfg.value_activation, self.heads, cfg.cnn, trunk, dim
+            self.obs_space,
+            cfg.value_hidden,
+            cfg.value_activation,
+            self.heads,
+            cfg.cnn,
+            trunk,
+            dim,
+            cfg.grid_cnn,
         )
         return policy.to(self.device), value.to(self.device)
 

@@ -8,6 +8,9 @@ from typing import Any, ClassVar
 
 import torch
 
+#: The MiniGrid networks `agents.networks.grid_trunk` builds (``agent.grid_cnn``).
+GRID_CNNS = ("rl-starter", "rllte")
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OnPolicyConfig:
@@ -55,6 +58,12 @@ class OnPolicyConfig:
     value_activation: str = "tanh"
     #: CNN for image observations: "nature" (Mnih et al. 2015) or "emi" (Kim et al. 2019).
     cnn: str = "nature"
+    #: Network for MiniGrid's symbolic views (`agents.networks.grid_trunk`): "rl-starter"
+    #: (Willems' rl-starter-files, the MiniGrid PPO baseline) or "rllte" (RLeXplore's).
+    grid_cnn: str = "rl-starter"
+    #: Orthogonal gain of the policy's output layer (CleanRL / Andrychowicz et al. 2021: 0.01;
+    #: rllte's MiniGrid PPO: 1).
+    policy_head_gain: float = 0.01
     #: Initial std of the Gaussian policy (state-independent log-std).
     init_std: float = 1.0
 
@@ -81,6 +90,13 @@ class OnPolicyConfig:
                 raise ValueError(
                     f"agent.{name} must be 'tanh' or 'relu', got {getattr(self, name)!r}"
                 )
+        if self.grid_cnn not in GRID_CNNS:
+            raise ValueError(
+                f"agent.grid_cnn must be one of {', '.join(map(repr, GRID_CNNS))}, "
+                f"got {self.grid_cnn!r}"
+            )
+        if not self.policy_head_gain > 0:
+            raise ValueError(f"agent.policy_head_gain must be > 0, got {self.policy_head_gain}")
         if self.cnn not in ("nature", "emi"):
             raise ValueError(f"agent.cnn must be 'nature' or 'emi', got {self.cnn!r}")
         if self.init_std <= 0 or self.reward_clip < 0 or self.reward_scale <= 0:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.config import GRID_CNNS
 from bonuses._grid_conv import GridConvStack
 from bonuses.base import is_grid
 
@@ -108,14 +109,38 @@ class GridValues(nn.Module):
         return x.to(torch.float32)
 
 
-def grid_trunk(obs_shape: tuple[int, ...]) -> tuple[nn.Sequential, int]:
-    """The MiniGrid PPO baseline's image network (Willems, rl-starter-files ``model.py``,
-    used with torch-ac's PPO): conv16 2x2, ReLU, max-pool 2x2, conv32 2x2, ReLU, conv64 2x2,
-    ReLU, flattened: 64 features from a 7 x 7 view. No FC layer: the policy and value MLPs
-    follow (there: one hidden layer of 64, tanh)."""
-    layers: list[nn.Module] = [
+def grid_trunk(obs_shape: tuple[int, ...], arch: str = "rl-starter") -> tuple[nn.Sequential, int]:
+    """A MiniGrid image network on the raw cell indices (`GridValues`).
+
+    ``rl-starter``: the MiniGrid PPO baseline's (Willems, rl-starter-files ``model.py``, used
+    with torch-ac's PPO): conv16 2x2, ReLU, max-pool 2x2, conv32 2x2, ReLU, conv64 2x2, ReLU,
+    flattened: 64 features from a 7 x 7 view. No FC layer: the policy and value MLPs follow
+    (there: one hidden layer of 64, tanh).
+
+    ``rllte``: RLeXplore's (rllte ``reward`` branch @ b0057b3,
+    rllte/xploit/encoder/minigrid_encoder.py:12-20,28): conv16, conv32, conv64, all 2x2 with
+    ReLU and no pool, flattened (1,024), then Linear 512 and ReLU; orthogonal init with the
+    ReLU gain for the convs and gain 1 for the linear layer (rllte/common/initialization.py
+    ``_orthogonal``). Their actor and critic are single linear layers on its 512 features:
+    ``policy_hidden = value_hidden = ()``, ``policy_head_gain = 1``.
+    """
+    if min(obs_shape[1:]) < 7:
+        raise ValueError(f"the grid network needs a view of at least 7 x 7 cells, got {obs_shape}")
+    if arch not in GRID_CNNS:
+        raise ValueError(f"grid network {arch!r} is not one of {', '.join(GRID_CNNS)}")
+    channels = obs_shape[0]
+    if arch == "rllte":
+        layers: list[nn.Module] = [GridValues()]
+        for out_c in (16, 32, 64):
+            layers += [layer_init(nn.Conv2d(channels, out_c, 2)), nn.ReLU()]
+            channels = out_c
+        convs = GridConvStack(obs_shape, *layers, nn.Flatten())
+        with torch.no_grad():
+            flat = int(convs(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
+        return nn.Sequential(convs, layer_init(nn.Linear(flat, 512), 1.0), nn.ReLU()), 512
+    layers = [
         GridValues(),
-        layer_init(nn.Conv2d(obs_shape[0], 16, 2)),
+        layer_init(nn.Conv2d(channels, 16, 2)),
         nn.ReLU(),
         nn.MaxPool2d(2),
         layer_init(nn.Conv2d(16, 32, 2)),
@@ -124,21 +149,19 @@ def grid_trunk(obs_shape: tuple[int, ...]) -> tuple[nn.Sequential, int]:
         nn.ReLU(),
         nn.Flatten(),
     ]
-    if min(obs_shape[1:]) < 7:
-        raise ValueError(f"the grid network needs a view of at least 7 x 7 cells, got {obs_shape}")
     trunk = GridConvStack(obs_shape, *layers)  # the same layers; its docstring gives the gain
     with torch.no_grad():
         width = int(trunk(torch.zeros(1, *obs_shape, dtype=torch.uint8)).shape[1])
     return trunk, width
 
 
-def encoder(space: gym.Space, arch: str) -> tuple[nn.Module, int]:
-    """Observation -> flat features. A symbolic grid gets `grid_trunk` whatever ``arch``
-    names: the frame CNNs' 8x8/4 first layer does not fit a 7 x 7 view."""
+def encoder(space: gym.Space, arch: str, grid_arch: str = "rl-starter") -> tuple[nn.Module, int]:
+    """Observation -> flat features. A symbolic grid gets `grid_trunk` ``grid_arch`` whatever
+    ``arch`` names: the frame CNNs' 8x8/4 first layer does not fit a 7 x 7 view."""
     if isinstance(space, gym.spaces.Discrete):
         return OneHot(int(space.n)), int(space.n)
     if isinstance(space, gym.spaces.Box) and is_grid(space.shape):
-        return grid_trunk(tuple(space.shape))
+        return grid_trunk(tuple(space.shape), grid_arch)
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 3:
         return conv_trunk(tuple(space.shape), arch)
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
@@ -224,17 +247,19 @@ class Policy(nn.Module):
         init_std: float = 1.0,
         trunk: nn.Module | None = None,
         trunk_dim: int = 0,
+        grid_cnn: str = "rl-starter",
+        head_gain: float = 0.01,
     ) -> None:
         super().__init__()
         if trunk is None:
-            trunk, trunk_dim = encoder(obs_space, cnn)
+            trunk, trunk_dim = encoder(obs_space, cnn, grid_cnn)
         self.trunk = trunk
         self.body, width = mlp(trunk_dim, hidden, activation)
         if isinstance(act_space, gym.spaces.Discrete):
-            self.head = layer_init(nn.Linear(width, int(act_space.n)), 0.01)
+            self.head = layer_init(nn.Linear(width, int(act_space.n)), head_gain)
             self.log_std = None
         elif isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
-            self.head = layer_init(nn.Linear(width, int(np.prod(act_space.shape))), 0.01)
+            self.head = layer_init(nn.Linear(width, int(np.prod(act_space.shape))), head_gain)
             self.log_std = nn.Parameter(torch.full((int(act_space.shape[0]),), math.log(init_std)))
         else:
             raise ValueError(f"unsupported action space {act_space}: use a flat Box or Discrete")
@@ -263,10 +288,11 @@ class ValueFunction(nn.Module):
         cnn: str = "nature",
         trunk: nn.Module | None = None,
         trunk_dim: int = 0,
+        grid_cnn: str = "rl-starter",
     ) -> None:
         super().__init__()
         if trunk is None:
-            trunk, trunk_dim = encoder(obs_space, cnn)
+            trunk, trunk_dim = encoder(obs_space, cnn, grid_cnn)
         self.trunk = trunk
         self.body, width = mlp(trunk_dim, hidden, activation)
         self.head = layer_init(nn.Linear(width, heads), 1.0)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +17,7 @@ import torch
 from test_recipe_agents import T, _advantages, _agent
 
 from agents.fast import gae
+from agents.networks import Policy, ValueFunction, encoder
 from agents.ppo import PPOConfig
 from explore_bench.envs.tasks import ProtocolCard
 from explore_bench.matrices import driver
@@ -135,3 +137,27 @@ def test_a_matrix_runs_every_entrys_first_seed_before_any_second(
     seeds = [label.rsplit("seed", 1)[1] for label in order]
     assert seeds == sorted(seeds) and np.unique(seeds).tolist() == ["0", "1"]
     assert [label.split()[2] for label in order[:2]] == ["none", "count"]
+
+
+def test_the_rllte_grid_network_is_rlexplores_minigrid_actor_critic() -> None:
+    """``agent.grid_cnn = "rllte"`` with no MLP layers and head gain 1 builds what rllte's
+    MiniGrid PPO builds (MinigridEncoder shared by a linear actor and critic, `reward`
+    branch @ b0057b3): its parameter count, by hand from minigrid_encoder.py:12-20,28 and
+    policy/utils.py:58-59,176-177, and orthonormal actor rows (orthogonal init, gain 1)."""
+    grid = gym.spaces.Box(0, 10, (3, 7, 7), np.uint8)
+    trunk, dim = encoder(grid, "nature", "rllte")
+    policy = Policy(
+        grid, gym.spaces.Discrete(7), (), "relu", trunk=trunk, trunk_dim=dim, head_gain=1.0
+    )
+    value = ValueFunction(grid, (), "relu", trunk=trunk, trunk_dim=dim)
+    params = {id(p): p.numel() for net in (policy, value) for p in net.parameters()}
+    convs = (3 * 16 * 4 + 16) + (16 * 32 * 4 + 32) + (32 * 64 * 4 + 64)
+    linear = 64 * 4 * 4 * 512 + 512
+    heads = (512 * 7 + 7) + (512 + 1)
+    assert sum(params.values()) == convs + linear + heads == 539_448
+    rows = policy.head.weight.detach().norm(dim=1)
+    assert torch.allclose(rows, torch.ones(7), atol=1e-5)
+    default = Policy(grid, gym.spaces.Discrete(7), (64, 64), "tanh")
+    assert torch.allclose(default.head.weight.detach().norm(dim=1), torch.full((7,), 0.01))
+    with pytest.raises(ValueError, match=r"agent\.grid_cnn must be one of 'rl-starter', 'rllte'"):
+        PPOConfig(grid_cnn="impala")
