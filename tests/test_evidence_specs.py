@@ -85,6 +85,13 @@ def test_reproduce_rlexplore_runs_their_agent_for_every_entry_and_their_bonus_se
         assert cfg.run.num_envs * cfg.agent.num_steps == 256 * 32
         assert (cfg.agent.lr, cfg.agent.clip_coef, cfg.agent.reward_scale) == (2.5e-4, 0.1, 100)
         assert cfg.agent.clip_vloss and cfg.agent.anneal_lr and cfg.agent.minibatch_size == 1024
+        # rllte's MiniGrid actor-critic: its network, linear heads, actor gain 1
+        assert (cfg.agent.grid_cnn, cfg.agent.policy_hidden, cfg.agent.value_hidden) == (
+            "rllte",
+            (),
+            (),
+        )
+        assert cfg.agent.policy_head_gain == 1.0
         assert cfg.run.steps == suites.REPRODUCE_RLEXPLORE_STEPS["DoorKey8x8"] >= 1_000_000
         if cell.entry.endswith("-rlexplore"):
             variants.add(cell.bonus)
