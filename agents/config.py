@@ -72,6 +72,8 @@ class OnPolicyConfig:
         "int_enters": "reward",
         "total_reward_clip": 0.0,
         "reward_scale": 1.0,
+        "grid_cnn": "rl-starter",
+        "policy_head_gain": 0.01,
     }
     #: Fields an older config.json holds that are no setting any more: the evaluation's
     #: policy is the task card's ``final_score`` (issue 31); every run before it recorded
