@@ -138,6 +138,22 @@ def test_a_matrix_runs_every_entrys_first_seed_before_any_second(
     assert seeds == sorted(seeds) and np.unique(seeds).tolist() == ["0", "1"]
     assert [label.split()[2] for label in order[:2]] == ["none", "count"]
 
+    # within a seed, the entries a published figure judges run first (context rows do not)
+    order.clear()
+    spec.write_text(
+        spec.read_text().replace('["none", "count"]', '["none", "count", "rnd"]')
+        + '[report.published]\n"explore_bench/DeepSea20-v0" = [\n'
+        '  { entry = "rnd", value = 1.0, measure = "final", source = "a paper" },\n'
+        '  { entry = "count", value = 1.0, measure = "final", source = "A2C", context = true },\n'
+        "]\n"
+    )
+    args.out = str(tmp_path / "out2")
+    monkeypatch.setattr(driver, "_report", lambda out, options: None)  # nothing ran
+    driver.run_matrix(args)
+    assert [label.split()[2] + label[-1] for label in order] == [
+        "rnd0", "none0", "count0", "rnd1", "none1", "count1"
+    ]  # fmt: skip
+
 
 def test_the_rllte_grid_network_is_rlexplores_minigrid_actor_critic() -> None:
     """``agent.grid_cnn = "rllte"`` with no MLP layers and head gain 1 builds what rllte's

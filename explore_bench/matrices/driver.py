@@ -27,6 +27,7 @@ from explore_bench.matrices.spec import (
     load_spec,
     plan,
 )
+from explore_bench.reports.options import published_figures
 from explore_bench.settings.config import ConfigError, check_out_dir
 from explore_bench.settings.fairness import fairness_lines
 from explore_bench.store import io
@@ -139,6 +140,14 @@ class MatrixResult:
     busy: tuple[str, ...] = ()
 
 
+def figure_entries(report: Any) -> set[str]:
+    """The entries a spec's ``[report.published]`` figures judge (context rows left out)."""
+    table = report.get("published") if isinstance(report, Mapping) else None
+    if table is None:
+        return set()
+    return {f.entry for f in published_figures(table) if not f.context}
+
+
 def main_matrix(args: argparse.Namespace) -> int:
     """``explore-bench matrix``: the exit status of `run_matrix` (1 when a cell failed or
     another process was writing it)."""
@@ -152,8 +161,10 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
     stale = check_existing(matrix.cells, configs)
     todo = [(c, r) for c, r in zip(matrix.cells, configs, strict=True) if c.state() != "done"]
     # Seed by seed (every entry's first seed before any entry's second), so that a matrix
-    # cut short holds the same seeds of every entry: fewer, but comparable.
-    todo.sort(key=lambda pair: pair[0].seed)
+    # cut short holds the same seeds of every entry: fewer, but comparable; within a seed,
+    # the entries a published figure names first, so that its rows fill first.
+    judged = figure_entries(matrix.report)
+    todo.sort(key=lambda pair: (pair[0].seed, pair[0].entry not in judged))
     n_done = len(matrix.cells) - len(todo)
     print(
         f"matrix {matrix.name}: {len(matrix.cells)} cells, {n_done} already DONE, "
