@@ -29,7 +29,6 @@ def _stacks() -> list[tuple[str, nn.Module]]:
     return [
         ("agent trunk", grid_trunk((3, 7, 7))[0]),
         ("agent trunk 9x11", grid_trunk((3, 9, 11))[0]),
-        ("agent trunk rllte", grid_trunk((3, 7, 7), "rllte")[0][0]),
         ("bonus grid conv", conv_trunk((3, 7, 7), GRID_CONV, nn.ELU)[0]),
         ("bonus grid conv 9x11", conv_trunk((3, 9, 11), GRID_CONV, nn.LeakyReLU)[0]),
     ]
