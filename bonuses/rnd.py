@@ -25,6 +25,10 @@ the observation normalised by running per-element mean and std and clipped to [-
   1,024, so the predictor takes 4 Adam steps per 1,024 env steps whatever the number of
   envs. ``num_minibatches`` > 0 instead fixes the count per rollout (the former schedule,
   which old runs' config.json files record).
+- ``obs_normalize = False`` drops the statistics and the warm-up: the networks read uint8
+  images / 255 (vector observations as they are), as rllte's RND does with ``obs_rms=False``,
+  the setting RLeXplore's MiniGrid runs pass (src/utils.py ``--obs_rms`` default False;
+  BaseReward.normalize). Their Table 8 RND figure (DoorKey-8x8: 0.0) is that setting's.
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
 - ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
@@ -83,6 +87,9 @@ class RNDConfig(BonusConfig):
     feature_dim: int = 512
     #: Hidden widths of the MLP trunk for vector/discrete observations (not in the paper).
     hidden_sizes: tuple[int, ...] = (256, 256)
+    #: Normalise inputs by running per-element mean and std (paper: yes); False feeds the
+    #: networks raw features (uint8 images / 255), rllte's ``obs_rms=False`` (RLeXplore's runs).
+    obs_normalize: bool = True
     #: Normalised observations are clipped to [-obs_clip, obs_clip] (paper: 5).
     obs_clip: float = 5.0
     #: Initial updates that only fit observation statistics (their steps count in the budget).
@@ -96,7 +103,7 @@ class RNDConfig(BonusConfig):
 
     #: What a config.json written before a field existed ran with (issue 29's fields; its
     #: ``num_minibatches`` then fixed the schedule, so the size was not used).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 1024}
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 1024, "obs_normalize": True}
 
     def __post_init__(self) -> None:
         for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
@@ -169,8 +176,9 @@ class RND(IntrinsicBonus):
 
     @property
     def warming_up(self) -> bool:
-        """True while updates only fit the observation statistics."""
-        return not self.warmed_up and self.num_updates < self.config.warmup_updates
+        """True while updates only fit the observation statistics (never without them)."""
+        cfg = self.config
+        return cfg.obs_normalize and not self.warmed_up and self.num_updates < cfg.warmup_updates
 
     @torch.no_grad()
     def warm_up(self, batch: Transitions) -> None:
@@ -185,8 +193,14 @@ class RND(IntrinsicBonus):
         return observation_features(next_obs, self.obs_kind, self.num_states)
 
     def _inputs(self, next_obs: torch.Tensor) -> torch.Tensor:
-        """Flat-batch observations as the networks' normalised, clipped input."""
-        return self.obs_rms.normalize(self._raw_features(next_obs), self.config.obs_clip)
+        """Flat-batch observations as the networks' input (normalised and clipped, unless
+        ``obs_normalize`` is off)."""
+        return self._normalized(self._raw_features(next_obs))
+
+    def _normalized(self, raw: torch.Tensor) -> torch.Tensor:
+        if not self.config.obs_normalize:
+            return raw
+        return self.obs_rms.normalize(raw, self.config.obs_clip)
 
     def _error(self, x: torch.Tensor) -> torch.Tensor:
         return (self.predictor(x) - self.target(x)).pow(2).mean(-1)
@@ -207,7 +221,7 @@ class RND(IntrinsicBonus):
         self.num_updates += 1
         if warm:
             return {"warmup": 1.0, "predictor_loss": 0.0}
-        x = self.obs_rms.normalize(raw, self.config.obs_clip)
+        x = self._normalized(raw)
         with torch.no_grad():  # the target is fixed: its features are computed once per update
             target = self.target(x)
         losses = []

@@ -225,6 +225,27 @@ def test_rnd_warmup_fits_statistics_only_and_scores_zero() -> None:
     assert any(not torch.equal(v, weights[k]) for k, v in bonus.predictor.state_dict().items())
 
 
+def test_rnd_without_obs_normalize_reads_pixels_over_255_and_trains_from_the_first_update() -> None:
+    """rllte's obs_rms=False: the networks read uint8 grids / 255 (no statistics, no warm-up)."""
+    torch.manual_seed(0)
+    grid = gym.spaces.Box(0, 255, (3, 7, 7), np.uint8)
+    cfg = RNDConfig(obs_normalize=False, warmup_updates=3, minibatch_size=8)
+    bonus = RND(grid, ACT4, cfg)
+    views = torch.randint(0, 11, (4, 2, 3, 7, 7), dtype=torch.uint8)
+    data = batch_of(views)
+    x = views.reshape(8, 3, 7, 7).float() / 255.0
+    with torch.no_grad():
+        expected = (bonus.predictor(x) - bonus.target(x)).pow(2).mean(-1).reshape(4, 2)
+    assert torch.allclose(bonus.compute(data), expected)  # no zeros for a warm-up
+    weights = copy.deepcopy(bonus.predictor.state_dict())
+    assert bonus.update(data)["warmup"] == 0.0
+    assert any(not torch.equal(v, weights[k]) for k, v in bonus.predictor.state_dict().items())
+    normalized = RND(grid, ACT4, RNDConfig(warmup_updates=0))
+    normalized.load_state_dict(bonus.state_dict())
+    normalized.obs_rms.update(x.double())  # statistics of the same batch change the scores
+    assert not torch.allclose(normalized.compute(data), bonus.compute(data))
+
+
 def test_rnd_update_proportion_masks_the_predictor_loss() -> None:
     torch.manual_seed(0)
     cfg = RNDConfig(warmup_updates=0, update_proportion=1e-12, feature_dim=16, hidden_sizes=(16,))

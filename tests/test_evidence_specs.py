@@ -100,4 +100,6 @@ def test_reproduce_rlexplore_runs_their_agent_for_every_entry_and_their_bonus_se
             if cell.bonus == "re3":  # rllte scores log(1 + d) of the raw k-NN distance
                 assert cfg.bonus.normalize is False and cfg.bonus.k == 5
                 assert (cfg.bonus.memory_scope, cfg.bonus.memory_size) == ("env", 1000)
+            if cell.bonus == "rnd":  # rllte's obs_rms=False: grid / 255, no warm-up
+                assert cfg.bonus.obs_normalize is False and cfg.bonus.warmup_updates == 0
     assert variants == {"re3", "icm", "rnd", "e3b", "ngu", "ride", "disagreement"}
