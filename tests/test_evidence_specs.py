@@ -97,6 +97,7 @@ def test_reproduce_rlexplore_runs_their_agent_for_every_entry_and_their_bonus_se
             variants.add(cell.bonus)
             assert cfg.run.recipe == "shared" and not cfg.agent.two_value_heads
             assert (cfg.shaping.normalizer, cfg.shaping.coef) == ("reward_rms", 0.25)
+            assert cfg.shaping.rms_epsilon == 0.0  # rllte's rms: raw / std, nothing added
             if cell.bonus == "re3":  # rllte scores log(1 + d) of the raw k-NN distance
                 assert cfg.bonus.normalize is False and cfg.bonus.k == 5
                 assert (cfg.bonus.memory_scope, cfg.bonus.memory_size) == ("env", 1000)

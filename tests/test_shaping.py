@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from explore_bench.runs.shaping import MinMax, ReturnRMS, RewardRMS, coefficient
+from explore_bench.errors import ConfigError
+from explore_bench.runs.shaping import MinMax, ReturnRMS, RewardRMS, coefficient, make_normalizer
 from explore_bench.settings.config import ShapingConfig
 
 
@@ -43,6 +44,30 @@ def test_calling_a_normaliser_does_not_change_it(make) -> None:
     assert torch.equal(norm(x), norm(x))
     assert repr(norm.state_dict()) == before
     assert first.shape == (8, 4)
+
+
+def test_reward_rms_epsilon_0_divides_a_tiny_bonus_by_its_own_std() -> None:
+    """rllte's `rms` (RLeXplore): raw / std with nothing added. At RND-on-a-grid scales (raw
+    values ~1e-6) the default epsilon 1e-8 dominates the variance instead."""
+    rng = np.random.default_rng(0)
+    raw = rng.normal(6e-6, 2.7e-6, size=(32, 8))
+    x = torch.tensor(raw, dtype=torch.float32)
+    exact = RewardRMS(epsilon=0.0)
+    exact.update(x)
+    usual = RewardRMS()
+    usual.update(x)
+    seen = x.double().numpy().ravel()
+    assert torch.allclose(exact(x).double(), x.double() / seen.std(), rtol=1e-5)
+    assert torch.allclose(usual(x).double(), x.double() / np.sqrt(seen.var() + 1e-8), rtol=1e-5)
+    assert exact(x).mean() > 30 * usual(x).mean()  # 2.2 against about 0.06
+    flat = RewardRMS(epsilon=0.0)
+    flat.update(torch.full((4, 2), 0.5))  # a history of equal values: left unscaled
+    assert torch.equal(flat(torch.full((4, 2), 0.5)), torch.full((4, 2), 0.5))
+    config = ShapingConfig(normalizer="reward_rms", rms_epsilon=0.0)
+    assert make_normalizer("reward_rms", config).rms.epsilon == 0.0
+    assert make_normalizer("return_rms", config).rms.epsilon == 0.0
+    with pytest.raises(ConfigError, match="rms_epsilon must be >= 0, got -1"):
+        ShapingConfig(rms_epsilon=-1.0)
 
 
 def test_minmax_uses_running_range_not_the_batch() -> None:

@@ -20,12 +20,18 @@ from explore_bench.settings.config import ShapingConfig
 
 
 class RunningMeanStd:
-    """Mean and variance over every element seen so far (Chan et al. parallel update)."""
+    """Mean and variance over every element seen so far (Chan et al. parallel update).
 
-    def __init__(self) -> None:
+    ``std`` is sqrt(var + epsilon). OpenAI baselines' 1e-8 makes a bonus whose values vary
+    by less than about 1e-4 come out scaled by ~1e4 rather than divided by its own std
+    (RND on a grid / 255 varies by ~1e-6); rllte's ``rms`` adds nothing (epsilon 0). With
+    epsilon 0 and a history of equal values (variance 0) the std is taken as 1."""
+
+    def __init__(self, epsilon: float = 1e-8) -> None:
         self.mean = 0.0
         self.var = 1.0
         self.count = 0.0
+        self.epsilon = epsilon
 
     def update(self, x: torch.Tensor) -> None:
         x = x.detach().double().reshape(-1)
@@ -43,7 +49,7 @@ class RunningMeanStd:
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.var + 1e-8)
+        return math.sqrt(self.var + self.epsilon) or 1.0
 
     def state_dict(self) -> dict[str, float]:
         return {"mean": self.mean, "var": self.var, "count": self.count}
@@ -75,8 +81,8 @@ class RewardRMS(Normalizer):
 
     name = "reward_rms"
 
-    def __init__(self, clip: float = 0.0) -> None:
-        self.rms = RunningMeanStd()
+    def __init__(self, clip: float = 0.0, epsilon: float = 1e-8) -> None:
+        self.rms = RunningMeanStd(epsilon)
         self.clip = clip
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
@@ -144,8 +150,8 @@ class ReturnRMS(RewardRMS):
 
     name = "return_rms"
 
-    def __init__(self, gamma: float, clip: float = 0.0) -> None:
-        super().__init__(clip)
+    def __init__(self, gamma: float, clip: float = 0.0, epsilon: float = 1e-8) -> None:
+        super().__init__(clip, epsilon)
         self.gamma = gamma
         self.filter: torch.Tensor | None = None
 
@@ -202,11 +208,11 @@ def make_normalizer(name: str, config: ShapingConfig) -> Normalizer:
     if name == "none":
         return Normalizer()
     if name == "reward_rms":
-        return RewardRMS(config.clip)
+        return RewardRMS(config.clip, config.rms_epsilon)
     if name == "reward_rms_rows":
         return RewardRMSRows()
     if name == "return_rms":
-        return ReturnRMS(config.return_gamma, config.clip)
+        return ReturnRMS(config.return_gamma, config.clip, config.rms_epsilon)
     if name == "minmax":
         return MinMax()
     raise ValueError(f"unknown normalizer {name!r}; valid: {', '.join(NORMALIZERS)}")

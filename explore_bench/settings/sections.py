@@ -140,9 +140,14 @@ class ShapingConfig:
     return_gamma: float = 0.99
     #: Running statistics are clipped to this many standard deviations (0 = no clipping).
     clip: float = 0.0
+    #: Added to the running variance before the square root in "reward_rms" / "return_rms"
+    #: (1e-8, as OpenAI baselines' RunningMeanStd; rllte's ``rms``, RLeXplore: 0).
+    rms_epsilon: float = 1e-8
 
     #: Fields that may be negative (a negative coefficient penalises novelty: an ablation).
     signed_fields: typing.ClassVar[frozenset[str]] = frozenset({"coef", "coef_final"})
+    #: What a config.json written before a field existed ran with.
+    legacy_fields: typing.ClassVar[typing.Mapping[str, typing.Any]] = {"rms_epsilon": 1e-8}
 
     def __post_init__(self) -> None:
         # the contract names the normalisers; it loads torch, which `import explore_bench` skips
@@ -159,5 +164,7 @@ class ShapingConfig:
             )
         if not 0.0 < self.decay <= 1.0:
             raise ConfigError(f"shaping.decay must be in (0, 1], got {self.decay}")
+        if not self.rms_epsilon >= 0.0:
+            raise ConfigError(f"shaping.rms_epsilon must be >= 0, got {self.rms_epsilon}")
         if not 0.0 <= self.return_gamma <= 1.0:
             raise ConfigError(f"shaping.return_gamma must be in [0, 1], got {self.return_gamma}")
