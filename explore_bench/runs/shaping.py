@@ -49,7 +49,8 @@ class RunningMeanStd:
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.var + self.epsilon) or 1.0
+        std = math.sqrt(self.var + self.epsilon)
+        return std if std > 0 else 1.0
 
     def state_dict(self) -> dict[str, float]:
         return {"mean": self.mean, "var": self.var, "count": self.count}
