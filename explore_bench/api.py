@@ -251,10 +251,11 @@ def result_of(directory: PathLike) -> RunResult:
     import pandas as pd
 
     from explore_bench.reports.load import final_score
+    from explore_bench.store.layout import metrics_path
 
     directory = Path(directory)
     config = ResolvedRun.from_dict(json.loads((directory / "config.json").read_text()))
-    metrics = pd.read_csv(directory / "metrics.csv")
+    metrics = pd.read_csv(metrics_path(directory))
     return RunResult(directory, metrics, final_score(metrics, 0.1)[0], config)
 
 

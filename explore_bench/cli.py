@@ -1,4 +1,4 @@
-"""The ``explore-bench`` command: run, evaluate, list, config, matrix, status, report.
+"""The ``explore-bench`` command: run, evaluate, list, config, matrix, status, report, compact.
 
 Each command calls the Python API (`explore_bench.api`) or the module behind it. The options
 of a command live with the part it serves: `explore_bench.runs.arguments` (run, evaluate),
@@ -84,8 +84,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _print_summary(run_dir: Path) -> None:
     from explore_bench.store.io import read_csv
+    from explore_bench.store.layout import metrics_path
 
-    rows = read_csv(run_dir / "metrics.csv")
+    rows = read_csv(metrics_path(run_dir))
     evals = [r["eval_return"] for r in rows if "eval_return" in r]
     sps = [r["sps"] for r in rows]
     line = f"done: {run_dir}  steps {rows[-1]['env_steps']}  mean sps {sum(sps) / len(sps):.0f}"
@@ -190,6 +191,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from explore_bench.store.compact import compact_tree
+
+    for root in args.dirs:  # every root checked before any file is rewritten
+        if not Path(root).is_dir():
+            raise ConfigError(f"{root!r} is not a directory: expected a results tree")
+    for root in args.dirs:
+        done = compact_tree(Path(root))
+        for line in done.skipped:
+            print(f"note: left as it is: {line}")
+        print(
+            f"{root}: {done.runs} finished runs compacted, metrics "
+            f"{done.bytes_before / 1e6:.2f} MB -> {done.bytes_after / 1e6:.2f} MB"
+        )
+    return 0
+
+
 MAIN_EXAMPLES = """examples:
   explore-bench matrix smoke                     # the shipped smoke matrix and its leaderboard
   explore-bench run --bonus count --task explore_bench/DeepSea20-v0 --steps 50000
@@ -280,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
         "its [published] table, or the whole file as task = [{ entry, value, measure, "
         "source }, ...]; docs/report.md",
     )
+    p = sub.add_parser(
+        "compact",
+        help="store finished runs' metrics gzip-compressed (metrics.csv.gz), for committing",
+        description="Rewrite each finished run's metrics.csv as metrics.csv.gz, numbers to 9 "
+        "significant digits (exact for float32). Runs not marked DONE are left alone; every "
+        "command reads either form.",
+        epilog="example:\n  explore-bench compact results/evidence\n",
+        formatter_class=_Help,
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="results trees")
     return parser
 
 
@@ -291,6 +319,7 @@ COMMANDS = {
     "matrix": _cmd_matrix,
     "status": _cmd_status,
     "report": _cmd_report,
+    "compact": _cmd_compact,
 }
 
 

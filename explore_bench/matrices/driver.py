@@ -31,7 +31,7 @@ from explore_bench.reports.options import published_figures
 from explore_bench.settings.config import ConfigError, check_out_dir
 from explore_bench.settings.fairness import fairness_lines
 from explore_bench.store import io
-from explore_bench.store.layout import done_problem, name_from_path
+from explore_bench.store.layout import done_problem, metrics_path, name_from_path
 
 # --------------------------------------------------------------------------- progress
 
@@ -307,9 +307,9 @@ def _row(path: Path, root: Path) -> dict[str, str]:
         except (OSError, ValueError, KeyError, TypeError):  # config.json is untrusted data
             config = {}
     steps = "-"
-    if (path / "metrics.csv").exists():
+    if metrics_path(path).exists():
         try:
-            last = io.read_csv(path / "metrics.csv")[-1]["env_steps"]
+            last = io.read_csv(metrics_path(path))[-1]["env_steps"]
             steps = f"{last}/{config.get('steps', '?')}"
         except (OSError, IndexError, KeyError, ValueError, csv.Error):
             steps = "?"

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tomllib
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,18 @@ import numpy as np
 import pandas as pd
 
 from explore_bench.settings.fairness import AGENT_SETTINGS, fairness_lines
-from explore_bench.store.layout import done_problem, name_from_path
+from explore_bench.store.layout import (
+    METRICS_CSV,
+    METRICS_GZ,
+    done_problem,
+    metrics_path,
+    name_from_path,
+)
 
 KEYS = ("task", "agent", "bonus", "seed")
 #: The recipe mode of runs whose config.json predates recipe modes.
 UNRECORDED = "unrecorded"
-_MARKERS = frozenset({"config.json", "metrics.csv", "DONE", "FAILED"})
+_MARKERS = frozenset({"config.json", METRICS_CSV, METRICS_GZ, "DONE", "FAILED"})
 
 
 class ReportError(ValueError):
@@ -189,17 +196,18 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_metrics(path: Path) -> tuple[pd.DataFrame, str]:
-    """metrics.csv as numbers, and what is wrong with it ("" when nothing): the file is
-    untrusted data, so a cell that is not a number makes the run broken, not the report."""
+    """A metrics table (plain or gzip) as numbers, and what is wrong with it ("" when
+    nothing): the file is untrusted data, so a cell that is not a number makes the run
+    broken, not the report."""
     if not path.is_file():
         return pd.DataFrame(), ""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(), ""
-    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return pd.DataFrame(), f"metrics.csv cannot be read ({first[:120]})"
+        return pd.DataFrame(), f"{path.name} cannot be read ({first[:120]})"
     # one conversion of every cell at once: per column, it was a fifth of a report's load
     cells = raw.to_numpy(dtype=object)
     values = pd.to_numeric(cells.ravel(), errors="coerce").astype(float).reshape(cells.shape)
@@ -209,11 +217,11 @@ def _read_metrics(path: Path) -> tuple[pd.DataFrame, str]:
         row, col = next(zip(*bad.nonzero(), strict=True))
         value = raw.iat[row, col]
         return pd.DataFrame(), (
-            f"metrics.csv row {row + 1} column {raw.columns[col]!r} holds {value[:40]!r}, "
+            f"{path.name} row {row + 1} column {raw.columns[col]!r} holds {value[:40]!r}, "
             "not a number"
         )
     if len(table) and "env_steps" not in table:
-        return pd.DataFrame(), "metrics.csv has no env_steps column"
+        return pd.DataFrame(), f"{path.name} has no env_steps column"
     return table, ""
 
 
@@ -296,7 +304,7 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
         if "task_card" in config:
             cards.setdefault(ident["task"], config["task_card"])
             settings.setdefault(ident["task"], config.get("run", {}))
-        metrics, problem = _read_metrics(path / "metrics.csv")
+        metrics, problem = _read_metrics(metrics_path(path))
         row = _run_row(path, ident, config, metrics, final_window)
         if row["status"] == "done" and not problem:
             problem = done_problem(path)

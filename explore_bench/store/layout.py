@@ -7,9 +7,30 @@ Kept free of torch so that `report` and `status` can read a results tree cheaply
 from __future__ import annotations
 
 import csv
+import gzip
 import json
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+#: A run's metrics table, one row per agent iteration, as the runner writes it.
+METRICS_CSV = "metrics.csv"
+#: The same table gzip-compressed (``explore-bench compact``): how finished runs are kept in
+#: a results tree that is committed (2.3x smaller lossless, 3.5x with 9-digit numbers).
+METRICS_GZ = "metrics.csv.gz"
+
+
+def metrics_path(run_dir: Path) -> Path:
+    """The run's metrics file: the compressed one where it exists, else metrics.csv."""
+    compressed = Path(run_dir) / METRICS_GZ
+    return compressed if compressed.is_file() else Path(run_dir) / METRICS_CSV
+
+
+def open_table(path: Path) -> IO[str]:
+    """A CSV file opened as text for `csv` readers, gzip-compressed or not (by its suffix)."""
+    if Path(path).suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return open(path, newline="", encoding="utf-8")
 
 
 def safe_name(name: str) -> str:
@@ -44,32 +65,42 @@ def run_dir_for(root: Path, run: Any, entry: str | None = None) -> Path:
 
 
 def done_problem(run_dir: Path) -> str:
-    """Why a run marked DONE cannot be trusted as finished ("" when it can): metrics.csv
-    missing, unreadable, or shorter than the run that DONE and config.json describe.
+    """Why a run marked DONE cannot be trusted as finished ("" when it can): its metrics
+    table missing, unreadable, or shorter than the run that DONE and config.json describe.
 
     Every file is read as untrusted data; DONE written before it recorded the row count
     (a bare timestamp) is checked against the budget in config.json only.
     """
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.csv"
+    metrics = metrics_path(run_dir)
     if not metrics.is_file():
-        return "DONE but metrics.csv is missing"
+        return f"DONE but {METRICS_CSV} is missing"
+    name = metrics.name
     try:
-        with open(metrics, newline="", encoding="utf-8") as fh:
+        with open_table(metrics) as fh:
             rows = list(csv.DictReader(fh))
         last = int(rows[-1]["env_steps"]) if rows else None
-    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError):
-        return "DONE but metrics.csv cannot be read (not a metrics table, or cut mid-row)"
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        UnicodeDecodeError,
+        csv.Error,
+        KeyError,
+        TypeError,
+        ValueError,
+    ):
+        return f"DONE but {name} cannot be read (not a metrics table, or cut mid-row)"
     if last is None:
-        return "DONE but metrics.csv holds no rows"
+        return f"DONE but {name} holds no rows"
     expected_rows, budget = _json_field(run_dir / "DONE", "rows"), None
     config = _json_field(run_dir / "config.json", "run")
     if isinstance(config, dict):
         budget = config.get("steps")
     if isinstance(expected_rows, int) and len(rows) < expected_rows:
-        return f"DONE but metrics.csv holds {len(rows)} of its {expected_rows} rows (truncated)"
+        return f"DONE but {name} holds {len(rows)} of its {expected_rows} rows (truncated)"
     if isinstance(budget, int) and last < budget:
-        return f"DONE but metrics.csv ends at env_steps {last} of {budget} (truncated)"
+        return f"DONE but {name} ends at env_steps {last} of {budget} (truncated)"
     return ""
 
 
