@@ -165,3 +165,19 @@ def test_train_return_counts_each_episode_of_the_last_window_once() -> None:
     )
     assert train_return(m, 0.1) == pytest.approx(0.25)
     assert math.isnan(train_return(m.iloc[:1].assign(episodes=math.nan), 0.1))
+
+
+def test_train_return_without_an_episode_in_the_window_takes_the_last_ones_to_end() -> None:
+    # 256 envs in step ended together at 500 (return 0) and at no step in the last 10%: the
+    # run counts with those episodes' return (a running mean of recent episodes still shows
+    # it), not as missing, which would drop only runs that never reach the goal
+    m = pd.DataFrame(
+        {
+            "env_steps": [100, 500, 950, 1000],
+            "ext_return": [0.9, 0.0, math.nan, math.nan],
+            "episodes": [1, 256, math.nan, math.nan],
+        }
+    )
+    assert train_return(m, 0.1) == 0.0
+    assert train_return(m.drop(columns="episodes"), 0.1) == 0.0
+    assert math.isnan(train_return(m.assign(ext_return=math.nan), 0.1))

@@ -140,11 +140,22 @@ def train_return(metrics: pd.DataFrame, window: float) -> float:
     """Mean return of the training episodes that ended in the last ``window`` share of
     training, each episode counted once: a metrics row holds the mean of the ``episodes``
     that ended in its iteration (with many envs in step most end together). A tree without
-    the ``episodes`` column weighs each row once. NaN when none ended there."""
+    the ``episodes`` column weighs each row once.
+
+    When no episode ended in the window (256 envs that start together and run to a 640-step
+    limit end together, every 20 iterations of 32 steps; a resume restarts them), the most
+    recent episodes to end before it count instead, as the field's running mean over the
+    last episodes (rllte's last-10-episode deque) reports them. Leaving such a run out would
+    drop exactly the runs whose episodes never reach the goal. NaN when no episode ended."""
     if metrics.empty or not {"env_steps", "ext_return"} <= set(metrics.columns):
         return math.nan
-    rows = _last_window(metrics, metrics.dropna(subset=["ext_return"]), window)
-    weights = rows["episodes"].fillna(0.0) if "episodes" in rows else pd.Series(1.0, rows.index)
+    ended = metrics.dropna(subset=["ext_return"])
+    if "episodes" in ended:
+        ended = ended[ended["episodes"].fillna(0.0) > 0]
+    rows = _last_window(metrics, ended, window)
+    if rows.empty:
+        rows = ended.tail(1)
+    weights = rows["episodes"] if "episodes" in rows else pd.Series(1.0, rows.index)
     n = float(weights.sum())
     return float((rows["ext_return"] * weights).sum() / n) if n > 0 else math.nan
 
