@@ -111,3 +111,16 @@ def test_compact_command_refuses_a_missing_tree_before_rewriting_any(tmp_path, c
     assert main(["compact", str(tmp_path / "m")]) == 0
     assert "1 finished runs compacted" in capsys.readouterr().out
     assert (run_dir / METRICS_GZ).exists()
+
+
+def test_a_compressed_copy_that_reads_back_otherwise_is_removed_and_the_plain_file_kept(
+    tmp_path, monkeypatch
+):
+    run_dir = write_run(tmp_path, TASK, "ppo", "none", 0, card=CARTPOLE, evals=[0.5, 1.0])
+    plain = (run_dir / METRICS_CSV).read_bytes()
+    real = io.gzip_bytes
+    monkeypatch.setattr(io, "gzip_bytes", lambda text: real(text.replace("0.5", "0.6")))
+    with pytest.raises(ValueError, match="does not read back"):
+        compact_tree(tmp_path / "m")
+    assert (run_dir / METRICS_CSV).read_bytes() == plain
+    assert not (run_dir / METRICS_GZ).exists()

@@ -76,9 +76,7 @@ def compact_run(run_dir: Path) -> int:
     io.write_bytes(packed, io.gzip_bytes(buf.getvalue()))
     with open_table(packed) as fh:
         again = list(csv.reader(fh))
-    if len(again) != len(table) or any(
-        not _same(a, b) for old, new in zip(table, again, strict=True) for a, b in zip(old, new)
-    ):
+    if not _same_table(table, again):
         packed.unlink()
         raise ValueError(f"{packed} does not read back as {plain}: left uncompacted")
     plain.unlink()
@@ -96,6 +94,12 @@ def _cell(text: str) -> str:
         return str(io.number_cell(float(text)))
     except ValueError:
         return text
+
+
+def _same_table(old: list[list[str]], new: list[list[str]]) -> bool:
+    return len(old) == len(new) and all(
+        len(a) == len(b) and all(map(_same, a, b)) for a, b in zip(old, new, strict=True)
+    )
 
 
 def _same(old: str, new: str) -> bool:
