@@ -85,15 +85,7 @@ def compact_run(run_dir: Path) -> int:
 
 def _cell(text: str) -> str:
     """A cell as `io.write_csv` writes it today: ints as they are, floats to 9 digits."""
-    try:
-        int(text)
-        return text
-    except ValueError:
-        pass
-    try:
-        return str(io.number_cell(float(text)))
-    except ValueError:
-        return text
+    return str(io.number_cell(io.parse_cell(text)))
 
 
 def _same_table(old: list[list[str]], new: list[list[str]]) -> bool:

@@ -166,12 +166,13 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
     """A CSV table (gzip-compressed or not) as rows of numbers where cells are numbers."""
     with open_table(path) as fh:
         return [
-            {k: _number(v) for k, v in row.items() if v not in ("", None)}
+            {k: parse_cell(v) for k, v in row.items() if v not in ("", None)}
             for row in csv.DictReader(fh)
         ]
 
 
-def _number(text: str) -> Any:
+def parse_cell(text: str) -> Any:
+    """A CSV cell as an int, else a float, else the text itself."""
     try:
         return int(text)
     except ValueError:
