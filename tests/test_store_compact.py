@@ -120,7 +120,23 @@ def test_a_compressed_copy_that_reads_back_otherwise_is_removed_and_the_plain_fi
     plain = (run_dir / METRICS_CSV).read_bytes()
     real = io.gzip_bytes
     monkeypatch.setattr(io, "gzip_bytes", lambda text: real(text.replace("0.5", "0.6")))
-    with pytest.raises(ValueError, match="does not read back"):
-        compact_tree(tmp_path / "m")
+    result = compact_tree(tmp_path / "m")
+    assert result.runs == 0
+    assert result.skipped == (
+        f"{run_dir}: {METRICS_GZ} does not read back as {METRICS_CSV}: left uncompacted",
+    )
     assert (run_dir / METRICS_CSV).read_bytes() == plain
+    assert not (run_dir / METRICS_GZ).exists()
+
+
+def test_a_ragged_table_is_left_as_it_is_and_named(tmp_path):
+    run_dir = write_run(tmp_path, TASK, "ppo", "none", 0, card=CARTPOLE, evals=[0.5, 1.0])
+    lines = (run_dir / METRICS_CSV).read_text().splitlines()
+    lines[1] += ",9"  # one cell more than the header
+    (run_dir / METRICS_CSV).write_text("\n".join(lines) + "\n")
+    result = compact_tree(tmp_path / "m")
+    assert result.runs == 0
+    assert result.skipped == (
+        f"{run_dir}: row 1 of {METRICS_CSV} does not have the header's columns",
+    )
     assert not (run_dir / METRICS_GZ).exists()

@@ -307,9 +307,10 @@ def _row(path: Path, root: Path) -> dict[str, str]:
         except (OSError, ValueError, KeyError, TypeError):  # config.json is untrusted data
             config = {}
     steps = "-"
-    if metrics_path(path).exists():
+    metrics = metrics_path(path)
+    if metrics.exists():
         try:
-            last = io.read_csv(metrics_path(path))[-1]["env_steps"]
+            last = io.read_csv(metrics)[-1]["env_steps"]
             steps = f"{last}/{config.get('steps', '?')}"
         except (OSError, IndexError, KeyError, ValueError, csv.Error):
             steps = "?"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io as text_io
 import math
 import os
 from pathlib import Path
@@ -57,7 +56,11 @@ def compact_tree(root: Path) -> Compacted:
             skipped.append(f"{run_dir}: {problem}")
             continue
         size = (run_dir / METRICS_CSV).stat().st_size
-        after += compact_run(run_dir)
+        try:
+            after += compact_run(run_dir)
+        except ValueError as exc:  # a ragged row, or a copy that reads back otherwise
+            skipped.append(f"{run_dir}: {exc}")
+            continue
         before += size
         runs += 1
     return Compacted(runs, before, after, tuple(skipped))
@@ -70,22 +73,18 @@ def compact_run(run_dir: Path) -> int:
     plain, packed = Path(run_dir) / METRICS_CSV, Path(run_dir) / METRICS_GZ
     with open_table(plain) as fh:
         table = list(csv.reader(fh))
-    rows = [[_cell(text) for text in row] for row in table]
-    buf = text_io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    io.write_bytes(packed, io.gzip_bytes(buf.getvalue()))
+    header, *body = table  # every column in every row, so the header's order holds
+    ragged = next((i for i, row in enumerate(body, 1) if len(row) != len(header)), None)
+    if ragged is not None:
+        raise ValueError(f"row {ragged} of {plain.name} does not have the header's columns")
+    io.write_csv(packed, [dict(zip(header, map(io.parse_cell, row), strict=True)) for row in body])
     with open_table(packed) as fh:
         again = list(csv.reader(fh))
     if not _same_table(table, again):
         packed.unlink()
-        raise ValueError(f"{packed} does not read back as {plain}: left uncompacted")
+        raise ValueError(f"{packed.name} does not read back as {plain.name}: left uncompacted")
     plain.unlink()
     return packed.stat().st_size
-
-
-def _cell(text: str) -> str:
-    """A cell as `io.write_csv` writes it today: ints as they are, floats to 9 digits."""
-    return str(io.number_cell(io.parse_cell(text)))
 
 
 def _same_table(old: list[list[str]], new: list[list[str]]) -> bool:
