@@ -97,7 +97,8 @@ def work(bonus: str, repeats: int, task: str = TASK) -> dict[str, Any]:
         step()
     seconds = _seconds(step, repeats)
     a, b = torch.randn(1024, 512), torch.randn(512, 512)
-    gemm = _seconds(lambda: a @ b, 20 * repeats)
+    # The best of many products, not their median: the attainable rate, which load only lowers.
+    gemm = min(_seconds(lambda: a @ b, 1) for _ in range(20 * repeats))
     gflop = counter.get_total_flops() / 1e9
     return {
         "sps": NUM_STEPS * NUM_ENVS / seconds,

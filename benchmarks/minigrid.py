@@ -9,7 +9,16 @@ adapter), and PPO ``none`` on envpool as a share of it.
 
 Disagreement (five forward models of 512 units with residual blocks, the paper's) runs on
 a quarter of the budget; its work per PPO iteration (counted FLOPs of one update + compute
-on a 128 x 8 batch, and its time) is in the table after the pairs."""
+on a 128 x 8 batch, and its time) is in the table after the pairs.
+
+The ceiling on each ratio: both paths run the same agent and bonus, so a run's seconds per
+env step are the backend's own cost (``env_cost``: the suite's vector env stepped with
+random actions, no agent; ``c`` on envpool, ``d`` on the package path) plus the same agent
+and bonus work ``x`` on each side, and envpool / package = (d + x) / (c + x), which falls as
+``x`` grows. ``x`` is at least the bonus's counted floating-point work (`bonus_cost.work`
+on DoorKey8x8, update + compute) at the attainable matrix-product rate, with the agent's
+own work taken as free: (d + x_min) / (c + x_min) bounds the ratio that any implementation
+of the same networks, batch and epochs could reach on this machine."""
 
 from __future__ import annotations
 
@@ -20,6 +29,8 @@ import numpy as np
 
 from benchmarks._common import ours_train
 from benchmarks._harness import Measure, Pair, PairResult, run_measure
+from explore_bench.envs.tasks import resolve_task
+from explore_bench.runs.wiring import make_vector_env
 
 TASK = "explore_bench/DoorKey8x8-v0"
 ENVPOOL_ID = "MiniGrid-DoorKey-8x8-v0"
@@ -53,6 +64,26 @@ def raw(steps: int) -> dict[str, Any]:
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     done = per_env * NUM_ENVS
     return {"sps": done / wall, "sps_cpu": done / cpu, "wall_s": round(wall, 3)}
+
+
+def env_cost(steps: int, vector: str) -> dict[str, Any]:
+    """The suite's vector env alone on ``vector`` ("auto": envpool, "sync": the package path),
+    as the runner builds it: 8 envs stepped with pre-drawn random actions, no agent."""
+    envs = make_vector_env(resolve_task(TASK), NUM_ENVS, vector)
+    envs.reset(seed=0)
+    per_env = steps // NUM_ENVS
+    actions = np.random.default_rng(0).integers(0, 7, (per_env + 100, NUM_ENVS))
+    for a in actions[:100]:
+        envs.step(a)
+    start, cpu = time.perf_counter(), time.process_time()
+    for a in actions[100:]:
+        envs.step(a)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    envs.close()
+    done = per_env * NUM_ENVS
+    # CPU time, not wall: the work each backend needs, without the waits a loaded machine
+    # adds (envpool's worker thread counts, being in this process).
+    return {"sps": done / wall, "sps_cpu": done / cpu, "us_per_step": cpu / done * 1e6}
 
 
 def pairs(quick: bool) -> list[Pair]:
@@ -140,4 +171,49 @@ def extra(quick: bool, results: list[PairResult]) -> list[str]:
         f"{work['gflops']:.0f} GFLOP/s against an attainable {work['peak_gflops']:.0f} GFLOP/s "
         "(a float32 1024 x 512 x 512 product, same process).",
     ]
+    return lines + ceiling(quick, results)
+
+
+def ceiling(quick: bool, results: list[PairResult]) -> list[str]:
+    """The highest envpool / package ratio each bonus's counted work leaves possible (module
+    docstring): the backends' own costs measured here, the work from `bonus_cost.work`."""
+    steps = 4096 if quick else 40960
+    cost = {
+        v: run_measure(Measure(v, "minigrid:env_cost", {"steps": steps, "vector": v}))[
+            "us_per_step"
+        ]
+        for v in ("auto", "sync")
+    }
+    c, d = cost["auto"], cost["sync"]
+    lines = [
+        "",
+        f"**The ceiling on each ratio** - the backends alone, 8 envs, random actions, CPU time:"
+        f" envpool {c:.0f} us per env step (c), the package path {d:.0f} (d); a bonus's counted work "
+        "(update + compute on 1,024 transitions, per env step) at the attainable rate is the "
+        "least agent and bonus work x a run can have, and (d + x) / (c + x) the highest "
+        "envpool / package ratio it allows.",
+        "",
+        "| bonus | MFLOP per env step | at the attainable rate, us per step | measured bonus "
+        "us per step (envpool run) | highest possible ratio | measured ratio | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        bonus = res.pair.key.removeprefix("minigrid-")
+        if res.pair.b.label != "package":
+            continue
+        if bonus == "none":
+            mflop = x = 0.0
+        else:
+            w = run_measure(
+                Measure(bonus, "bonus_cost:work", {"bonus": bonus, "repeats": 2, "task": TASK})
+            )
+            mflop = w["gflop"] * 1e3 / 1024
+            x = mflop / w["peak_gflops"] * 1e3
+        runs = sorted(res.a, key=lambda r: r["sps"])
+        measured = runs[len(runs) // 2]["bonus_s"] * 1e6 / runs[len(runs) // 2]["steps"]
+        target = "-" if res.pair.target is None else f"{res.pair.target:.1f}x"
+        lines.append(
+            f"| {bonus} | {mflop:.2f} | {x:.0f} | {measured:.0f} | {(d + x) / (c + x):.2f}x | "
+            f"{res.median:.2f}x | {target} |"
+        )
     return lines
