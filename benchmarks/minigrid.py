@@ -18,7 +18,9 @@ and bonus work ``x`` on each side, and envpool / package = (d + x) / (c + x), wh
 ``x`` grows. ``x`` is at least the bonus's counted floating-point work (`bonus_cost.work`
 on DoorKey8x8, update + compute) at the attainable matrix-product rate, with the agent's
 own work taken as free: (d + x_min) / (c + x_min) bounds the ratio that any implementation
-of the same networks, batch and epochs could reach on this machine."""
+of the same networks, batch and epochs could reach on this machine. The counter sees matrix
+products and convolutions, not ``torch.cdist`` or top-k, so the bound is loose for the
+bonuses that search nearest neighbours (RE3, NGU)."""
 
 from __future__ import annotations
 
