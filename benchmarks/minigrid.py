@@ -135,8 +135,16 @@ def pairs(quick: bool) -> list[Pair]:
     return out
 
 
+def _median_run(res: PairResult) -> dict[str, Any]:
+    """The envpool side's median run (by steps/s) over the rounds."""
+    runs = sorted(res.a, key=lambda r: r["sps"])
+    return runs[len(runs) // 2]
+
+
 def extra(quick: bool, results: list[PairResult]) -> list[str]:
-    """Where an envpool run's time goes, and Disagreement's work beside its cost."""
+    """Where an envpool run's time goes, Disagreement's work beside its cost, and the ceiling
+    each bonus's work sets on its ratio."""
+    pairs = [res for res in results if res.pair.b.label == "package"]
     lines = [
         "",
         "**Where the time goes on envpool** - median over rounds of each envpool run's "
@@ -146,11 +154,8 @@ def extra(quick: bool, results: list[PairResult]) -> list[str]:
         "| entry | steps/s | rollout us/step | bonus us/step | update us/step | other us/step |",
         "|---|---|---|---|---|---|",
     ]
-    for res in results:
-        if res.pair.key == "minigrid-raw-share":
-            continue
-        runs = sorted(res.a, key=lambda r: r["sps"])
-        r = runs[len(runs) // 2]
+    for res in pairs:
+        r = _median_run(res)
         per = 1e6 / r["steps"]
         other = r["wall_s"] - r["rollout_s"] - r["bonus_s"] - r["update_s"]
         lines.append(
@@ -158,25 +163,26 @@ def extra(quick: bool, results: list[PairResult]) -> list[str]:
             f"{r['rollout_s'] * per:.0f} | {r['bonus_s'] * per:.0f} | {r['update_s'] * per:.0f} "
             f"| {other * per:.0f} |"
         )
-    work = run_measure(
-        Measure(
-            "disagreement",
-            "bonus_cost:work",
-            {"bonus": "disagreement", "repeats": 2 if quick else 5, "task": TASK},
+    repeats = 2 if quick else 5
+    work = {
+        bonus: run_measure(
+            Measure(bonus, "bonus_cost:work", {"bonus": bonus, "repeats": repeats, "task": TASK})
         )
-    )
+        for bonus in BONUSES
+    }
+    w = work["disagreement"]
     lines += [
         "",
         "**Disagreement's work per PPO iteration (1,024 transitions)**: "
-        f"{work['gflop']:.2f} GFLOP (update + compute, backward included) in "
-        f"{work['seconds']:.3f} s = {work['seconds'] / 1024 * 1e6:,.0f} us per env step, "
-        f"{work['gflops']:.0f} GFLOP/s against an attainable {work['peak_gflops']:.0f} GFLOP/s "
+        f"{w['gflop']:.2f} GFLOP (update + compute, backward included) in "
+        f"{w['seconds']:.3f} s = {w['seconds'] / 1024 * 1e6:,.0f} us per env step, "
+        f"{w['gflops']:.0f} GFLOP/s against an attainable {w['peak_gflops']:.0f} GFLOP/s "
         "(a float32 1024 x 512 x 512 product, same process).",
     ]
-    return lines + ceiling(quick, results)
+    return lines + ceiling(quick, pairs, work)
 
 
-def ceiling(quick: bool, results: list[PairResult]) -> list[str]:
+def ceiling(quick: bool, pairs: list[PairResult], work: dict[str, dict[str, Any]]) -> list[str]:
     """The highest envpool / package ratio each bonus's counted work leaves possible (module
     docstring): the backends' own costs measured here, the work from `bonus_cost.work`."""
     steps = 4096 if quick else 40960
@@ -189,9 +195,9 @@ def ceiling(quick: bool, results: list[PairResult]) -> list[str]:
     c, d = cost["auto"], cost["sync"]
     lines = [
         "",
-        f"**The ceiling on each ratio** - the backends alone, 8 envs, random actions, CPU time:"
-        f" envpool {c:.0f} us per env step (c), the package path {d:.0f} (d); a bonus's counted work "
-        "(update + compute on 1,024 transitions, per env step) at the attainable rate is the "
+        "**The ceiling on each ratio** - the backends alone, 8 envs, random actions, CPU time: "
+        f"envpool {c:.0f} us per env step (c), the package path {d:.0f} (d); a bonus's counted "
+        "work (update + compute on 1,024 transitions, per env step) at the attainable rate is the "
         "least agent and bonus work x a run can have, and (d + x) / (c + x) the highest "
         "envpool / package ratio it allows.",
         "",
@@ -199,23 +205,15 @@ def ceiling(quick: bool, results: list[PairResult]) -> list[str]:
         "us per step (envpool run) | highest possible ratio | measured ratio | target |",
         "|---|---|---|---|---|---|---|",
     ]
-    for res in results:
+    for res in pairs:
         bonus = res.pair.key.removeprefix("minigrid-")
-        if res.pair.b.label != "package":
-            continue
-        if bonus == "none":
-            mflop = x = 0.0
-        else:
-            w = run_measure(
-                Measure(bonus, "bonus_cost:work", {"bonus": bonus, "repeats": 2, "task": TASK})
-            )
-            mflop = w["gflop"] * 1e3 / 1024
-            x = mflop / w["peak_gflops"] * 1e3
-        runs = sorted(res.a, key=lambda r: r["sps"])
-        measured = runs[len(runs) // 2]["bonus_s"] * 1e6 / runs[len(runs) // 2]["steps"]
+        w = work.get(bonus)
+        mflop = 0.0 if w is None else w["gflop"] * 1e3 / 1024
+        x = 0.0 if w is None else mflop / w["peak_gflops"] * 1e3
+        r = _median_run(res)
         target = "-" if res.pair.target is None else f"{res.pair.target:.1f}x"
         lines.append(
-            f"| {bonus} | {mflop:.2f} | {x:.0f} | {measured:.0f} | {(d + x) / (c + x):.2f}x | "
-            f"{res.median:.2f}x | {target} |"
+            f"| {bonus} | {mflop:.2f} | {x:.0f} | {r['bonus_s'] * 1e6 / r['steps']:.0f} | "
+            f"{(d + x) / (c + x):.2f}x | {res.median:.2f}x | {target} |"
         )
     return lines
