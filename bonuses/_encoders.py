@@ -38,6 +38,9 @@ RIDE_CONV: tuple[ConvSpec, ...] = ((32, 3, 2, 1), (32, 3, 2, 1), (128, 3, 2, 1))
 #: (released code facebookresearch/impact-driven-exploration, src/models.py
 #: MinigridStateEmbeddingNet, ELU there), 7x7 -> 128 features.
 GRID_CONV = RIDE_CONV
+#: Grid encoders a bonus can build for a symbolic grid (its ``grid_encoder`` field): "ride",
+#: `GRID_CONV`; "rllte", `rllte_grid_encoder`.
+GRID_ENCODERS = ("ride", "rllte")
 
 
 def frame_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -77,17 +80,55 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def check_grid_encoder(value: str, owner: str) -> None:
+    """Raise ``ValueError`` naming ``owner``'s ``grid_encoder`` field unless ``value`` is
+    one of `GRID_ENCODERS`."""
+    if value not in GRID_ENCODERS:
+        raise ValueError(
+            f"{owner}.grid_encoder must be one of {', '.join(map(repr, GRID_ENCODERS))}, "
+            f"got {value!r}"
+        )
+
+
+def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
+    """RLeXplore's bonus encoder, which every rllte intrinsic-reward module builds (rllte
+    ``reward`` branch @ b0057b3, rllte/xploit/encoder/minigrid_encoder.py:12-20,28; e.g.
+    rllte/xplore/reward/icm.py:86): three unpadded 2x2 convolutions of 16, 32 and 64
+    channels with ReLU, no pool, flattened, then Linear 512 and ReLU; 512 features.
+    PyTorch's default init: the class takes no init argument, so the modules' weight_init
+    never reaches it. Its input is the grid / 255 (`observation_features`), as rllte's with
+    ``obs_rms`` False."""
+    channels, height, width = (int(v) for v in input_shape)
+    net = nn.Sequential(
+        nn.Conv2d(channels, 16, 2),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 2),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * (height - 3) * (width - 3), 512),
+        nn.ReLU(),
+    )
+    return net, 512
+
+
 def conv_trunk(
     input_shape: Sequence[int],
     layers: Sequence[ConvSpec],
     activation: type[nn.Module] = nn.ReLU,
+    grid_encoder: str = "ride",
 ) -> tuple[nn.Sequential, int]:
     """Conv layers, each followed by ``activation``, then a flatten; returns (net, width).
 
     For a symbolic grid input (`is_grid`) the layers are `GRID_CONV` whatever is passed:
     the frame architectures of the papers (Atari) do not fit a 7 x 7 view, and RIDE's grid
-    embedding is what the MiniGrid papers (RIDE, NovelD) use.
+    embedding is what the MiniGrid papers (RIDE, NovelD) use. ``grid_encoder = "rllte"``
+    builds `rllte_grid_encoder` for a grid instead (RLeXplore's; frames are unaffected).
     """
+    check_grid_encoder(grid_encoder, "conv_trunk")
+    if is_grid(input_shape) and grid_encoder == "rllte":
+        return rllte_grid_encoder(input_shape)
     if is_grid(input_shape):
         layers = GRID_CONV
     modules: list[nn.Module] = []
@@ -215,15 +256,17 @@ def state_encoder(
     conv: Sequence[ConvSpec] = ICM_CONV,
     hidden: Sequence[int] = (256,),
     activation: type[nn.Module] = nn.ELU,
+    grid_encoder: str = "ride",
 ) -> nn.Module:
     """A bonus's state embedding phi for one observation kind, ``out_dim`` wide: for images
     (C x H x W) the ``conv`` trunk, then a linear layer to ``out_dim`` when the trunk's flat
     width differs; for vector and discrete (one-hot, ``num_states`` wide) observations an
     MLP with ``hidden`` layers. Every learned episodic bonus builds its encoder here, so that
-    an encoder for another observation kind (symbolic grids) is added in one place."""
+    an encoder for another observation kind (symbolic grids) is added in one place;
+    ``grid_encoder`` picks a grid's (`conv_trunk`)."""
     if kind == "image":
         require_conv_fits(shape, conv, "state_encoder")
-        trunk, width = conv_trunk(shape, conv, activation)
+        trunk, width = conv_trunk(shape, conv, activation, grid_encoder)
         return trunk if width == out_dim else nn.Sequential(trunk, nn.Linear(width, out_dim))
     return mlp(num_states or int(shape[0]), hidden, out_dim, activation)
 

@@ -43,12 +43,19 @@ Choices where the paper is silent or differs from this setting:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
 
-from bonuses._encoders import fit_inverse_dynamics, mlp, observation_features, state_encoder
+from bonuses._encoders import (
+    check_grid_encoder,
+    fit_inverse_dynamics,
+    mlp,
+    observation_features,
+    state_encoder,
+)
 from bonuses.base import (
     BonusConfig,
     EpisodicBonus,
@@ -78,8 +85,14 @@ class E3BConfig(BonusConfig):
     epochs: int = 1
     #: Minibatches per pass.
     num_minibatches: int = 4
+    #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
+    #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
+    grid_encoder: str = "ride"
+    #: What a config.json written before a field existed ran with (issue 31's field).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "e3b")
         positive = ("ridge", "feature_dim", "inverse_hidden", "learning_rate", "epochs")
         for name in (*positive, "num_minibatches"):
             value = getattr(self, name)
@@ -191,8 +204,9 @@ class E3B(EpisodicBonus):
         cfg = self.config
         shape = tuple(observation_space.shape or ())
         self.encoder = state_encoder(
-            self.obs_kind, shape, self.num_states, cfg.feature_dim, hidden=cfg.hidden_sizes
-        )
+            self.obs_kind, shape, self.num_states, cfg.feature_dim, hidden=cfg.hidden_sizes,
+            grid_encoder=cfg.grid_encoder,
+        )  # fmt: skip
         self.inverse = mlp(2 * cfg.feature_dim, (cfg.inverse_hidden,), self.action_dim)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)

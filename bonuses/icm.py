@@ -46,6 +46,8 @@ Choices where the paper and the release are silent or differ from this setting:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
@@ -53,6 +55,7 @@ from torch import nn
 
 from bonuses._encoders import (
     ICM_CONV,
+    check_grid_encoder,
     conv_trunk,
     encode_pairs,
     mlp,
@@ -77,7 +80,7 @@ class ICMConfig(BonusConfig):
     learning_rate: float = 1e-4
     #: Factor on the module's loss (noreward-rl src/constants.py PREDICTION_LR_SCALE: 10).
     loss_scale: float = 10.0
-    #: Global gradient-norm clip of the module (noreward-rl src/a3c.py, GRAD_NORM_CLIP: 40).
+    #: Global gradient-norm clip, 0: none (noreward-rl src/a3c.py GRAD_NORM_CLIP: 40).
     grad_clip: float = 40.0
     #: Forward loss also trains the encoder (noreward-rl src/model.py: no stop-gradient).
     forward_to_encoder: bool = True
@@ -91,13 +94,18 @@ class ICMConfig(BonusConfig):
     epochs: int = 1
     #: Minibatches per pass.
     num_minibatches: int = 4
+    #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
+    #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
+    grid_encoder: str = "ride"
+    #: What a config.json written before a field existed ran with (issue 31's field).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "icm")
         positive = (
             "eta",
             "learning_rate",
             "loss_scale",
-            "grad_clip",
             "feature_scale",
             "hidden_dim",
             "feature_dim",
@@ -108,6 +116,8 @@ class ICMConfig(BonusConfig):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"icm.{name} must be > 0, got {value!r}")
+        if self.grad_clip < 0:
+            raise ValueError(f"icm.grad_clip must be >= 0 (0: not clipped), got {self.grad_clip!r}")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"icm.beta must be in [0, 1], got {self.beta!r}")
 
@@ -138,7 +148,8 @@ class ICM(IntrinsicBonus):
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
         if self.obs_kind == "image":
-            self.encoder, feat = conv_trunk(observation_space.shape, ICM_CONV, nn.ELU)  # type: ignore[arg-type]
+            shape = tuple(observation_space.shape or ())
+            self.encoder, feat = conv_trunk(shape, ICM_CONV, nn.ELU, cfg.grid_encoder)
         else:
             in_dim = self.num_states or int(observation_space.shape[0])  # type: ignore[index]
             self.encoder = mlp(in_dim, (cfg.hidden_dim,), cfg.feature_dim, nn.ELU)

@@ -65,6 +65,7 @@ import torch
 from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
+    check_grid_encoder,
     fit_inverse_dynamics,
     mlp,
     modulation,
@@ -93,8 +94,11 @@ class NGUConfig(BonusConfig):
     memory_size: int = 30_000
     #: d_m^2: "running" (kept across episodes and envs: rllte, DI-engine) or "episode".
     distance_mean: str = "running"
-    #: What a config.json written before a field existed ran with (issue 29's fields).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"distance_mean": "episode"}
+    #: What a config.json written before a field existed ran with (issues 29 and 31).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "distance_mean": "episode",
+        "grid_encoder": "ride",
+    }
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
     #: Hidden width of the inverse-dynamics head (paper: 128).
@@ -119,8 +123,12 @@ class NGUConfig(BonusConfig):
     epochs: int = 1
     #: Minibatches per pass.
     num_minibatches: int = 4
+    #: Encoder of a symbolic grid (MiniGrid) for f: "ride", the suite's shared grid conv;
+    #: "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`; the lifelong RND keeps its own).
+    grid_encoder: str = "ride"
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "ngu")
         positive = (
             "k", "kernel_epsilon", "pseudo_count", "max_similarity", "memory_size",
             "embedding_dim", "inverse_hidden", "learning_rate", "adam_eps", "epochs",
@@ -266,6 +274,7 @@ class NGU(EpisodicBonus):
         self.encoder = state_encoder(
             self.obs_kind, tuple(observation_space.shape or ()), self.num_states,
             cfg.embedding_dim, conv=RND_CONV, hidden=cfg.hidden_sizes, activation=torch.nn.ReLU,
+            grid_encoder=cfg.grid_encoder,
         )  # fmt: skip
         self.inverse = mlp(2 * cfg.embedding_dim, (cfg.inverse_hidden,), self.action_dim)
         self.error_rms = RunningMeanStd((1,))

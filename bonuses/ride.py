@@ -34,12 +34,15 @@ phi through both embeddings; the inverse loss is the cross-entropy, weight 0.1. 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
 
 from bonuses._encoders import (
     RIDE_CONV,
+    check_grid_encoder,
     encode_pairs,
     mlp,
     observation_features,
@@ -84,8 +87,14 @@ class RIDEConfig(BonusConfig):
     epochs: int = 1
     #: Minibatches per pass.
     num_minibatches: int = 4
+    #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
+    #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
+    grid_encoder: str = "ride"
+    #: What a config.json written before a field existed ran with (issue 31's field).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "ride")
         if self.count_key not in COUNT_KEYS:
             raise ValueError(f"ride.count_key must be 'state' or 'obs', got {self.count_key!r}")
         positive = ("learning_rate", "rmsprop_eps", "feature_dim", "hidden_dim", "epochs")
@@ -134,6 +143,7 @@ class RIDE(EpisodicCountBonus):
         self.encoder = state_encoder(
             self.obs_kind, tuple(observation_space.shape or ()), self.num_states,
             cfg.feature_dim, conv=RIDE_CONV, hidden=cfg.hidden_sizes,
+            grid_encoder=cfg.grid_encoder,
         )  # fmt: skip
         feat = cfg.feature_dim
         self.forward_model = mlp(feat + self.action_dim, (cfg.hidden_dim,), feat)
