@@ -291,9 +291,10 @@ def _mini_specs() -> list[TaskSpec]:
 
 def _minigrid_specs() -> list[TaskSpec]:
     specs = []
-    envpool = envpool_version() is not None
+    installed = envpool_version() is not None
     for t in MINIGRID_TASKS:
         native, package = minigrid_backends(t)
+        envpool = installed and not t.envpool_defect
         specs.append(
             TaskSpec(
                 id=f"{NAMESPACE}/{t.name}-v0",
@@ -301,11 +302,16 @@ def _minigrid_specs() -> list[TaskSpec]:
                 kwargs={"minigrid_id": t.minigrid_id},
                 card=minigrid_card(t),
                 coverage=EpisodeCoverage,
-                # without envpool (no wheel for the platform) "auto" runs the package
+                # without envpool (no wheel for the platform), or where its generator is
+                # defective (MultiRoom), "auto" runs the package
                 native_vector=functools.partial(minigrid_native_vector, t) if envpool else None,
                 native_backend=native if envpool else "",
                 backend=package
-                + ("" if envpool else " (envpool is not installed: run.vector=auto runs this)"),
+                + (
+                    ""
+                    if installed or t.envpool_defect
+                    else " (envpool is not installed: run.vector=auto runs this)"
+                ),
                 description=f"MiniGrid {t.minigrid_id.removeprefix('MiniGrid-')}, "
                 "7x7 symbolic view",
             )

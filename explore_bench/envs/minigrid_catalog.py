@@ -3,8 +3,9 @@ protocol cards.
 
 Two backends build the same task (see `minigrid_envpool`): envpool's C++ engine
 (``run.vector=auto``/``native``, the default) and the minigrid package wrapped in
-`minigrid_tasks.SymbolicView` (``run.vector=sync``/``async``, the reference). Importing this
-module imports neither.
+`minigrid_tasks.SymbolicView` (``run.vector=sync``/``async``, the reference). MultiRoom runs
+on the package under ``auto`` too: envpool 1.2.5's MultiRoom generator draws layouts with no
+path to the goal (`MULTIROOM_DEFECT`). Importing this module imports neither.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class MiniGridTask:
     grid_crop: tuple[int, int] | None = None
     #: What differs on the envpool backend beyond the layout draws.
     envpool_note: str = ""
+    #: Why envpool must not run this task ("" = it runs it under ``auto``/``native``); set,
+    #: the task has no native vector env and ``auto`` runs the package.
+    envpool_defect: str = ""
 
     @property
     def engine_id(self) -> str:
@@ -87,12 +91,26 @@ def _corridor(
     )
 
 
+#: Why the MultiRoom tasks do not run on envpool (docs/research/envpool-multiroom-layouts.md):
+#: its generator (envpool 1.2.5) sets some rooms' exit doors in walls that open onto the next
+#: room's wall, so the goal is walled off in 93 (N2-S4), 195 (N4-S5, 4 rooms), 247 (6 rooms)
+#: and 199 (N6) of seeds 0-299, against 0 of 300 on the package; E3B at 1M steps, seed 0:
+#: RLeXplore's code 0.68 on the package, the suite's 0.61 on the package and 0.09 on envpool.
+#: The package's generator is the reference, so it runs these tasks.
+MULTIROOM_DEFECT = (
+    "envpool 1.2.5's MultiRoom generator draws layouts with no path to the goal (195 of 300 "
+    "seeds of the 4-room task, the package 0 of 300; docs/research/envpool-multiroom-"
+    "layouts.md), so run.vector=auto runs the minigrid package here and there is no native "
+    "vector env."
+)
+
 #: Reference figures measured with ``python -m explore_bench.envs.minigrid_tasks EPISODES
 #: LAYOUTS ID...`` on the package (episode / layout k reset with seed k; uniform random
 #: actions over all 7). The first six are the suite's original tasks; the others are the
 #: harder rungs the papers use (RIDE, NovelD, RLeXplore), their random scores measured on
-#: envpool (16 envs seeded 0, 1,000 episodes; the backends agree in distribution), their
-#: optimal scores by the same search where it finishes (DoorKey5x5, 5 layouts).
+#: envpool (16 envs seeded 0, 1,000 episodes; the backends agree in distribution) except
+#: MultiRoom's (the package, 1,000 episodes, 2026-12-06: 0 on both), their optimal scores by
+#: the same search where it finishes (DoorKey5x5, 5 layouts).
 MINIGRID_TASKS = (
     _doorkey(8, 0.0118, 100, 0.9769, 20),
     _corridor(3, 0.0, 100, 0.9317, 20),
@@ -119,6 +137,7 @@ MINIGRID_TASKS = (
         200,
         0.8344,
         50,
+        envpool_defect=MULTIROOM_DEFECT,
     ),
     MiniGridTask(
         "MultiRoomN4S5",
@@ -134,6 +153,7 @@ MINIGRID_TASKS = (
         envpool_config={"min_num_rooms": 4, "max_num_rooms": 4},
         envpool_note="envpool registers only the 6-room -v0 of this name; it is made with "
         "4 rooms and the package's 80 steps here.",
+        envpool_defect=MULTIROOM_DEFECT,
     ),
     MiniGridTask(
         "MultiRoomN6S5",
@@ -146,7 +166,7 @@ MINIGRID_TASKS = (
         1000,
         0.0,
         0,
-        random_on="envpool",
+        envpool_defect=MULTIROOM_DEFECT,
     ),
     dataclasses.replace(_doorkey(5, 0.0303, 1000, 0.9640, 5), random_on="envpool"),
     dataclasses.replace(_doorkey(16, 0.0016, 1000, 0.0, 0), random_on="envpool"),
@@ -162,7 +182,7 @@ MINIGRID_TASKS = (
         1000,
         0.0,
         0,
-        random_on="envpool",
+        envpool_defect=MULTIROOM_DEFECT,
     ),
     MiniGridTask(
         "ObstructedMaze1Dl",
@@ -260,9 +280,16 @@ def card(t: MiniGridTask) -> ProtocolCard:
         f"{random}. info['state_key'] hashes the full grid and the agent's pose (NovelD/RIDE "
         "episodic counts), the same function of the state on both backends. Coverage: share "
         "of the layout's reachable cells visited per episode (mean of the last 100 "
-        "episodes); train_success_rate is logged beside it. Backends: envpool (run.vector="
-        "auto/native) and the minigrid package (sync/async) give the same views, rewards, "
-        "ends, keys and coverage; they draw layouts from different generators, so a seed "
-        "gives other layouts on each (equal in distribution, tested)."
-        + (f" {t.envpool_note}" if t.envpool_note else ""),
+        "episodes); train_success_rate is logged beside it. " + _backend_note(t),
+    )
+
+
+def _backend_note(t: MiniGridTask) -> str:
+    if t.envpool_defect:
+        return f"Backend: the minigrid package under every run.vector: {t.envpool_defect}"
+    return (
+        "Backends: envpool (run.vector=auto/native) and the minigrid package (sync/async) give "
+        "the same views, rewards, ends, keys and coverage; they draw layouts from different "
+        "generators, so a seed gives other layouts on each (equal in distribution, tested)."
+        + (f" {t.envpool_note}" if t.envpool_note else "")
     )

@@ -105,7 +105,8 @@ class Task:
     make_native_vector: Callable[[int], gym.vector.VectorEnv] | None = None
     #: What `make_native_vector` runs on; when set, the card names the backend a run used.
     native_backend: str = ""
-    #: What `make_env` (``run.vector`` "sync"/"async") runs on, named beside it.
+    #: What `make_env` (``run.vector`` "sync"/"async") runs on; named on the card when not
+    #: the default or beside a native backend.
     backend: str = "gymnasium"
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
@@ -117,10 +118,10 @@ class Task:
         return env
 
     def card_dict(self, vector: str = "auto") -> dict[str, Any]:
-        """The card as written into config.json; for a task with a named native backend,
+        """The card as written into config.json; for a task with a named backend,
         ``backend`` says what a run with ``run.vector=vector`` steps."""
         card = {"name": self.name, "env_id": self.env_id, **dataclasses.asdict(self.card)}
-        if self.native_backend:
+        if self.native_backend or self.backend != "gymnasium":
             native = vector in ("auto", "native") and self.make_native_vector is not None
             card["backend"] = self.native_backend if native else self.backend
         return card

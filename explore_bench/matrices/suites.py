@@ -31,8 +31,9 @@ EVIDENCE_MINIGRID_STEPS = {
 }
 #: Steps per reproduce-rlexplore run: 1M environment steps rounded up to whole 256 x 32
 #: rollouts (128 iterations), RLeXplore's Table 8 budget on DoorKey-8x8 and, on
-#: MultiRoom-N4-S5 (the 6-room -v0 their curves ran), the most the measured rates fit in
-#: DoorKey's wall time (the arithmetic: specs/reproduce-rlexplore.toml).
+#: MultiRoom-N4-S5 (the 6-room -v0 their curves ran, on the minigrid package), the most the
+#: measured rates fit in about DoorKey's wall time (the arithmetic:
+#: specs/reproduce-rlexplore.toml).
 REPRODUCE_RLEXPLORE_STEPS = {"DoorKey8x8": 128 * 256 * 32, "MultiRoomN6S5": 128 * 256 * 32}
 #: TRPO steps per evidence-emi run: 52 whole 50k-step iterations of the emi-mujoco preset, the
 #: most that the first (1.2M-step) run's measured rates fit in about 2 hours
