@@ -52,6 +52,7 @@ def test_count_solves_multiroom_and_none_does_not(tmp_path: Path) -> None:
     # the final evaluations), none's all 0.0. This test first held RE3 here at 50k steps (the
     # first run: 3 of 5 at a coefficient 200 times its release's); at its release's scale it
     # solves 2 of 5 at 409,600 (0.171, 0.107, 0, 0, 0), so it no longer qualifies.
-    # These runs used envpool's MultiRoom layouts, about two thirds of which have no path to
-    # the goal (docs/research/envpool-multiroom-layouts.md): the figures change with the fix.
+    # Those figures are from envpool's MultiRoom layouts, about two thirds of which have no
+    # path to the goal (docs/research/envpool-multiroom-layouts.md); the cells now run on the
+    # minigrid package (run.vector=auto) and are being rerun: the claim is checked again there.
     _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "count")
