@@ -32,6 +32,7 @@ from explore_bench.envs.minigrid_catalog import native_vector
 from explore_bench.envs.minigrid_tasks import SymbolicView, reachable_cells, shortest_solution
 from explore_bench.envs.tasks import resolve_task
 from explore_bench.runs.wiring import make_vector_env
+from explore_bench.settings.config import ConfigError, resolve
 
 if sys.platform == "linux":  # a core dependency there (pyproject.toml): missing = broken set-up
     import envpool
@@ -278,7 +279,6 @@ def test_the_rollout_hands_envpool_state_keys_and_final_views_to_the_bonus():
 @pytest.mark.parametrize("vector", ["auto", "sync"])
 def test_a_run_says_which_backend_stepped(tmp_path, vector):
     from explore_bench.runs.runner import run
-    from explore_bench.settings.config import resolve
 
     resolved = resolve(
         {"task": _id("DoorKey6x6"), "bonus": "count", "steps": 256, "num_envs": 4},
@@ -331,6 +331,16 @@ def test_multiroom_layouts_on_the_default_backend_have_a_path_to_the_goal(name):
     connects the agent's start to the goal (the package's generator guarantees it)."""
     blocked = _blocked_seeds(make_vector_env(resolve_task(_id(name)), 1, "auto"), range(30))
     assert not blocked, f"{len(blocked)} of 30 layouts have no path to the goal: seeds {blocked}"
+
+
+@pytest.mark.parametrize("name", MULTIROOM)
+def test_multiroom_cards_name_the_package_and_native_is_refused(name):
+    task = resolve_task(_id(name))
+    assert task.make_native_vector is None
+    assert task.card_dict("auto")["backend"].startswith("minigrid ")
+    assert "no path to the goal" in task.card.notes
+    with pytest.raises(ConfigError, match=r"run\.vector='native'.*no native vector env"):
+        resolve({"task": _id(name), "bonus": "none", "steps": 256}, {"run": {"vector": "native"}})
 
 
 @pytest.mark.parametrize("name", MULTIROOM)
