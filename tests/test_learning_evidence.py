@@ -46,13 +46,11 @@ def test_count_solves_four_rooms_and_none_does_not(tmp_path: Path) -> None:
 
 
 def test_count_solves_multiroom_and_none_does_not(tmp_path: Path) -> None:
-    # MultiRoomN4S5 at the MiniGrid rerun's 409,600 steps, where count separates from none
-    # (results/evidence, 2026-12-06): count's final scores by seed 0.226, 0.154, 0.076, 0.063,
-    # 0.117 (5 of 5 reach the card's success threshold, 0.05: the goal is reached in part of
-    # the final evaluations), none's all 0.0. This test first held RE3 here at 50k steps (the
-    # first run: 3 of 5 at a coefficient 200 times its release's); at its release's scale it
-    # solves 2 of 5 at 409,600 (0.171, 0.107, 0, 0, 0), so it no longer qualifies.
-    # Those figures are from envpool's MultiRoom layouts, about two thirds of which have no
-    # path to the goal (docs/research/envpool-multiroom-layouts.md); the cells now run on the
-    # minigrid package (run.vector=auto) and are being rerun: the claim is checked again there.
+    # MultiRoomN4S5 at the MiniGrid rerun's 409,600 steps on the minigrid package, where
+    # count separates from none (results/evidence, rerun 2026-12-06): count's final scores by
+    # seed 0.77, 0.78, 0.78, 0.79, 0.71 (5 of 5 reach the card's success threshold, 0.05),
+    # none's all 0.0. RND (5 of 5) separates as well. This test first held RE3 here at 50k
+    # steps (the first run: 3 of 5 at a coefficient 200 times its release's). The cells first
+    # ran on envpool, whose MultiRoom layouts wall the goal off in about two thirds of seeds
+    # (docs/research/envpool-multiroom-layouts.md): count 0.06-0.23 there.
     _separates(tmp_path, "evidence-minigrid", "explore_bench/MultiRoomN4S5-v0", "count")
