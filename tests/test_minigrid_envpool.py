@@ -353,13 +353,11 @@ def test_envpool_multiroom_generator_still_walls_goals_off(name):
 
 
 def test_the_path_check_tells_a_walled_in_goal_from_a_reachable_one():
-    """The search the test above relies on: a wall column cuts the start off from the goal;
-    a door in it joins them; the package's layouts (seeds 0-29) all have a path."""
+    """The search the layout tests rely on: a wall column cuts the start off from the goal;
+    a door in it joins them (on real layouts, the package's pass and envpool's fail above)."""
     grid = np.ones((5, 5, 3), dtype=np.uint8)
     grid[3, 3, 0] = GOAL
     grid[2, :, 0] = WALL
     assert not reachable_cells(grid, (0, 0))[grid[..., 0] == GOAL].any()
     grid[2, 1, 0] = DOOR
     assert reachable_cells(grid, (0, 0))[grid[..., 0] == GOAL].any()
-    for name in MULTIROOM:
-        assert not _blocked_seeds(make_vector_env(resolve_task(_id(name)), 1, "sync"), range(30))
