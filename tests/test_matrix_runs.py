@@ -122,6 +122,12 @@ def test_a_failing_cell_is_isolated_and_the_exit_code_says_so(tmp_path: Path, ca
     failed = (bad / "FAILED").read_text()
     assert failed.startswith("Traceback") and "RuntimeError: ExplodingBonus exploded" in failed
     assert "const_bonus.py" in failed
+    # the matrix's cells are declared for its report, the failed one included
+    declared = json.loads((out / "cells.json").read_text())["cells"]
+    assert sorted(map(tuple, declared)) == [
+        ("CartPole-v1", "ppo", "const_bonus:ExplodingBonus", 0),
+        ("CartPole-v1", "ppo", "none", 0),
+    ]
     # status shows it, and a rerun leaves DONE alone and retries only the failed cell
     assert cli.main(["status", str(out)]) == 0
     assert "failed" in capsys.readouterr().out

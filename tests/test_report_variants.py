@@ -3,6 +3,7 @@ two corrected messages (normalisation scale, degenerate IQM with no reward found
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -99,6 +100,49 @@ def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
     summary = _report(tmp_path)
     assert summary.runs_missing == 0
     assert not any("missing" in w for w in summary.warnings)
+
+
+def _variants_on_venture_only(root: Path) -> None:
+    for seed in range(2):
+        write_run(root, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[9, 20])
+        write_run(root, "ALE/Venture-v5", "ppo", "none", seed, card=VENTURE, evals=[0, 1])
+        write_run(
+            root,
+            "ALE/Venture-v5",
+            "ppo",
+            "count",
+            seed,
+            card=VENTURE,
+            evals=[0.0, 1.0],
+            variant={"name": "count-long", "overrides": {"run.steps": 9}},
+        )
+
+
+def test_the_matrix_cells_file_makes_a_variant_expected_where_it_has_not_run(tmp_path):
+    _variants_on_venture_only(tmp_path)
+    cells = [
+        [task, "ppo", entry, seed]
+        for task in ("CartPole-v1", "ALE/Venture-v5")
+        for entry in ("none", "count-long")
+        for seed in range(2)
+    ]
+    (tmp_path / "cells.json").write_text(json.dumps({"cells": cells}))
+    summary = _report(tmp_path)
+    assert summary.runs_missing == 2
+    note = next(w for w in summary.warnings if "missing" in w)
+    assert note.startswith("2 of 8 expected runs are missing")
+    assert "CartPole-v1/ppo/count-long/seed0" in note and "CartPole-v1/ppo/count-long/seed1" in note
+
+
+def test_a_malformed_matrix_cells_file_is_named_and_not_used(tmp_path):
+    _variants_on_venture_only(tmp_path)
+    (tmp_path / "cells.json").write_text(json.dumps({"cells": [["CartPole-v1", "ppo"]]}))
+    summary = _report(tmp_path)
+    assert summary.runs_missing == 0
+    assert any(
+        "cells.json is not a list of [task, agent, entry, seed] cells" in w
+        for w in summary.warnings
+    )
 
 
 def test_a_variant_is_compared_with_the_baselines_variant_of_the_same_overrides(tmp_path):

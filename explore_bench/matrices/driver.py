@@ -31,7 +31,7 @@ from explore_bench.reports.options import published_figures
 from explore_bench.settings.config import ConfigError, check_out_dir
 from explore_bench.settings.fairness import fairness_lines
 from explore_bench.store import io
-from explore_bench.store.layout import done_problem, metrics_path, name_from_path
+from explore_bench.store.layout import MATRIX_CELLS, done_problem, metrics_path, name_from_path
 
 # --------------------------------------------------------------------------- progress
 
@@ -198,6 +198,11 @@ def run_matrix(args: argparse.Namespace) -> MatrixResult:
     jobs = [Job(c.label, r.to_dict(), str(c.run_dir)) for c, r in todo]
     executor = _executor(args, len(jobs)) if jobs else None  # e.g. Ray unreachable: stop here
     io.write_text(matrix.out / SPEC_COPY, text)
+    cells = [
+        [r.run.task, r.run.agent, c.entry, r.run.seed]
+        for c, r in zip(matrix.cells, configs, strict=True)
+    ]
+    io.write_json(matrix.out / MATRIX_CELLS, {"cells": cells})
     failures: list[Outcome] = []
     busy: list[Outcome] = []
     if executor is not None:

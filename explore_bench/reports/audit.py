@@ -3,12 +3,15 @@
 The expected set is the full cross product of the tasks, agents, bonuses and seeds that occur
 anywhere in the results directory, except that a matrix variant (an entry with overrides) is
 expected only on the (task, agent) pairs it has runs on: a variant may be restricted to some
-tasks or agents. A run directory without DONE counts as unfinished.
+tasks or agents. To that come the cells the matrix last run into the directory declared
+(``declared``, from its cells.json), so that a variant is expected on the tasks it has not
+reached yet. A run directory without DONE counts as unfinished.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -17,9 +20,11 @@ from explore_bench.reports.load import KEYS
 CELL = ("task", "agent", "bonus")
 
 
-def _expected(runs: pd.DataFrame, keys: tuple[str, ...]) -> list[tuple[object, ...]]:
+def _expected(
+    runs: pd.DataFrame, keys: tuple[str, ...], declared: Sequence[tuple[object, ...]] = ()
+) -> list[tuple[object, ...]]:
     """The expected (task, agent, bonus[, seed]) keys: the cross product, variants only where
-    they ran (see the module docstring)."""
+    they ran, and the declared cells (see the module docstring)."""
     axes = [sorted(runs[k].unique(), key=str) for k in keys]
     variants = (
         set(runs.loc[runs["overrides"].astype(str) != "", "bonus"])
@@ -27,14 +32,15 @@ def _expected(runs: pd.DataFrame, keys: tuple[str, ...]) -> list[tuple[object, .
         else set()
     )
     ran = set(zip(runs["task"], runs["agent"], runs["bonus"], strict=True))
-    return [k for k in itertools.product(*axes) if k[2] not in variants or k[:3] in ran]
+    found = [k for k in itertools.product(*axes) if k[2] not in variants or k[:3] in ran]
+    return list(dict.fromkeys([*found, *(tuple(c[: len(keys)]) for c in declared)]))
 
 
-def completeness(runs: pd.DataFrame) -> pd.DataFrame:
+def completeness(runs: pd.DataFrame, declared: Sequence[tuple[object, ...]] = ()) -> pd.DataFrame:
     """One row per expected run that did not finish: its keys, status and error line."""
     index = runs.set_index(list(KEYS))
     rows = []
-    for key in _expected(runs, KEYS):
+    for key in _expected(runs, KEYS, declared):
         if key not in index.index:
             rows.append((*key, "missing", ""))
             continue
@@ -45,8 +51,10 @@ def completeness(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*KEYS, "status", "error"])
 
 
-def completeness_warnings(runs: pd.DataFrame, gaps: pd.DataFrame) -> list[str]:
-    expected = len(_expected(runs, KEYS))
+def completeness_warnings(
+    runs: pd.DataFrame, gaps: pd.DataFrame, declared: Sequence[tuple[object, ...]] = ()
+) -> list[str]:
+    expected = len(_expected(runs, KEYS, declared))
     out = []
     for status, label in (
         ("missing", "missing (no run directory)"),
@@ -63,11 +71,11 @@ def completeness_warnings(runs: pd.DataFrame, gaps: pd.DataFrame) -> list[str]:
     return out
 
 
-def seed_counts(runs: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs per (task, agent, bonus) over the full cross product (zeros included)."""
+def seed_counts(runs: pd.DataFrame, declared: Sequence[tuple[object, ...]] = ()) -> pd.DataFrame:
+    """Finished runs per expected (task, agent, bonus) (zeros included)."""
     done = runs[runs["finished"]]
     counts = done.groupby(list(CELL)).size()
-    full = pd.MultiIndex.from_tuples(_expected(runs, CELL), names=list(CELL))
+    full = pd.MultiIndex.from_tuples(_expected(runs, CELL, declared), names=list(CELL))
     return counts.reindex(full, fill_value=0).rename("runs").reset_index()
 
 

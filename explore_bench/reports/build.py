@@ -192,8 +192,8 @@ def main_report(
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     runs = loaded.runs
-    gaps = audit.completeness(runs)
-    counts = audit.seed_counts(runs)
+    gaps = audit.completeness(runs, loaded.declared)
+    counts = audit.seed_counts(runs, loaded.declared)
     painter = Painter(plot_dir)
     ctx = Context(
         loaded,

@@ -23,7 +23,7 @@ def data_notes(tables: Tables, gaps: pd.DataFrame, counts: pd.DataFrame) -> list
     runs = tables.runs
     notes = [
         *tables.warnings,
-        *audit.completeness_warnings(runs, gaps),
+        *audit.completeness_warnings(runs, gaps, tables.declared),
         *audit.seed_warnings(counts),
     ]
     tasks = sorted(runs.loc[runs["finished"], "task"].unique(), key=str)

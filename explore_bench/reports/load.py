@@ -28,6 +28,7 @@ from explore_bench.store.layout import (
     done_problem,
     metrics_path,
     name_from_path,
+    read_matrix_cells,
 )
 
 KEYS = ("task", "agent", "bonus", "seed")
@@ -57,6 +58,9 @@ class Tables:
     #: (agent, bonus) -> the recipe mode of its runs ("paper", "shared", or "unrecorded"
     #: for runs written before config.json recorded one).
     modes: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: (task, agent, entry, seed) of every cell of the matrix last run into the directory
+    #: (its cells.json; empty without one): runs the report expects beyond those it found.
+    declared: tuple[tuple[str, str, str, int], ...] = ()
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -339,6 +343,9 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
             "<task>/<agent>/<bonus>/seed<k>/ holding config.json, metrics.csv and DONE"
         )
     notes.extend(_agent_settings_notes(root, entry_configs))
+    declared, problem = read_matrix_cells(root)
+    if problem:
+        notes.append(problem)
     runs = pd.DataFrame(rows).sort_values(list(KEYS), kind="stable").reset_index(drop=True)
     runs["finished"] = (runs["status"] == "done") & runs["final_raw"].notna()
     curve_table = (
@@ -357,6 +364,7 @@ def load_results(root: str | os.PathLike[str], final_window: float = 0.1) -> Tab
         settings=settings,
         warnings=notes,
         modes=recipe_modes(runs),
+        declared=tuple(declared),
     )
 
 

@@ -18,6 +18,10 @@ METRICS_CSV = "metrics.csv"
 #: The same table gzip-compressed (``explore-bench compact``): how finished runs are kept in
 #: a results tree that is committed (2.3x smaller lossless, 3.5x with 9-digit numbers).
 METRICS_GZ = "metrics.csv.gz"
+#: The cells of the matrix last run into a results root, ``{"cells": [[task, agent, entry,
+#: seed], ...]}``, written by `explore-bench matrix` beside its spec copy: the runs a report
+#: of that root expects, variants on the tasks they have not reached yet included.
+MATRIX_CELLS = "cells.json"
 
 
 def metrics_path(run_dir: Path) -> Path:
@@ -110,3 +114,18 @@ def _json_field(path: Path, key: str) -> Any:
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return data.get(key) if isinstance(data, dict) else None
+
+
+def read_matrix_cells(root: Path) -> tuple[list[tuple[str, str, str, int]], str]:
+    """The (task, agent, entry, seed) keys of ``root``'s `MATRIX_CELLS`, and what is wrong with
+    the file ("" when nothing is). No file gives no keys and no problem. The file is data in a
+    results tree, so a malformed one is named and its keys are not used."""
+    path = Path(root) / MATRIX_CELLS
+    if not path.is_file():
+        return [], ""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        keys = [(str(t), str(a), str(e), int(s)) for t, a, e, s in cells]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return [], f"{path} is not a list of [task, agent, entry, seed] cells: ignored"
+    return keys, ""
