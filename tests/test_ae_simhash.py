@@ -140,13 +140,16 @@ def unseen_over_seen(
 
 def test_codes_tell_trained_frames_from_unseen_ones() -> None:
     """Issue 29: after training on one family, another family's frames score higher than
-    the counted ones. Oracle: every frame is distinct, so where no code is shared a seen frame
-    has n >= 2 (counted, plus itself in the batch) and an unseen one n = 1: a ratio of at
-    least sqrt(2) = 1.41 (measured: 1.41); where all codes collapse to one it is 1.00 (the
-    code before batch normalisation: 1.00, every frame of both families on 2 codes or 1).
+    the counted ones. Oracle: every frame is distinct, so where no hash key is shared a seen
+    frame has n >= 2 (counted, plus itself in the batch) and an unseen one n = 1: a ratio of
+    sqrt(2) = 1.41; where all codes collapse to one it is 1.00 (the code before batch
+    normalisation: 1.00, every frame of both families on 2 codes or 1). The bound, 1.3, allows
+    a few unseen frames whose SimHash key (64 projections of a distinct code) meets a seen
+    one's, which float rounding decides: measured 1.41 on one machine and, with one torch
+    thread on another, 1.39 (all 64 codes distinct, two unseen keys shared; seeds 1-5: 1.41).
     Kept small for the default run: 8 intensity classes, minibatches of 8, 16 Adam steps."""
     cfg = AESimHashConfig(num_classes=8, batch_size=8, train_every=1, table_size=9973)
-    assert unseen_over_seen(cfg, updates=4, repeats=1, seed=0, recount=True) >= 1.4
+    assert unseen_over_seen(cfg, updates=4, repeats=1, seed=0, recount=True) >= 1.3
 
 
 @pytest.mark.slow
