@@ -82,13 +82,13 @@ def test_scale_note_names_the_tasks_without_constants(tmp_path):
     assert "no run found reward" in note
 
 
-def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
+def _variants_on_venture_only(root: Path) -> None:
     for seed in range(2):
-        write_run(tmp_path, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[9, 20])
-        write_run(tmp_path, "ALE/Venture-v5", "ppo", "none", seed, card=VENTURE, evals=[0, 1])
+        write_run(root, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[9, 20])
+        write_run(root, "ALE/Venture-v5", "ppo", "none", seed, card=VENTURE, evals=[0, 1])
         for bonus in ("none", "count"):
             write_run(
-                tmp_path,
+                root,
                 "ALE/Venture-v5",
                 "ppo",
                 bonus,
@@ -97,25 +97,13 @@ def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
                 evals=[0.0, 1.0],
                 variant={"name": f"{bonus}-long", "overrides": {"run.steps": 9}},
             )
+
+
+def test_a_variant_on_some_tasks_is_not_missing_elsewhere(tmp_path):
+    _variants_on_venture_only(tmp_path)
     summary = _report(tmp_path)
     assert summary.runs_missing == 0
     assert not any("missing" in w for w in summary.warnings)
-
-
-def _variants_on_venture_only(root: Path) -> None:
-    for seed in range(2):
-        write_run(root, "CartPole-v1", "ppo", "none", seed, card=CARTPOLE, evals=[9, 20])
-        write_run(root, "ALE/Venture-v5", "ppo", "none", seed, card=VENTURE, evals=[0, 1])
-        write_run(
-            root,
-            "ALE/Venture-v5",
-            "ppo",
-            "count",
-            seed,
-            card=VENTURE,
-            evals=[0.0, 1.0],
-            variant={"name": "count-long", "overrides": {"run.steps": 9}},
-        )
 
 
 def test_the_matrix_cells_file_makes_a_variant_expected_where_it_has_not_run(tmp_path):
@@ -123,15 +111,17 @@ def test_the_matrix_cells_file_makes_a_variant_expected_where_it_has_not_run(tmp
     cells = [
         [task, "ppo", entry, seed]
         for task in ("CartPole-v1", "ALE/Venture-v5")
-        for entry in ("none", "count-long")
+        for entry in ("none", "none-long", "count-long")
         for seed in range(2)
     ]
     (tmp_path / "cells.json").write_text(json.dumps({"cells": cells}))
     summary = _report(tmp_path)
-    assert summary.runs_missing == 2
+    assert summary.runs_missing == 4
     note = next(w for w in summary.warnings if "missing" in w)
-    assert note.startswith("2 of 8 expected runs are missing")
-    assert "CartPole-v1/ppo/count-long/seed0" in note and "CartPole-v1/ppo/count-long/seed1" in note
+    assert note.startswith("4 of 12 expected runs are missing")
+    for entry in ("none-long", "count-long"):
+        for seed in range(2):
+            assert f"CartPole-v1/ppo/{entry}/seed{seed}" in note
 
 
 def test_a_malformed_matrix_cells_file_is_named_and_not_used(tmp_path):

@@ -123,9 +123,8 @@ def read_matrix_cells(root: Path) -> tuple[list[tuple[str, str, str, int]], str]
     path = Path(root) / MATRIX_CELLS
     if not path.is_file():
         return [], ""
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        keys = [(str(t), str(a), str(e), int(s)) for t, a, e, s in cells]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    try:  # an unreadable file gives None, which fails here as a malformed list does
+        keys = [(str(t), str(a), str(e), int(s)) for t, a, e, s in _json_field(path, "cells")]
+    except (ValueError, TypeError):
         return [], f"{path} is not a list of [task, agent, entry, seed] cells: ignored"
     return keys, ""
