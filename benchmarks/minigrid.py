@@ -1,10 +1,11 @@
-"""(11) MiniGrid at engine speed (issue 30): PPO on ``explore_bench/DoorKey8x8-v0`` through
-the runner on the envpool backend (``run.vector=auto``) vs the minigrid package
-(``run.vector=sync``: SyncVectorEnv over `SymbolicView`), for ``none`` and every bonus that
-runs on grids, at the same settings: 8 envs x 128 steps, the agent's defaults otherwise
-(PPO: 10 epochs, 4 minibatches), each bonus with its paper recipe, evaluation and
-checkpoints off, one torch thread. Beside them the ceiling: envpool's own random-action
-rate at the same 8 envs on one thread (``envpool.make`` stepped with pre-drawn actions, no
+"""(11) MiniGrid at engine speed (issue 30): PPO on ``explore_bench/DoorKey8x8-v0`` through the
+runner on the envpool backend (``run.vector=auto``) vs the minigrid package
+(``run.vector=sync``: SyncVectorEnv over `SymbolicView`, whose view is sliced from the
+encoded grid since 2026-12-07: RESULTS-minigrid.md predates that), for ``none`` and every
+bonus that runs on grids, at the same settings: 8 envs x 128 steps, the agent's defaults
+otherwise (PPO: 10 epochs, 4 minibatches), each bonus with its paper recipe, evaluation and
+checkpoints off, one torch thread. Beside them the ceiling: envpool's own random-action rate
+at the same 8 envs on one thread (``envpool.make`` stepped with pre-drawn actions, no
 adapter), and PPO ``none`` on envpool as a share of it.
 
 Disagreement (five forward models of 512 units with residual blocks, the paper's) runs on
