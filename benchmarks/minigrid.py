@@ -8,6 +8,10 @@ checkpoints off, one torch thread. Beside them the ceiling: envpool's own random
 at the same 8 envs on one thread (``envpool.make`` stepped with pre-drawn actions, no
 adapter), and PPO ``none`` on envpool as a share of it.
 
+The package path's own speed-up (`SymbolicView`'s view sliced from the encoded grid, on by
+default since 2026-12-07) is measured beside them: MultiRoomN6S5 at the reproduction's 256
+envs, random actions, against the package's ``gen_obs`` (``fast_view=False``).
+
 Disagreement (five forward models of 512 units with residual blocks, the paper's) runs on
 a quarter of the budget; its work per PPO iteration (counted FLOPs of one update + compute
 on a 128 x 8 batch, and its time) is in the table after the pairs.
@@ -28,14 +32,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from benchmarks._common import ours_train
 from benchmarks._harness import Measure, Pair, PairResult, run_measure
+from explore_bench.envs.catalog import MINIGRID_TASKS
+from explore_bench.envs.minigrid_tasks import make_minigrid
 from explore_bench.envs.tasks import resolve_task
 from explore_bench.runs.wiring import make_vector_env
 
 TASK = "explore_bench/DoorKey8x8-v0"
+#: The view speed-up's pair: the task and env count of the reproduction's MultiRoom part.
+VIEW_TASK, VIEW_ENVS = "MultiRoomN6S5", 256
 ENVPOOL_ID = "MiniGrid-DoorKey-8x8-v0"
 NUM_ENVS = 8
 #: Bonuses that run on symbolic grids (AE-SimHash's autoencoder is for pixels).
@@ -69,13 +78,13 @@ def raw(steps: int) -> dict[str, Any]:
     return {"sps": done / wall, "sps_cpu": done / cpu, "wall_s": round(wall, 3)}
 
 
-def env_cost(steps: int, vector: str) -> dict[str, Any]:
-    """The suite's vector env alone on ``vector`` ("auto": envpool, "sync": the package path),
-    as the runner builds it: 8 envs stepped with pre-drawn random actions, no agent."""
-    envs = make_vector_env(resolve_task(TASK), NUM_ENVS, vector)
+def _step_rate(envs: gym.vector.VectorEnv, steps: int) -> dict[str, Any]:
+    """``envs`` stepped with pre-drawn random actions for ``steps`` env steps (after 100
+    vector steps of warm-up): steps/s on wall and CPU time."""
+    n = envs.num_envs
     envs.reset(seed=0)
-    per_env = steps // NUM_ENVS
-    actions = np.random.default_rng(0).integers(0, 7, (per_env + 100, NUM_ENVS))
+    per_env = steps // n
+    actions = np.random.default_rng(0).integers(0, 7, (per_env + 100, n))
     for a in actions[:100]:
         envs.step(a)
     start, cpu = time.perf_counter(), time.process_time()
@@ -83,10 +92,28 @@ def env_cost(steps: int, vector: str) -> dict[str, Any]:
         envs.step(a)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     envs.close()
-    done = per_env * NUM_ENVS
+    done = per_env * n
     # CPU time, not wall: the work each backend needs, without the waits a loaded machine
     # adds (envpool's worker thread counts, being in this process).
     return {"sps": done / wall, "sps_cpu": done / cpu, "us_per_step": cpu / done * 1e6}
+
+
+def env_cost(steps: int, vector: str) -> dict[str, Any]:
+    """The suite's vector env alone on ``vector`` ("auto": envpool, "sync": the package path),
+    as the runner builds it: 8 envs stepped with pre-drawn random actions, no agent."""
+    return _step_rate(make_vector_env(resolve_task(TASK), NUM_ENVS, vector), steps)
+
+
+def view_rate(steps: int, fast_view: bool) -> dict[str, Any]:
+    """MultiRoomN6S5 on the package path (MultiRoom's only backend) with the reproduction's
+    256 envs, random actions: `SymbolicView`'s view sliced from the encoded grid
+    (``fast_view``) or the package's own ``gen_obs``."""
+    task = next(t for t in MINIGRID_TASKS if t.name == VIEW_TASK)
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: make_minigrid(task.minigrid_id, fast_view=fast_view)] * VIEW_ENVS,
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    return _step_rate(envs, steps)
 
 
 def pairs(quick: bool) -> list[Pair]:
@@ -114,6 +141,16 @@ def pairs(quick: bool) -> list[Pair]:
             target_text=f"PPO >= {TARGET_RAW_SHARE:.0%} of raw envpool (issue 30)",
         ),
     ]
+    out.append(
+        Pair(
+            key="minigrid-view",
+            title=f"{VIEW_TASK} on the package path, view from the encoded grid vs the "
+            f"package's gen_obs, {VIEW_ENVS} envs, random actions, {8 * steps} steps",
+            a=Measure("fast view", "minigrid:view_rate", {"steps": 8 * steps, "fast_view": True}),
+            b=Measure("gen_obs", "minigrid:view_rate", {"steps": 8 * steps, "fast_view": False}),
+            target_text="gain stated (SymbolicView's docstring: 1.7-2.0x)",
+        )
+    )
     for bonus in BONUSES:
         n = steps // 4 if bonus == "disagreement" else steps
         target = None if bonus == "disagreement" else TARGET_BONUS

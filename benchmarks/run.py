@@ -35,7 +35,8 @@ Comparisons (module per comparison; each states its exact settings in its docstr
    report`` on results/evidence with charts on 2 worker processes vs in place
    (`benchmarks.report`).
 12. ``minigrid``: PPO on DoorKey8x8 on the envpool backend vs the minigrid package, for
-   ``none`` and every grid bonus, and against envpool's raw rate (`benchmarks.minigrid`).
+   ``none`` and every grid bonus, and against envpool's raw rate; the package path's view
+   from the encoded grid vs the package's ``gen_obs`` on MultiRoomN6S5 (`benchmarks.minigrid`).
 
 Method: every measurement runs in a fresh Python process (same import, thread and allocator
 state; one torch/BLAS thread unless stated), its cwd a temp dir. In each round A and B run
