@@ -140,8 +140,6 @@ def pairs(quick: bool) -> list[Pair]:
             target=TARGET_RAW_SHARE,
             target_text=f"PPO >= {TARGET_RAW_SHARE:.0%} of raw envpool (issue 30)",
         ),
-    ]
-    out.append(
         Pair(
             key="minigrid-view",
             title=f"{VIEW_TASK} on the package path, view from the encoded grid vs the "
@@ -149,8 +147,8 @@ def pairs(quick: bool) -> list[Pair]:
             a=Measure("fast view", "minigrid:view_rate", {"steps": 8 * steps, "fast_view": True}),
             b=Measure("gen_obs", "minigrid:view_rate", {"steps": 8 * steps, "fast_view": False}),
             target_text="gain stated (SymbolicView's docstring: 1.7-2.0x)",
-        )
-    )
+        ),
+    ]
     for bonus in BONUSES:
         n = steps // 4 if bonus == "disagreement" else steps
         target = None if bonus == "disagreement" else TARGET_BONUS
