@@ -49,6 +49,7 @@ def test_every_step_of_a_random_walk_sees_what_the_package_sees(name):
             action = rng.choice([0, 1, 2, 2, PICKUP, DROP, TOGGLE, TOGGLE])
             obs, _, terminated, truncated, _ = env.step(action)
             np.testing.assert_array_equal(obs, _package_view(env))
+            assert obs.dtype == np.uint8 and env.observation_space.contains(obs)
             doors += bool((obs[0] == 4).any())
             if terminated or truncated:
                 break

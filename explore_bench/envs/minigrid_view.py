@@ -66,7 +66,7 @@ def visible(view: np.ndarray) -> np.ndarray:
 
 
 def egocentric_view(
-    padded: np.ndarray, top: tuple[int, int], direction: int, carried: np.ndarray | None
+    padded: np.ndarray, top: tuple[int, int], direction: int, carried: tuple[int, ...] | None
 ) -> np.ndarray:
     """The (7, 7, 3) uint8 view of an agent facing ``direction`` whose window's top corner
     is ``top`` (``MiniGridEnv.get_view_exts()[:2]``), over a `pad_grid` array; ``carried``
