@@ -9,11 +9,12 @@ step of an episode scores 0 and C^-1 is reset to I / lambda at each episode end,
 release (``minihack/torchbeast/src/utils.py``, ``act``). phi is trained only through an
 inverse-dynamics head predicting a_t from [phi(s_t), phi(s_{t+1})].
 
-The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`: it spans rollouts
-and is saved with ``state_dict()``. The walk over a rollout computes the same numbers as the
-step-by-step recursion in closed form, per episode segment (a Cholesky factorisation of the
-segment's m x m Gram matrix; see `EllipticalMemory.walk`), which replaces m memory-bound
-d x d rank-1 updates by matrix products. C^-1 is kept in float64: thousands of rank-1
+The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`
+(`bonuses._elliptical_memory`): it spans rollouts and is saved with ``state_dict()``. The
+walk over a rollout computes the same numbers as the step-by-step recursion in closed form,
+per episode segment (a Cholesky factorisation of the segment's m x m Gram matrix; see
+`EllipticalMemory.walk`), which replaces m memory-bound d x d rank-1 updates by matrix
+products. C^-1 is kept in float64: thousands of rank-1
 downdates in float32 (the release) can lose positive definiteness on long episodes.
 
 Choices where the paper is silent or differs from this setting:
@@ -38,6 +39,15 @@ Choices where the paper is silent or differs from this setting:
   measured on small grids, 9-34 times larger). The release then clips the total reward
   r_ext + r_int to [-1, 1] (``clip_rewards``, src/algos/e3b.py): the recipe sets
   ``agent.total_reward_clip = 1``.
+- Episode starts: ``episode_start = "release"`` is the rule above. ``"rllte"`` is RLeXplore's
+  E3B (rllte ``reward`` branch @ b0057b3, rllte/xplore/reward/e3b.py:153-168), which reads
+  the done flag a step late (``terminateds[j]`` is step j-1's flag in its rollout storage):
+  a new episode's first state is scored against the previous episode's C^-1 and folded into
+  it, C^-1 resets only after it, and the second state is scored against I / lambda. Not a
+  rule of the paper, but it changes results: on MultiRoom-N4-S5 at 1M steps (seed 1,
+  RLeXplore's settings) the suite's E3B with it reached a training return of 0.663, within
+  rllte's own code's 0.646-0.682 on that seed, where the release rule gave 0.595
+  (docs/research/rllte-own-runs.md).
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import torch
 
+from bonuses._elliptical_memory import EllipticalMemory
 from bonuses._encoders import (
     check_grid_encoder,
     fit_inverse_dynamics,
@@ -59,10 +70,12 @@ from bonuses._encoders import (
 from bonuses.base import (
     BonusConfig,
     EpisodicBonus,
-    EpisodicMemory,
     Recipe,
     Transitions,
 )
+
+#: The episode-start rules (`E3BConfig.episode_start`).
+EPISODE_STARTS = ("release", "rllte")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -88,11 +101,22 @@ class E3BConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
     #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
-    #: What a config.json written before a field existed ran with (issue 31's field).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
+    #: "release": an episode's first step scores 0 and C^-1 resets at its end (e3b ``act``);
+    #: "rllte": RLeXplore's reset a step late (rllte/xplore/reward/e3b.py:153-168).
+    episode_start: str = "release"
+    #: What a config.json written before a field existed ran with (issue 31's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "grid_encoder": "ride",
+        "episode_start": "release",
+    }
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "e3b")
+        if self.episode_start not in EPISODE_STARTS:
+            raise ValueError(
+                f"e3b.episode_start must be one of {', '.join(map(repr, EPISODE_STARTS))}, "
+                f"got {self.episode_start!r}"
+            )
         positive = ("ridge", "feature_dim", "inverse_hidden", "learning_rate", "epochs")
         for name in (*positive, "num_minibatches"):
             value = getattr(self, name)
@@ -102,75 +126,6 @@ class E3BConfig(BonusConfig):
             raise ValueError(f"e3b.max_grad_norm must be >= 0 (0 = off), got {self.max_grad_norm}")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"e3b.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
-
-
-class EllipticalMemory(EpisodicMemory):
-    """Per-env C^-1 (N, d, d) and the number of steps taken in the current episode."""
-
-    def __init__(self, num_envs: int, dim: int, ridge: float, device: torch.device) -> None:
-        super().__init__(num_envs)
-        self.ridge = ridge
-        eye = torch.eye(dim, dtype=torch.float64, device=device) / ridge
-        self.cov_inv = eye.expand(num_envs, dim, dim).clone()
-        self.steps = torch.zeros(num_envs, dtype=torch.int64, device=device)
-
-    def step(self, *inputs: torch.Tensor) -> torch.Tensor:
-        h = inputs[0]
-        u = torch.bmm(self.cov_inv, h.unsqueeze(-1)).squeeze(-1)
-        b = (h * u).sum(-1)
-        self.cov_inv -= u.unsqueeze(-1) * u.unsqueeze(-2) / (1.0 + b)[:, None, None]
-        out = torch.where(self.steps == 0, torch.zeros_like(b), b)
-        self.steps += 1
-        return out
-
-    def walk(self, inputs: tuple[torch.Tensor, ...], ended: torch.Tensor) -> torch.Tensor:
-        """The per-step recursion in closed form, one episode segment of m steps at a time:
-        with P the segment's starting C^-1, H its embeddings (m x d) and L the Cholesky
-        factor of I + H P H^T, the Schur complements give 1 + b_t = L_tt^2, and Woodbury the
-        end memory P - (HP)^T (I + H P H^T)^-1 (HP). Same result as `step` t by t, with
-        matrix products instead of m memory-bound rank-1 updates."""
-        h = inputs[0]
-        out = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
-        for env in range(h.shape[1]):
-            start = 0
-            ends = (ended[:, env].nonzero().reshape(-1) + 1).tolist()
-            for stop in ends + ([h.shape[0]] if not ends or ends[-1] < h.shape[0] else []):
-                seg, cov_inv = h[start:stop, env], self.cov_inv[env]
-                hp = seg @ cov_inv
-                gram = hp @ seg.T + torch.eye(stop - start, dtype=h.dtype, device=h.device)
-                chol = torch.linalg.cholesky(gram)
-                b = chol.diagonal().pow(2) - 1.0
-                if self.steps[env] == 0:
-                    b[0] = 0.0
-                out[start:stop, env] = b
-                if stop in ends:  # the episode ends: its C^-1 is not needed
-                    self.reset(torch.arange(self.num_envs) == env)
-                else:
-                    new = cov_inv - hp.T @ torch.cholesky_solve(hp, chol)
-                    self.cov_inv[env] = (new + new.T) / 2
-                    self.steps[env] += stop - start
-                start = stop
-        return out
-
-    def reset(self, ended: torch.Tensor) -> None:
-        ended = ended.to(self.cov_inv.device)
-        dim = self.cov_inv.shape[-1]
-        eye = torch.eye(dim, dtype=torch.float64, device=self.cov_inv.device) / self.ridge
-        self.cov_inv[ended] = eye
-        self.steps[ended] = 0
-
-    def copy(self) -> EllipticalMemory:
-        out = EllipticalMemory.__new__(EllipticalMemory)
-        out.num_envs, out.ridge = self.num_envs, self.ridge
-        out.cov_inv, out.steps = self.cov_inv.clone(), self.steps.clone()
-        return out
-
-    def state(self) -> dict[str, Any]:
-        return {"cov_inv": self.cov_inv.cpu(), "steps": self.steps.cpu()}
-
-    def load(self, state: dict[str, Any]) -> None:
-        self.cov_inv = state["cov_inv"].to(self.cov_inv.device, torch.float64).clone()
-        self.steps = state["steps"].to(self.steps.device).clone()
 
 
 class E3B(EpisodicBonus):
@@ -215,7 +170,9 @@ class E3B(EpisodicBonus):
         return self.encoder(observation_features(obs, self.obs_kind, self.num_states))
 
     def new_memory(self, num_envs: int) -> EllipticalMemory:
-        return EllipticalMemory(num_envs, self.config.feature_dim, self.config.ridge, self.device)
+        cfg = self.config
+        lagged = cfg.episode_start == "rllte"
+        return EllipticalMemory(num_envs, cfg.feature_dim, cfg.ridge, self.device, lagged)
 
     def memory_inputs(self, batch: Transitions) -> tuple[torch.Tensor, ...]:
         flat = batch.flat().to(self.device)

@@ -209,6 +209,7 @@ def test_ngu_modulator_is_clipped_to_one_and_l() -> None:
 
 MAKERS = {
     "e3b": lambda: E3B(VEC, ACT),
+    "e3b-rllte": lambda: E3B(VEC, ACT, E3BConfig(episode_start="rllte")),
     "noveld": lambda: NovelD(VEC, ACT, NovelDConfig(warmup_updates=0)),
     "ride": lambda: RIDE(VEC, ACT),
     "ngu": lambda: NGU(VEC, ACT, NGUConfig(warmup_updates=0)),
@@ -271,11 +272,14 @@ def test_update_reuses_the_walk_of_compute() -> None:
     assert before.shape == (12, 3)
 
 
-def test_e3b_batched_walk_equals_the_step_by_step_recursion() -> None:
+@pytest.mark.parametrize("episode_start", ["release", "rllte"])
+def test_e3b_batched_walk_equals_the_step_by_step_recursion(episode_start: str) -> None:
     torch.manual_seed(0)
-    bonus = E3B(VEC, ACT, E3BConfig(feature_dim=16))
+    bonus = E3B(VEC, ACT, E3BConfig(feature_dim=16, episode_start=episode_start))
     batch = _repeating_batch(3)
-    bonus.commit_walk(_split(batch, 4)[0])
+    first = _split(batch, 4)[0]
+    first.terminated[-1] = True  # an episode ends on a rollout's last step
+    bonus.commit_walk(first)
     inputs = bonus.memory_inputs(batch)
     ended = batch.terminated | batch.truncated
     assert ended[4:].any()
@@ -285,6 +289,48 @@ def test_e3b_batched_walk_equals_the_step_by_step_recursion() -> None:
     assert torch.allclose(got, expected, rtol=1e-7, atol=1e-9)
     assert torch.allclose(batched.cov_inv, stepped.cov_inv, rtol=1e-6, atol=1e-9)
     assert torch.equal(batched.steps, stepped.steps)
+    assert torch.equal(batched.pending, stepped.pending)
+
+
+def test_e3b_rllte_episode_start_is_rlexplores_loop() -> None:
+    """Oracle: rllte's E3B loop (rllte/xplore/reward/e3b.py:153-168) over two rollouts of its
+    storage, whose ``terminateds`` has T + 1 rows, row j + 1 the flag of step j and row 0
+    the last rollout's last flag, and whose loop resets C^-1 when row j is set."""
+    torch.manual_seed(0)
+    bonus = E3B(VEC, ACT, E3BConfig(feature_dim=8, episode_start="rllte"))
+    ends = [(1,), (0, 3)]  # one ends on the first rollout's last step
+    rollouts = [chain([A, B, C], ends[0]), chain([D, A, B, C, D], ends[1])]
+    lam = bonus.config.ridge
+    cov_inv = torch.eye(8, dtype=torch.float64) / lam
+    last_flag = False
+    for batch in rollouts:
+        got = bonus.compute(batch)[:, 0].double()
+        bonus.commit_walk(batch)
+        with torch.no_grad():
+            h = bonus._features(batch.obs[:, 0]).double()
+        flags = [last_flag, *batch.terminated[:, 0].tolist()]
+        expected = []
+        for j in range(h.shape[0]):
+            u = cov_inv @ h[j]
+            b = float(h[j] @ u)
+            expected.append(b)
+            cov_inv = cov_inv - torch.outer(u, u) / (1.0 + b)
+            if flags[j]:
+                cov_inv = torch.eye(8, dtype=torch.float64) / lam
+        last_flag = flags[-1]
+        assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-5)
+    # the second rollout's first state (a new episode) was scored against the old matrix,
+    # its third (the first of the next episode but one) against I / lambda alone
+    h = bonus._features(rollouts[1].obs[:, 0]).double().detach()
+    assert got[1] == pytest.approx(float(h[1] @ h[1]) / lam, rel=1e-5)
+    assert got[0] < float(h[0] @ h[0]) / lam
+
+
+def test_e3b_rejects_an_unknown_episode_start() -> None:
+    with pytest.raises(
+        ValueError, match="episode_start must be one of 'release', 'rllte', got 'lag'"
+    ):
+        E3BConfig(episode_start="lag")
 
 
 def test_symbolic_grids_run_where_the_encoders_fit() -> None:

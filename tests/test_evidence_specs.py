@@ -104,6 +104,10 @@ def test_reproduce_rlexplore_runs_their_agent_for_every_entry_and_their_bonus_se
                 assert (cfg.bonus.memory_scope, cfg.bonus.memory_size) == ("env", 1000)
             if cell.bonus == "rnd":  # rllte's obs_rms=False: grid / 255, no warm-up
                 assert cfg.bonus.obs_normalize is False and cfg.bonus.warmup_updates == 0
+            if cell.bonus == "e3b":  # rllte's done flag, read a step late
+                assert cfg.bonus.episode_start == "rllte"
+        elif cell.bonus == "e3b":  # the paper entry keeps the E3B release's rule
+            assert cfg.bonus.episode_start == "release"
     assert variants == {"re3", "icm", "rnd", "e3b", "ngu", "ride", "disagreement"}
     assert {c.task for c in matrix.cells} == {
         "explore_bench/DoorKey8x8-v0",
