@@ -14,8 +14,8 @@ The per-env C^-1 is the episodic memory of `bonuses.base.EpisodicBonus`
 walk over a rollout computes the same numbers as the step-by-step recursion in closed form,
 per episode segment (a Cholesky factorisation of the segment's m x m Gram matrix; see
 `EllipticalMemory.walk`), which replaces m memory-bound d x d rank-1 updates by matrix
-products. C^-1 is kept in float64: thousands of rank-1
-downdates in float32 (the release) can lose positive definiteness on long episodes.
+products. C^-1 is kept in float64: thousands of rank-1 downdates in float32 (the release)
+can lose positive definiteness on long episodes.
 
 Choices where the paper is silent or differs from this setting:
 

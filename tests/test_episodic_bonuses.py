@@ -319,8 +319,8 @@ def test_e3b_rllte_episode_start_is_rlexplores_loop() -> None:
                 cov_inv = torch.eye(8, dtype=torch.float64) / lam
         last_flag = flags[-1]
         assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-5)
-    # the second rollout's first state (a new episode) was scored against the old matrix,
-    # its third (the first of the next episode but one) against I / lambda alone
+    # the second rollout's first state (a new episode's first) was scored against the last
+    # episode's matrix, and its second state against I / lambda alone
     h = bonus._features(rollouts[1].obs[:, 0]).double().detach()
     assert got[1] == pytest.approx(float(h[1] @ h[1]) / lam, rel=1e-5)
     assert got[0] < float(h[0] @ h[0]) / lam
