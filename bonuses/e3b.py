@@ -44,10 +44,10 @@ Choices where the paper is silent or differs from this setting:
   the done flag a step late (``terminateds[j]`` is step j-1's flag in its rollout storage):
   a new episode's first state is scored against the previous episode's C^-1 and folded into
   it, C^-1 resets only after it, and the second state is scored against I / lambda. Not a
-  rule of the paper, but it changes results: on MultiRoom-N4-S5 at 1M steps with
-  RLeXplore's settings, seeds 0 and 1, the suite's E3B with it reached a training return of
-  0.603 and 0.607, where the release rule gave 0.568 and 0.595 (rllte's own code: 0.678 and
-  0.646-0.682; docs/research/rllte-own-runs.md).
+  rule of the paper; kept so that RLeXplore's runs can be rerun as they ran. On
+  MultiRoom-N4-S5 at 1M steps with RLeXplore's settings it gave a training return of 0.603,
+  0.607 and 0.561 on seeds 0-2, where the release rule gave 0.568, 0.595 and 0.581: no
+  difference beyond the runs' spread (docs/research/rllte-own-runs.md).
 """
 
 from __future__ import annotations
