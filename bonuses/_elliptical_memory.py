@@ -48,11 +48,12 @@ class EllipticalMemory(EpisodicMemory):
         matrix products instead of m memory-bound rank-1 updates."""
         h = inputs[0]
         out = torch.zeros(h.shape[:2], dtype=torch.float64, device=h.device)
+        pending = self.pending.tolist()  # one read of the device, not one per env
         for env in range(h.shape[1]):
             start = 0
             ends = (ended[:, env].nonzero().reshape(-1) + 1).tolist()
             if self.lagged:  # each reset one step later; one pending from the last rollout
-                ends = [1] * bool(self.pending[env]) + [e + 1 for e in ends if e < h.shape[0]]
+                ends = [1] * pending[env] + [e + 1 for e in ends if e < h.shape[0]]
             for stop in ends + ([h.shape[0]] if not ends or ends[-1] < h.shape[0] else []):
                 seg, cov_inv = h[start:stop, env], self.cov_inv[env]
                 hp = seg @ cov_inv
