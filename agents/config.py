@@ -48,6 +48,10 @@ class OnPolicyConfig:
     #: Bootstrap a truncated episode from V(final obs); False scores the value at a path end
     #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
     bootstrap_truncation: bool = True
+    #: Zero a truncated step's advantage, its return being its own value, so that nothing
+    #: flows back from it: rllte's PPO (RLeXplore; rllte/xploit/storage/
+    #: vanilla_rollout_storage.py:158, ``gae = gae * (1.0 - self.truncateds[step + 1])``).
+    zero_truncated_advantage: bool = False
     #: Policy MLP hidden sizes (after the CNN for images).
     policy_hidden: tuple[int, ...] = (64, 64)
     #: Value MLP hidden sizes.
@@ -74,6 +78,7 @@ class OnPolicyConfig:
         "reward_scale": 1.0,
         "grid_cnn": "rl-starter",
         "policy_head_gain": 0.01,
+        "zero_truncated_advantage": False,
     }
     #: Fields an older config.json holds that are no setting any more: the evaluation's
     #: policy is the task card's ``final_score`` (issue 31); every run before it recorded

@@ -118,28 +118,36 @@ def gae(
     dones: torch.Tensor,
     gamma: float,
     lam: float,
+    zeroed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation (Schulman et al. 2016) over (T, N) tensors; returns
     (advantages, returns).
 
     ``next_values[t]`` is V of the true successor of step t (the final observation at an
     episode end); ``terminated`` zeroes it, ``dones`` (terminated or truncated) stops the
-    recursion so advantages never leak across episodes. On the CPU the recursion runs on
-    NumPy views (the same float32 operations in the same order); elsewhere on the tensors.
+    recursion so advantages never leak across episodes. ``zeroed`` marks steps whose
+    advantage is set to 0 (their return being their own value) before it flows back, as
+    rllte's time-limit rule does. On the CPU the recursion runs on NumPy views (the same
+    float32 operations in the same order); elsewhere on the tensors.
     """
     dtype = torch.promote_types(rewards.dtype, values.dtype)
     inputs = [x.detach().to(dtype) for x in (rewards, values, next_values)]
     inputs += [1.0 - terminated.to(dtype), 1.0 - dones.to(dtype)]
+    if zeroed is not None:
+        inputs.append(1.0 - zeroed.to(dtype))
     on_cpu = all(x.device.type == "cpu" for x in inputs)
     lib: Any = np if on_cpu else torch
     arrays: list[Any] = [x.numpy() for x in inputs] if on_cpu else inputs
-    r, v, nv, not_term, not_done = arrays
+    r, v, nv, not_term, not_done = arrays[:5]
+    kept = arrays[5] if zeroed is not None else None
     adv = lib.zeros_like(r)
     last = lib.zeros_like(r[0])
     gl = gamma * lam
     for t in range(r.shape[0] - 1, -1, -1):
         delta = r[t] + gamma * nv[t] * not_term[t] - v[t]
         last = delta + gl * not_done[t] * last
+        if kept is not None:
+            last = last * kept[t]
         adv[t] = last
     advantages = torch.from_numpy(adv) if on_cpu else adv
     return advantages, advantages + values

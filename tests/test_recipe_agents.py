@@ -1,5 +1,6 @@
 """Paper recipes reach the agent: RND's non-episodic intrinsic return, rllab's value of 0 at a
-path end (bootstrap truncation off), random-action warm-up, PPO's minibatch count."""
+path end (bootstrap truncation off), rllte's zeroed advantage at a time limit, random-action
+warm-up, PPO's minibatch count."""
 
 from __future__ import annotations
 
@@ -125,6 +126,29 @@ def test_bootstrap_truncation_off_scores_the_path_end_zero(bootstrap: bool) -> N
     else:
         assert adv[2, 0] == r_minus_v  # exactly: nothing after the path end counts
     assert PPOConfig().bootstrap_truncation  # bootstrapping stays the default
+
+
+def test_zero_truncated_advantage_cuts_gae_at_a_truncated_step() -> None:
+    """rllte's rule (RLeXplore's PPO): a truncated step's advantage is 0, so the step before
+    it keeps its own TD error alone; the default bootstraps from V(final obs)."""
+    cfg = PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8, zero_truncated_advantage=True)
+    agent = _agent(cfg)
+    ids = [0.1, 0.2, 0.3, 0.4, 0.5]
+    adv, ret = _advantages(agent, ids, 0.6, end=2, kind="truncated", int_rewards=torch.zeros(T, 1))
+    # r_t = t + 1, V(s_t) = 10 * id: the step before the cut, d_1 = 2 + .9 * 3 - 2
+    assert adv[2, 0].item() == 0.0
+    assert ret[2, 0, 0] == agent.buf_values[2, 0, 0]
+    assert adv[1, 0].item() == pytest.approx(2.0 + 0.9 * 3.0 - 2.0)
+    plain, _ = _advantages(
+        _agent(PPOConfig(num_steps=T, gamma=0.9, gae_lambda=0.8)),
+        ids,
+        0.6,
+        end=2,
+        kind="truncated",
+        int_rewards=torch.zeros(T, 1),
+    )
+    assert plain[2, 0].item() == pytest.approx(3.0 - 3.0 + 0.9 * 7.0)
+    assert not PPOConfig().zero_truncated_advantage
 
 
 def test_emi_presets_and_rllab_recipes_do_not_bootstrap() -> None:
