@@ -49,8 +49,8 @@ class OnPolicyConfig:
     #: 0, as rllab does (Kim et al. 2019's and Tang et al. 2017's TRPO).
     bootstrap_truncation: bool = True
     #: Zero a truncated step's advantage, its return being its own value, so that nothing
-    #: flows back from it: rllte's PPO (RLeXplore; rllte/xploit/storage/
-    #: vanilla_rollout_storage.py:158, ``gae = gae * (1.0 - self.truncateds[step + 1])``).
+    #: flows back from it, as rllte's PPO does (RLeXplore's agent;
+    #: rllte/xploit/storage/vanilla_rollout_storage.py:158).
     zero_truncated_advantage: bool = False
     #: Policy MLP hidden sizes (after the CNN for images).
     policy_hidden: tuple[int, ...] = (64, 64)
