@@ -60,11 +60,11 @@ class EllipticalMemory(EpisodicMemory):
                 gram = hp @ seg.T + torch.eye(stop - start, dtype=h.dtype, device=h.device)
                 chol = torch.linalg.cholesky(gram)
                 b = chol.diagonal().pow(2) - 1.0
-                if self.steps[env] == 0 and not self.lagged:
+                if not self.lagged and self.steps[env] == 0:
                     b[0] = 0.0
                 out[start:stop, env] = b
                 if stop in ends:  # the episode ends: its C^-1 is not needed
-                    self._clear(torch.arange(self.num_envs, device=self.steps.device) == env)
+                    self._clear(env)
                 else:
                     new = cov_inv - hp.T @ torch.cholesky_solve(hp, chol)
                     self.cov_inv[env] = (new + new.T) / 2
@@ -81,7 +81,8 @@ class EllipticalMemory(EpisodicMemory):
         else:
             self._clear(ended)
 
-    def _clear(self, ended: torch.Tensor) -> None:
+    def _clear(self, ended: torch.Tensor | int) -> None:
+        """Reset C^-1 and the step count of the envs ``ended`` selects (a mask or an index)."""
         dim = self.cov_inv.shape[-1]
         eye = torch.eye(dim, dtype=torch.float64, device=self.cov_inv.device) / self.ridge
         self.cov_inv[ended] = eye
