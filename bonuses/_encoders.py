@@ -41,6 +41,9 @@ GRID_CONV = RIDE_CONV
 #: Grid encoders a bonus can build for a symbolic grid (its ``grid_encoder`` field): "ride",
 #: `GRID_CONV`; "rllte", `rllte_grid_encoder`.
 GRID_ENCODERS = ("ride", "rllte")
+#: Initialisations of a learned bonus's encoder and heads (its ``weight_init`` field), named
+#: by whose they are: PyTorch's, RIDE's release's, ICM's release's, RLeXplore's (`apply_init`).
+WEIGHT_INITS = ("torch", "ride", "noreward-rl", "rllte")
 
 
 def frame_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -80,14 +83,72 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def check_choice(field: str, value: str, choices: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming ``field`` and the valid ``choices`` unless ``value`` is one."""
+    if value not in choices:
+        raise ValueError(f"{field} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
 def check_grid_encoder(value: str, owner: str) -> None:
     """Raise ``ValueError`` naming ``owner``'s ``grid_encoder`` field unless ``value`` is
     one of `GRID_ENCODERS`."""
-    if value not in GRID_ENCODERS:
-        raise ValueError(
-            f"{owner}.grid_encoder must be one of {', '.join(map(repr, GRID_ENCODERS))}, "
-            f"got {value!r}"
-        )
+    check_choice(f"{owner}.grid_encoder", value, GRID_ENCODERS)
+
+
+def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
+    """Initialise a bonus's encoder and its inverse / forward heads (each an `mlp`) as
+    ``scheme`` says, one of `WEIGHT_INITS`. Every scheme but "torch" zeroes the biases.
+
+    - "torch": PyTorch's defaults, left as built (weights and biases uniform within
+      1/sqrt(fan_in); rllte's ``default_layer_init`` draws the same).
+    - "ride": RIDE's release for its MiniGrid networks, which E3B's release keeps for its
+      inverse head (facebookresearch/impact-driven-exploration src/models.py ``init_`` in
+      MinigridStateEmbeddingNet, MinigridInverseDynamicsNet, MinigridForwardDynamicsNet;
+      facebookresearch/e3b e3b_minihack/src/models.py MinigridInverseDynamicsNet):
+      orthogonal weights, gain sqrt 2 (``calculate_gain('relu')``) on the encoder and the
+      heads' hidden layers, gain 1 on the heads' output layers.
+    - "noreward-rl": ICM's release (pathak22/noreward-rl src/model.py): the encoder's layers
+      uniform within sqrt(6 / (fan_in + fan_out)) (its ``conv2d``; its universe head has no
+      linear layer, so the suite's vector encoder gets the same rule), the heads' layers
+      ``normalized_columns_initializer(0.01)``: Gaussian weights scaled so that each unit's
+      incoming weights have norm 0.01.
+    - "rllte": RLeXplore's runs (rllte ``reward`` branch @ b0057b3, src/utils.py
+      ``--weight_init`` default "orthogonal"; rllte/xplore/reward/model.py:35-38
+      ``orthogonal_layer_init``, applied at :189-194 and :230-234): the heads orthogonal with
+      gain sqrt 2 on every layer, the output one included; the encoder keeps PyTorch's
+      (their MinigridEncoder takes no init argument).
+    """
+    check_choice("weight_init", scheme, WEIGHT_INITS)
+    if scheme == "torch":
+        return
+    if scheme == "ride":
+        orthogonal_init(encoder)
+    if scheme == "noreward-rl":
+        _init_layers(encoder, nn.init.xavier_uniform_)
+    for head in heads:
+        if scheme == "noreward-rl":
+            _init_layers(head, _unit_norm_rows)
+            continue
+        orthogonal_init(head)
+        if scheme == "ride":
+            orthogonal_init(head[-1], 1.0)
+
+
+def _init_layers(module: nn.Module, init: Callable[[torch.Tensor], object]) -> None:
+    """``init`` on the weight of every linear and conv layer in ``module``; zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            init(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def _unit_norm_rows(weight: torch.Tensor, norm: float = 0.01) -> None:
+    """noreward-rl's ``normalized_columns_initializer(0.01)``: each output unit's weights
+    Gaussian, scaled to ``norm`` (its columns are a torch Linear's rows)."""
+    weight.normal_()
+    weight.mul_(norm / weight.norm(dim=1, keepdim=True))
 
 
 def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:

@@ -61,6 +61,9 @@ import torch
 
 from bonuses._elliptical_memory import EllipticalMemory
 from bonuses._encoders import (
+    WEIGHT_INITS,
+    apply_init,
+    check_choice,
     check_grid_encoder,
     fit_inverse_dynamics,
     mlp,
@@ -104,19 +107,20 @@ class E3BConfig(BonusConfig):
     #: "release": an episode's first step scores 0 and C^-1 resets at its end (e3b ``act``);
     #: "rllte": RLeXplore's reset a step late (rllte/xplore/reward/e3b.py:153-168).
     episode_start: str = "release"
+    #: Init of phi and the head (`apply_init`). The release's head is "ride"'s; the suite's
+    #: runs so far used "torch", which stays the default until they are redone.
+    weight_init: str = "torch"
     #: What a config.json written before a field existed ran with (issue 31's fields).
     legacy_fields: ClassVar[Mapping[str, Any]] = {
         "grid_encoder": "ride",
         "episode_start": "release",
+        "weight_init": "torch",
     }
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "e3b")
-        if self.episode_start not in EPISODE_STARTS:
-            raise ValueError(
-                f"e3b.episode_start must be one of {', '.join(map(repr, EPISODE_STARTS))}, "
-                f"got {self.episode_start!r}"
-            )
+        check_choice("e3b.episode_start", self.episode_start, EPISODE_STARTS)
+        check_choice("e3b.weight_init", self.weight_init, WEIGHT_INITS)
         positive = ("ridge", "feature_dim", "inverse_hidden", "learning_rate", "epochs")
         for name in (*positive, "num_minibatches"):
             value = getattr(self, name)
@@ -163,6 +167,7 @@ class E3B(EpisodicBonus):
             grid_encoder=cfg.grid_encoder,
         )  # fmt: skip
         self.inverse = mlp(2 * cfg.feature_dim, (cfg.inverse_hidden,), self.action_dim)
+        apply_init(cfg.weight_init, self.encoder, self.inverse)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)
 

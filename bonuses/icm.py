@@ -55,6 +55,9 @@ from torch import nn
 
 from bonuses._encoders import (
     ICM_CONV,
+    WEIGHT_INITS,
+    apply_init,
+    check_choice,
     check_grid_encoder,
     conv_trunk,
     encode_pairs,
@@ -97,11 +100,15 @@ class ICMConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
     #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
-    #: What a config.json written before a field existed ran with (issue 31's field).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
+    #: Init of phi and the heads (`apply_init`). The release's is "noreward-rl"; the suite's
+    #: runs so far used "torch", which stays the default until they are redone.
+    weight_init: str = "torch"
+    #: What a config.json written before a field existed ran with (issue 31's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride", "weight_init": "torch"}
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "icm")
+        check_choice("icm.weight_init", self.weight_init, WEIGHT_INITS)
         positive = (
             "eta",
             "learning_rate",
@@ -156,6 +163,7 @@ class ICM(IntrinsicBonus):
             feat = cfg.feature_dim
         self.inverse = mlp(2 * feat, (cfg.hidden_dim,), self.action_dim)
         self.forward_model = mlp(feat + self.action_dim, (cfg.hidden_dim,), feat)
+        apply_init(cfg.weight_init, self.encoder, self.inverse, self.forward_model)
         self.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.learning_rate, fused=True)
 

@@ -64,7 +64,10 @@ import torch
 
 from bonuses._encoders import (
     RND_CONV,
+    WEIGHT_INITS,
     RunningMeanStd,
+    apply_init,
+    check_choice,
     check_grid_encoder,
     fit_inverse_dynamics,
     mlp,
@@ -98,6 +101,7 @@ class NGUConfig(BonusConfig):
     legacy_fields: ClassVar[Mapping[str, Any]] = {
         "distance_mean": "episode",
         "grid_encoder": "ride",
+        "weight_init": "torch",
     }
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
@@ -126,9 +130,13 @@ class NGUConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid) for f: "ride", the suite's shared grid conv;
     #: "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`; the lifelong RND keeps its own).
     grid_encoder: str = "ride"
+    #: Init of f and the inverse head (`apply_init`): the paper gives none and there is no
+    #: release, so PyTorch's ("torch"); "rllte" is RLeXplore's.
+    weight_init: str = "torch"
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "ngu")
+        check_choice("ngu.weight_init", self.weight_init, WEIGHT_INITS)
         positive = (
             "k", "kernel_epsilon", "pseudo_count", "max_similarity", "memory_size",
             "embedding_dim", "inverse_hidden", "learning_rate", "adam_eps", "epochs",
@@ -277,6 +285,7 @@ class NGU(EpisodicBonus):
             grid_encoder=cfg.grid_encoder,
         )  # fmt: skip
         self.inverse = mlp(2 * cfg.embedding_dim, (cfg.inverse_hidden,), self.action_dim)
+        apply_init(cfg.weight_init, self.encoder, self.inverse)
         self.error_rms = RunningMeanStd((1,))
         self.to(self.device)
         self.optimizer = torch.optim.Adam(

@@ -42,6 +42,9 @@ import torch
 
 from bonuses._encoders import (
     RIDE_CONV,
+    WEIGHT_INITS,
+    apply_init,
+    check_choice,
     check_grid_encoder,
     encode_pairs,
     mlp,
@@ -90,11 +93,15 @@ class RIDEConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
     #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
-    #: What a config.json written before a field existed ran with (issue 31's field).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride"}
+    #: Init of phi and the heads (`apply_init`). The release's is "ride"; the suite's runs
+    #: so far used "torch", which stays the default until they are redone.
+    weight_init: str = "torch"
+    #: What a config.json written before a field existed ran with (issue 31's fields).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride", "weight_init": "torch"}
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "ride")
+        check_choice("ride.weight_init", self.weight_init, WEIGHT_INITS)
         if self.count_key not in COUNT_KEYS:
             raise ValueError(f"ride.count_key must be 'state' or 'obs', got {self.count_key!r}")
         positive = ("learning_rate", "rmsprop_eps", "feature_dim", "hidden_dim", "epochs")
@@ -148,6 +155,7 @@ class RIDE(EpisodicCountBonus):
         feat = cfg.feature_dim
         self.forward_model = mlp(feat + self.action_dim, (cfg.hidden_dim,), feat)
         self.inverse = mlp(2 * feat, (cfg.hidden_dim,), self.action_dim)
+        apply_init(cfg.weight_init, self.encoder, self.inverse, self.forward_model)
         self.to(self.device)
         self.optimizer = torch.optim.RMSprop(
             self.parameters(), lr=cfg.learning_rate, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
