@@ -100,9 +100,9 @@ class ICMConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid): "ride", the suite's shared grid conv (RIDE's
     #: MiniGrid embedding); "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
-    #: Init of phi and the heads (`apply_init`). The release's is "noreward-rl"; the suite's
-    #: runs so far used "torch", which stays the default until they are redone.
-    weight_init: str = "torch"
+    #: Init of phi and the heads (`apply_init`; noreward-rl src/model.py ``conv2d``,
+    #: ``normalized_columns_initializer(0.01)``); runs before 2026-12-07 had "torch".
+    weight_init: str = "noreward-rl"
     #: What a config.json written before a field existed ran with (issue 31's fields).
     legacy_fields: ClassVar[Mapping[str, Any]] = {"grid_encoder": "ride", "weight_init": "torch"}
 

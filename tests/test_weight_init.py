@@ -82,16 +82,28 @@ def test_rllte_scheme_gives_the_heads_gain_sqrt2_and_leaves_the_encoder(
 
 @pytest.mark.parametrize(("cls", "config_cls"), BONUSES)
 def test_torch_scheme_keeps_pytorch_default_draws(cls: type, config_cls: type) -> None:
-    """The default: weights and biases uniform within 1/sqrt(fan_in), the same draws as a
-    config that does not name the field (what the committed runs were built with)."""
+    """What every run before the field was built with: weights and biases uniform within
+    1/sqrt(fan_in), the draws of `nn.Linear` / `nn.Conv2d` themselves."""
     bonus = _build(cls, config_cls, "torch")
-    torch.manual_seed(0)
-    unnamed = cls(GRID, ACT, config_cls())
     for layer in [m for h in _heads(bonus) for m in _layers(h)] + _layers(bonus.encoder):
         bound = 1.0 / math.sqrt(layer.weight[0].numel())
         assert layer.weight.abs().max() <= bound + 1e-7
         assert layer.bias is not None and layer.bias.abs().min() > 0
-    for a, b in zip(bonus.parameters(), unnamed.parameters(), strict=True):
+
+
+@pytest.mark.parametrize(
+    ("cls", "config_cls", "scheme"),
+    [(ICM, ICMConfig, "noreward-rl"), (E3B, E3BConfig, "ride"), (RIDE, RIDEConfig, "ride"),
+     (NGU, NGUConfig, "torch")],
+)  # fmt: skip
+def test_a_default_bonus_is_built_with_its_release_scheme(
+    cls: type, config_cls: type, scheme: str
+) -> None:
+    """The defaults follow the releases (NGU has none): the same draws as naming the scheme."""
+    torch.manual_seed(0)
+    default = cls(GRID, ACT, config_cls())
+    named = _build(cls, config_cls, scheme)
+    for a, b in zip(default.parameters(), named.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -126,12 +138,12 @@ def test_a_config_written_before_the_field_reads_as_torch(config_cls: type) -> N
     assert config_from_dict(config_cls, stored).weight_init == "torch"
 
 
-def test_an_old_run_config_shows_no_difference_from_the_default() -> None:
-    """A cell checkpointed before the field existed resumes: `config_differences` reads the
-    missing field as the value the run had."""
-    resolved = resolve({"agent": "ppo", "bonus": "icm", "task": "CartPole-v1"})
-    stored = json.loads(json.dumps(resolved.to_dict(), default=list))
-    del stored["bonus"]["weight_init"]
-    assert config_differences(stored, resolved) == []
-    stored["bonus"]["weight_init"] = "ride"
-    assert config_differences(stored, resolved) == ["bonus.weight_init: 'ride' -> 'torch'"]
+def test_a_run_config_from_before_the_field_reads_as_torch() -> None:
+    """A cell run before the field existed was built with PyTorch's init: `config_differences`
+    says so against a bonus whose default now differs (ICM) and not where it does not (NGU),
+    so the matrix driver lists the first as run with other settings and resumes the second."""
+    for bonus, changes in [("icm", ["bonus.weight_init: 'torch' -> 'noreward-rl'"]), ("ngu", [])]:
+        resolved = resolve({"agent": "ppo", "bonus": bonus, "task": "CartPole-v1"})
+        stored = json.loads(json.dumps(resolved.to_dict(), default=list))
+        del stored["bonus"]["weight_init"]
+        assert config_differences(stored, resolved) == changes
