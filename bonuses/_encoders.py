@@ -71,7 +71,7 @@ def mlp(
     in_dim: int,
     hidden: Sequence[int],
     out_dim: int,
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """Linear layers with ``activation`` between them and none after the last."""
     layers: list[nn.Module] = []
@@ -97,10 +97,10 @@ def check_grid_encoder(value: str, owner: str) -> None:
 
 def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
     """Initialise a bonus's encoder and its inverse / forward heads (each an `mlp`) as
-    ``scheme`` says, one of `WEIGHT_INITS`. Every scheme but "torch" zeroes the biases.
+    ``scheme`` says, one of `WEIGHT_INITS`. A layer a scheme sets gets zero biases.
 
     - "torch": PyTorch's defaults, left as built (weights and biases uniform within
-      1/sqrt(fan_in); rllte's ``default_layer_init`` draws the same).
+      1/sqrt(fan_in); rllte's ``default_layer_init`` draws the same for linear layers).
     - "ride": RIDE's release for its MiniGrid networks, which E3B's release keeps for its
       inverse head (facebookresearch/impact-driven-exploration src/models.py ``init_`` in
       MinigridStateEmbeddingNet, MinigridInverseDynamicsNet, MinigridForwardDynamicsNet;
@@ -124,18 +124,20 @@ def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
     if scheme == "ride":
         orthogonal_init(encoder)
     if scheme == "noreward-rl":
-        _init_layers(encoder, nn.init.xavier_uniform_)
+        init_layers(encoder, nn.init.xavier_uniform_)
     for head in heads:
         if scheme == "noreward-rl":
-            _init_layers(head, _unit_norm_rows)
+            init_layers(head, unit_norm_rows)
             continue
         orthogonal_init(head)
         if scheme == "ride":
             orthogonal_init(head[-1], 1.0)
 
 
-def _init_layers(module: nn.Module, init: Callable[[torch.Tensor], object]) -> None:
-    """``init`` on the weight of every linear and conv layer in ``module``; zero biases."""
+def init_layers(module: nn.Module, init: Callable[[torch.Tensor], object]) -> None:
+    """``init`` on the weight of every linear and conv layer in ``module``; zero biases.
+    The TensorFlow releases' layer defaults are ``init_layers(m, nn.init.xavier_uniform_)``
+    (Glorot-uniform, zero bias: ``tf.layers.dense``/``conv2d``, noreward-rl ``conv2d``)."""
     for m in module.modules():
         if isinstance(m, nn.Linear | nn.Conv2d):
             init(m.weight)
@@ -144,9 +146,10 @@ def _init_layers(module: nn.Module, init: Callable[[torch.Tensor], object]) -> N
 
 
 @torch.no_grad()
-def _unit_norm_rows(weight: torch.Tensor, norm: float = 0.01) -> None:
-    """noreward-rl's ``normalized_columns_initializer(0.01)``: each output unit's weights
-    Gaussian, scaled to ``norm`` (its columns are a torch Linear's rows)."""
+def unit_norm_rows(weight: torch.Tensor, norm: float = 0.01) -> None:
+    """The TensorFlow releases' ``normalized_columns_initializer(norm)`` / baselines'
+    ``normc_initializer``: each output unit's weights Gaussian, scaled to ``norm`` (their
+    columns are a torch Linear's rows)."""
     weight.normal_()
     weight.mul_(norm / weight.norm(dim=1, keepdim=True))
 
@@ -154,7 +157,7 @@ def _unit_norm_rows(weight: torch.Tensor, norm: float = 0.01) -> None:
 def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
     """RLeXplore's bonus encoder, which every rllte intrinsic-reward module builds (rllte
     ``reward`` branch @ b0057b3, rllte/xploit/encoder/minigrid_encoder.py:12-20,28; e.g.
-    rllte/xplore/reward/icm.py:86): three unpadded 2x2 convolutions of 16, 32 and 64
+    rllte/xplore/reward/icm.py:84-86): three unpadded 2x2 convolutions of 16, 32 and 64
     channels with ReLU, no pool, flattened, then Linear 512 and ReLU; 512 features.
     PyTorch's default init: the class takes no init argument, so the modules' weight_init
     never reaches it. Its input is the grid / 255 (`observation_features`), as rllte's with
@@ -177,7 +180,7 @@ def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
 def conv_trunk(
     input_shape: Sequence[int],
     layers: Sequence[ConvSpec],
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
     grid_encoder: str = "ride",
 ) -> tuple[nn.Sequential, int]:
     """Conv layers, each followed by ``activation``, then a flatten; returns (net, width).
@@ -316,7 +319,7 @@ def state_encoder(
     *,
     conv: Sequence[ConvSpec] = ICM_CONV,
     hidden: Sequence[int] = (256,),
-    activation: type[nn.Module] = nn.ELU,
+    activation: Callable[[], nn.Module] = nn.ELU,
     grid_encoder: str = "ride",
 ) -> nn.Module:
     """A bonus's state embedding phi for one observation kind, ``out_dim`` wide: for images

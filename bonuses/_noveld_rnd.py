@@ -8,9 +8,10 @@ normalised and never trained. On its 1024 features a target MLP
 (``MinigridMLPEmbeddingNet``: 1024 -> 1024 -> 1024 -> 128 -> 128 -> 128) with torch's
 default init (the release defines an
 orthogonal ``init_`` for them but never applies it). nov(x) is the L2 norm of predictor minus
-target; the predictor minimises its mean over the batch (``compute_forward_dynamics_loss``),
-Adam lr 1e-4, one step per learner batch of 32 actors x 100 steps = 3,200 env steps (here
-per `bonuses._encoders.StepSchedule`, on the latest rollout).
+target; the predictor minimises its mean over the batch (``losses.compute_rnd_loss``),
+Adam lr 1e-4, its gradient clipped at norm 40 (``--max_grad_norm``), one step per learner
+batch of 32 actors x 100 steps = 3,200 env steps (here per `bonuses._encoders.StepSchedule`,
+on the latest rollout).
 
 Where the release has no counterpart (it runs MiniGrid only): frame stacks use RND's Atari
 torso on the newest frame, vector and discrete (one-hot) observations a ReLU MLP to 1024,
@@ -77,8 +78,10 @@ class ReleaseRND(nn.Module):
         learning_rate: float,
         minibatch_size: int,
         device: torch.device,
+        max_grad_norm: float = 40.0,
     ) -> None:
         super().__init__()
+        self.max_grad_norm = max_grad_norm
         self.obs_kind, self.num_states = obs_kind, num_states
         self.grid = obs_kind == "image" and is_grid(shape)
         if self.grid:
@@ -131,6 +134,8 @@ class ReleaseRND(nn.Module):
             loss = self._novelty(x[idx]).mean()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.max_grad_norm > 0:  # bebold.py learn: clip_grad_norm_(.., max_grad_norm)
+                nn.utils.clip_grad_norm_(self.predictor.parameters(), self.max_grad_norm)
             self.optimizer.step()
             losses.append(loss.detach())
         return float(torch.stack(losses).mean())

@@ -29,6 +29,13 @@ As in the released code (pathak22/exploration-by-disagreement, defaults of ``run
   advantage. ``--set agent.ext_coef=1`` (or the preset ``disagreement-ext``) adds the
   extrinsic reward, the suite's former default.
 - The variance is the population variance across members (``np.var``, ``rollouts.py``).
+- Init and activations as released (``weight_init = "release"``, ``leaky_slope`` 0.2: runs
+  before 2026-12-07 had PyTorch's init and slope 0.01): TensorFlow's layer defaults,
+  Glorot-uniform weights and zero biases, for the feature convs (``utils.py`` ``conv``) and
+  every forward-model layer (``dynamics.py``, ``tf.layers.dense``), the feature layer to 512
+  ``normc_initializer(1.0)`` (``utils.py`` ``fc``: each unit's weights of norm 1), and
+  ``tf.nn.leaky_relu``'s slope of 0.2 throughout. At an episode end the target is phi of
+  the true final observation (the suite's contract), where the release's is the reset one.
 
 Where the paper is silent: vector and discrete (one-hot) observations get a random
 leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv of `conv_trunk`; continuous
@@ -38,6 +45,7 @@ actions enter the models as their (clipped) values instead of a one-hot.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -50,10 +58,13 @@ from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
     StepSchedule,
+    check_choice,
     conv_trunk,
+    init_layers,
     mlp,
     observation_features,
     train_minibatches,
+    unit_norm_rows,
 )
 from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
 
@@ -83,15 +94,30 @@ class DisagreementConfig(BonusConfig):
     #: Steps per pass instead of ``minibatch_size`` when > 0 (8: the pre-issue-29 schedule).
     num_minibatches: int = 0
 
-    #: What a config.json written before a field existed ran with (issue 29's fields; its
-    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 2048}
+    #: Init: "release" (TensorFlow's layer defaults as the release builds them: module
+    #: docstring) or "torch" (PyTorch's).
+    weight_init: str = "release"
+    #: Negative slope of the leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
+    leaky_slope: float = 0.2
+
+    #: What a config.json written before a field existed ran with (issue 29's fields, whose
+    #: ``num_minibatches`` then fixed the schedule; PyTorch's init and slope before 2026-12-07).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "minibatch_size": 2048,
+        "weight_init": "torch",
+        "leaky_slope": 0.01,
+    }
     #: Hidden widths of the random MLP features for vector/discrete inputs (not in the paper).
     hidden_sizes: tuple[int, ...] = (256, 256)
     #: Updates that only measure the observation statistics (release: 10k random steps).
     warmup_updates: int = 1
 
     def __post_init__(self) -> None:
+        check_choice("disagreement.weight_init", self.weight_init, ("release", "torch"))
+        if not 0.0 <= self.leaky_slope < 1.0:
+            raise ValueError(
+                f"disagreement.leaky_slope must be in [0, 1), got {self.leaky_slope!r}"
+            )
         for name in ("ensemble_size", "feature_dim", "hidden_dim", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -117,11 +143,17 @@ class DisagreementConfig(BonusConfig):
 class EnsembleLinear(nn.Module):
     """``E`` independent linear layers applied in one batched matmul: (E, B, in) -> (E, B, out)."""
 
-    def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
+    def __init__(self, members: int, in_dim: int, out_dim: int, glorot: bool = True) -> None:
         super().__init__()
-        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default init, per member
-        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(members, 1, out_dim).uniform_(-bound, bound))
+        if glorot:  # tf.layers.dense's default, per member: Glorot-uniform, zero bias
+            bound = math.sqrt(6.0 / (in_dim + out_dim))
+            weight = torch.empty(members, in_dim, out_dim).uniform_(-bound, bound)
+            bias = torch.zeros(members, 1, out_dim)
+        else:  # nn.Linear's default, per member
+            bound = 1.0 / math.sqrt(in_dim)
+            weight = torch.empty(members, in_dim, out_dim).uniform_(-bound, bound)
+            bias = torch.empty(members, 1, out_dim).uniform_(-bound, bound)
+        self.weight, self.bias = nn.Parameter(weight), nn.Parameter(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -130,18 +162,18 @@ class EnsembleLinear(nn.Module):
 class ForwardEnsemble(nn.Module):
     """The release's forward model, ``members`` times: the action joins every layer's input."""
 
-    def __init__(self, members: int, feat: int, act: int, hidden: int, blocks: int) -> None:
+    def __init__(
+        self, members: int, feat: int, act: int, hidden: int, blocks: int, cfg: DisagreementConfig
+    ) -> None:
         super().__init__()
         self.members = members
-        self.inp = EnsembleLinear(members, feat + act, hidden)
+        self.slope = cfg.leaky_slope
+        layer = functools.partial(EnsembleLinear, members, glorot=cfg.weight_init == "release")
+        self.inp = layer(feat + act, hidden)
         # Residual block i is second[i](first[i](h)) added to h.
-        self.first = nn.ModuleList(
-            EnsembleLinear(members, hidden + act, hidden) for _ in range(blocks)
-        )
-        self.second = nn.ModuleList(
-            EnsembleLinear(members, hidden + act, hidden) for _ in range(blocks)
-        )
-        self.out = EnsembleLinear(members, hidden + act, feat)
+        self.first = nn.ModuleList(layer(hidden + act, hidden) for _ in range(blocks))
+        self.second = nn.ModuleList(layer(hidden + act, hidden) for _ in range(blocks))
+        self.out = layer(hidden + act, feat)
 
     def forward(self, phi: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(B, F), (B, A) -> (E, B, F) predictions of phi(s')."""
@@ -150,7 +182,7 @@ class ForwardEnsemble(nn.Module):
         def cat(x: torch.Tensor) -> torch.Tensor:
             return torch.cat([x, a], -1)
 
-        act = nn.functional.leaky_relu
+        act = functools.partial(nn.functional.leaky_relu, negative_slope=self.slope)
         h = act(self.inp(cat(phi.expand(self.members, *phi.shape))))
         for first, second in zip(self.first, self.second, strict=True):
             h = h + second(cat(act(first(cat(h)))))
@@ -188,18 +220,26 @@ class Disagreement(IntrinsicBonus):
     ) -> None:
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
+        leaky = functools.partial(nn.LeakyReLU, cfg.leaky_slope)
         if self.obs_kind == "image":
             shape = tuple(observation_space.shape)  # type: ignore[arg-type]
-            trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)  # grids: the grid conv
-            self.features = nn.Sequential(trunk, nn.Linear(width, cfg.feature_dim))
+            trunk, width = conv_trunk(shape, RND_CONV, leaky)  # grids: the grid conv
+            fc = nn.Linear(width, cfg.feature_dim)
+            self.features = nn.Sequential(trunk, fc)
+            if cfg.weight_init == "release":
+                init_layers(self.features, nn.init.xavier_uniform_)
+                unit_norm_rows(fc.weight, 1.0)
         else:
             shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
-            self.features = mlp(shape[0], cfg.hidden_sizes, cfg.feature_dim, nn.LeakyReLU)
+            self.features = mlp(shape[0], cfg.hidden_sizes, cfg.feature_dim, leaky)
+            if cfg.weight_init == "release":  # not in the release: tf.layers.dense's default
+                init_layers(self.features, nn.init.xavier_uniform_)
         self.features.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.ensemble = ForwardEnsemble(
-            cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim, cfg.residual_blocks
-        )
+            cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim,
+            cfg.residual_blocks, cfg,
+        )  # fmt: skip
         self.num_updates = 0
         #: Model steps per pass, per env step as released.
         self.schedule = StepSchedule(cfg.minibatch_size, cfg.num_minibatches)

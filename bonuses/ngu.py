@@ -102,6 +102,7 @@ class NGUConfig(BonusConfig):
         "distance_mean": "episode",
         "grid_encoder": "ride",
         "weight_init": "torch",
+        "rnd_leaky_slope": 0.01,
     }
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
@@ -121,6 +122,8 @@ class NGUConfig(BonusConfig):
     max_grad_norm: float = 40.0
     #: RND output width of the lifelong novelty (NGU architecture appendix: 128).
     rnd_feature_dim: int = 128
+    #: Leaky-ReLU slope of the lifelong RND (RND's release: 0.2; `RNDConfig.leaky_slope`).
+    rnd_leaky_slope: float = 0.2
     #: Updates that only fit RND's observation statistics (this suite's RND warm-up).
     warmup_updates: int = 1
     #: Passes over each rollout per update.
@@ -167,6 +170,7 @@ class NGUConfig(BonusConfig):
             warmup_updates=self.warmup_updates,
             epochs=self.epochs,
             num_minibatches=self.num_minibatches,
+            leaky_slope=self.rnd_leaky_slope,
         )
 
 

@@ -13,7 +13,10 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
   a fixed random conv of the RAW 7x7 grid (orthogonal ReLU-gain init, as the release's
   ``init_``), MLP heads with torch's default init, no observation normalisation, the mean
   L2 norm as the predictor's loss, one predictor step per 3,200 env steps (the release's
-  IMPALA batch of 32 x 100). ``rnd_model = "suite"`` is the suite's `bonuses.rnd.RND` as a
+  IMPALA batch of 32 x 100), its gradient clipped at norm 40 (``max_grad_norm``; runs
+  before 2026-12-07 did not clip). At an episode end nov(s_{t+1}) reads the true final
+  observation (the suite's contract), where the release's env hands the reset one.
+  ``rnd_model = "suite"`` is the suite's `bonuses.rnd.RND` as a
   sub-module, the former choice (normalised inputs, orthogonal gain-sqrt(2) init, 4 steps
   per rollout: measured by the issue at about 7x the release's novelty at the start, 10x
   after 49k steps, and 12.5x the predictor steps per env step); nov is then recovered
@@ -28,9 +31,10 @@ N_ep the episodic count of s_{t+1}, incremented before use and reset at episode 
   to [-1, 1] (src/algos/bebold.py, ``clip_rewards``): the recipe sets the coefficient, no
   normaliser and ``agent.total_reward_clip = 1``.
 - Actions are not used: any action space is accepted.
-- Grids (MiniGrid's 7x7 symbolic views), which RND's Atari torso does not fit: its networks
-  get the shared grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice).
-  Other images smaller than the torso takes (36 x 36) are refused with
+- Grids (MiniGrid's 7x7 symbolic views), which RND's Atari torso does not fit: the release
+  RND has its own grid conv (above); with ``rnd_model = "suite"`` RND's networks get the
+  shared grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice). Other
+  images smaller than the torso takes (36 x 36) are refused with
   `UnsupportedSpaceError`.
 """
 
@@ -68,7 +72,12 @@ class NovelDConfig(BonusConfig):
     #: RND: "release" (its fixed random conv, raw input, default-init heads) or "suite".
     rnd_model: str = "release"
     #: What a config.json written before a field existed ran with (issue 29's fields).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"rnd_model": "suite", "minibatch_size": 3200}
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "rnd_model": "suite",
+        "minibatch_size": 3200,
+        "max_grad_norm": 0.0,
+        "leaky_slope": 0.01,
+    }
     #: Env steps per predictor step (release: IMPALA batch 32 x unroll 100 = 3,200).
     minibatch_size: int = 3200
     #: RND predictor Adam learning rate (NovelD src/arguments.py --predictor_learning_rate).
@@ -85,8 +94,15 @@ class NovelDConfig(BonusConfig):
     epochs: int = 1
     #: Minibatches per pass.
     num_minibatches: int = 4
+    #: Gradient-norm clip of the release RND's predictor, 0: none (NovelD src/arguments.py
+    #: --max_grad_norm 40, applied in src/algos/bebold.py ``learn``).
+    max_grad_norm: float = 40.0
+    #: Leaky-ReLU slope of the suite RND, ``rnd_model = "suite"`` (`RNDConfig.leaky_slope`).
+    leaky_slope: float = 0.2
 
     def __post_init__(self) -> None:
+        if not self.max_grad_norm >= 0:
+            raise ValueError(f"noveld.max_grad_norm must be >= 0, got {self.max_grad_norm!r}")
         if not self.alpha >= 0:
             raise ValueError(f"noveld.alpha must be >= 0, got {self.alpha!r}")
         if self.rnd_model not in ("release", "suite"):
@@ -109,6 +125,7 @@ class NovelDConfig(BonusConfig):
             warmup_updates=self.warmup_updates,
             epochs=self.epochs,
             num_minibatches=self.num_minibatches,
+            leaky_slope=self.leaky_slope,
         )
 
 
@@ -153,7 +170,7 @@ class NovelD(EpisodicCountBonus):
         else:
             self.release = ReleaseRND(
                 self.obs_kind, shape, self.num_states, cfg.learning_rate, cfg.minibatch_size,
-                self.device,
+                self.device, cfg.max_grad_norm,
             )  # fmt: skip
 
     def novelty(self, batch: Transitions) -> tuple[torch.Tensor, torch.Tensor]:

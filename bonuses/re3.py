@@ -28,11 +28,13 @@ The release has two variants; this follows its on-policy one (A2C on MiniGrid,
   rollout's observations, ``a2c_re3/torch_ac/algos/a2c.py``); ``state = "next_obs"``
   scores s_{t+1}, as RND, ICM and counts do (the suite's choice before issue 29).
 
-Encoders (torch's default init): frame stacks use the RAD encoder of the off-policy release
-(4 convs of 32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh).
-Symbolic grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same
-head; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool, 64
-features) differs, but is as random. Vector and discrete (one-hot) observations use a
+Encoders (torch's default init, as both releases: neither applies its ``weight_init`` to
+the random encoder): frame stacks use the RAD encoder of the off-policy release (4 convs of
+32 3x3 filters, strides 2/1/1/1, ReLU, then Linear -> LayerNorm -> tanh) on the whole stack,
+where that release reads the last 3-channel frame at its 100 x 100 pre-crop size. Symbolic
+grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same head, on
+the grid / 255; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool,
+64 features) differs, but is as random, and reads the raw cell codes. Vector and discrete (one-hot) observations use a
 ReLU MLP with the same head (the paper has none for them).
 Scale, as released (issue 29): the A2C release on DoorKey-6x6 multiplies the bonus by beta
 = 0.005 and adds it to the advantage and the return of its own step, not as a reward summed

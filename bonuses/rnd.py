@@ -31,6 +31,11 @@ the observation normalised by running per-element mean and std and clipped to [-
   BaseReward.normalize). Their Table 8 RND figure (DoorKey-8x8: 0.0) is that setting's.
 - Images (C x H x W, stacked frames): only the newest frame is used, as in the paper.
   Vector and discrete (one-hot) observations use MLPs; the paper has no defaults for them.
+- Networks as released (policies/cnn_policy_param_matched.py): orthogonal weights of gain
+  sqrt 2 and zero biases on every layer, leaky ReLUs of slope 0.2 (``tf.nn.leaky_relu``'s
+  default; ``leaky_slope``: runs before 2026-12-07 had PyTorch's 0.01). At an episode end
+  the networks read the true final observation (the suite's contract), where the release's
+  vector env hands the reset one.
 - ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
   with two value heads (its recipe sets them; with one head the harness warns), and the
   default normaliser divides by the running std of the intrinsic return ("return_rms").
@@ -39,6 +44,7 @@ the observation normalised by running per-element mean and std and clipped to [-
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -100,10 +106,16 @@ class RNDConfig(BonusConfig):
     minibatch_size: int = 1024
     #: Minibatches per pass instead of ``minibatch_size`` when > 0 (the pre-issue-29 schedule).
     num_minibatches: int = 0
+    #: Negative slope of the networks' leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
+    leaky_slope: float = 0.2
 
-    #: What a config.json written before a field existed ran with (issue 29's fields; its
-    #: ``num_minibatches`` then fixed the schedule, so the size was not used).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"minibatch_size": 1024, "obs_normalize": True}
+    #: What a config.json written before a field existed ran with (issue 29's fields, whose
+    #: ``num_minibatches`` then fixed the schedule, and ``leaky_slope``, PyTorch's before).
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "minibatch_size": 1024,
+        "obs_normalize": True,
+        "leaky_slope": 0.01,
+    }
 
     def __post_init__(self) -> None:
         for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
@@ -118,6 +130,8 @@ class RNDConfig(BonusConfig):
             raise ValueError(f"rnd.warmup_updates must be >= 0, got {self.warmup_updates!r}")
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
             raise ValueError(f"rnd.hidden_sizes must be positive widths, got {self.hidden_sizes!r}")
+        if not 0.0 <= self.leaky_slope < 1.0:
+            raise ValueError(f"rnd.leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
 
 
 class RND(IntrinsicBonus):
@@ -149,17 +163,18 @@ class RND(IntrinsicBonus):
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
         feat = cfg.feature_dim
+        leaky = functools.partial(nn.LeakyReLU, cfg.leaky_slope)
         if self.obs_kind == "image":
             shape = frame_shape(observation_space.shape)  # type: ignore[arg-type]
-            target_trunk, width = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
-            pred_trunk, _ = conv_trunk(shape, RND_CONV, nn.LeakyReLU)
+            target_trunk, width = conv_trunk(shape, RND_CONV, leaky)
+            pred_trunk, _ = conv_trunk(shape, RND_CONV, leaky)
             self.target = nn.Sequential(target_trunk, nn.Linear(width, feat))
             self.predictor = nn.Sequential(pred_trunk, mlp(width, (feat, feat), feat))
         else:
             shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
             hidden = cfg.hidden_sizes
-            self.target = mlp(shape[0], hidden, feat, nn.LeakyReLU)
-            self.predictor = mlp(shape[0], (*hidden, feat, feat), feat, nn.LeakyReLU)
+            self.target = mlp(shape[0], hidden, feat, leaky)
+            self.predictor = mlp(shape[0], (*hidden, feat, feat), feat, leaky)
         orthogonal_init(self.target)
         orthogonal_init(self.predictor)
         self.target.requires_grad_(False)
