@@ -163,12 +163,13 @@ class ForwardEnsemble(nn.Module):
     """The release's forward model, ``members`` times: the action joins every layer's input."""
 
     def __init__(
-        self, members: int, feat: int, act: int, hidden: int, blocks: int, cfg: DisagreementConfig
-    ) -> None:
+        self, members: int, feat: int, act: int, hidden: int, blocks: int, *, glorot: bool,
+        slope: float,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.members = members
-        self.slope = cfg.leaky_slope
-        layer = functools.partial(EnsembleLinear, members, glorot=cfg.weight_init == "release")
+        self.slope = slope
+        layer = functools.partial(EnsembleLinear, members, glorot=glorot)
         self.inp = layer(feat + act, hidden)
         # Residual block i is second[i](first[i](h)) added to h.
         self.first = nn.ModuleList(layer(hidden + act, hidden) for _ in range(blocks))
@@ -238,7 +239,7 @@ class Disagreement(IntrinsicBonus):
         self.obs_rms = RunningMeanStd(shape)
         self.ensemble = ForwardEnsemble(
             cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim,
-            cfg.residual_blocks, cfg,
+            cfg.residual_blocks, glorot=cfg.weight_init == "release", slope=cfg.leaky_slope,
         )  # fmt: skip
         self.num_updates = 0
         #: Model steps per pass, per env step as released.

@@ -34,8 +34,8 @@ the random encoder): frame stacks use the RAD encoder of the off-policy release 
 where that release reads the last 3-channel frame at its 100 x 100 pre-crop size. Symbolic
 grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same head, on
 the grid / 255; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool,
-64 features) differs, but is as random, and reads the raw cell codes. Vector and discrete (one-hot) observations use a
-ReLU MLP with the same head (the paper has none for them).
+64 features) differs, but is as random, and reads the raw cell codes. Vector and discrete
+(one-hot) observations use a ReLU MLP with the same head (the paper has none for them).
 Scale, as released (issue 29): the A2C release on DoorKey-6x6 multiplies the bonus by beta
 = 0.005 and adds it to the advantage and the return of its own step, not as a reward summed
 into the discounted return (``a2c_re3/torch_ac/algos/a2c.py``; its argparse default is
