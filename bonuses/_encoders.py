@@ -104,7 +104,7 @@ def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
     - "ride": RIDE's release for its MiniGrid networks, which E3B's release keeps for its
       inverse head (facebookresearch/impact-driven-exploration src/models.py ``init_`` in
       MinigridStateEmbeddingNet, MinigridInverseDynamicsNet, MinigridForwardDynamicsNet;
-      facebookresearch/e3b e3b_minihack/src/models.py MinigridInverseDynamicsNet):
+      facebookresearch/e3b minihack/torchbeast/src/models.py MinigridInverseDynamicsNet):
       orthogonal weights, gain sqrt 2 (``calculate_gain('relu')``) on the encoder and the
       heads' hidden layers, gain 1 on the heads' output layers.
     - "noreward-rl": ICM's release (pathak22/noreward-rl src/model.py): the encoder's layers

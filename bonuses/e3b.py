@@ -107,8 +107,8 @@ class E3BConfig(BonusConfig):
     #: "release": an episode's first step scores 0 and C^-1 resets at its end (e3b ``act``);
     #: "rllte": RLeXplore's reset a step late (rllte/xplore/reward/e3b.py:153-168).
     episode_start: str = "release"
-    #: Init of phi and the head (`apply_init`; e3b_minihack/src/models.py: the VizDoom nets
-    #: use RIDE's ``init_``, as its inverse heads do); runs before 2026-12-07 had "torch".
+    #: Init of phi and the head (`apply_init`; e3b minihack/torchbeast/src/models.py: its
+    #: VizDoom nets and inverse heads use RIDE's ``init_``); runs before 2026-12-07: "torch".
     weight_init: str = "ride"
     #: What a config.json written before a field existed ran with (issue 31's fields).
     legacy_fields: ClassVar[Mapping[str, Any]] = {
