@@ -33,8 +33,11 @@ def state_trunk(kind: str, input_shape: tuple[int, ...]) -> tuple[nn.Module, int
     """The state branch shared in shape (not in weights) by phi and the error model.
 
     ``vector``: in -> 64 -> 32, ReLU after each. ``image`` (one frame, 1 x H x W):
-    conv16 8x8/4 -> conv32 4x4/2, ReLU, VALID padding, flattened (a symbolic grid view:
-    the shared factory's grid conv, see `bonuses._encoders.conv_trunk`). Returns (module, width).
+    conv16 8x8/4 -> conv32 4x4/2, ReLU, VALID padding, flattened. A symbolic grid view,
+    which the release never ran, gets the shared factory's grid conv (RIDE's layers, with
+    ReLU here where RIDE has ELU; `bonuses._encoders.conv_trunk`), its cells scaled by the
+    Box's range to [-1, 1] as a frame is (`image_scale`: x / 5 - 1 on MiniGrid's 0-10 codes).
+    Returns (module, width).
     """
     if kind == "image":
         return conv_trunk(input_shape, EMI_CONV)
