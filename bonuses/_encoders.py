@@ -12,6 +12,7 @@ The leading underscore keeps this module out of the bonus registry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -59,11 +60,7 @@ def frame(obs: torch.Tensor) -> torch.Tensor:
 
 def orthogonal_init(module: nn.Module, gain: float = 2.0**0.5) -> nn.Module:
     """Orthogonal weights and zero biases for every linear and conv layer (RND's init)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear | nn.Conv2d):
-            nn.init.orthogonal_(m.weight, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+    init_layers(module, functools.partial(nn.init.orthogonal_, gain=gain))
     return module
 
 
@@ -128,10 +125,10 @@ def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
     for head in heads:
         if scheme == "noreward-rl":
             init_layers(head, unit_norm_rows)
-            continue
-        orthogonal_init(head)
-        if scheme == "ride":
-            orthogonal_init(head[-1], 1.0)
+        else:  # "ride" and "rllte": orthogonal, gain sqrt 2; RIDE's output layer gain 1
+            orthogonal_init(head)
+            if scheme == "ride":
+                orthogonal_init(head[-1], 1.0)
 
 
 def init_layers(module: nn.Module, init: Callable[[torch.Tensor], object]) -> None:

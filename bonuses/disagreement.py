@@ -145,15 +145,11 @@ class EnsembleLinear(nn.Module):
 
     def __init__(self, members: int, in_dim: int, out_dim: int, glorot: bool = True) -> None:
         super().__init__()
-        if glorot:  # tf.layers.dense's default, per member: Glorot-uniform, zero bias
-            bound = math.sqrt(6.0 / (in_dim + out_dim))
-            weight = torch.empty(members, in_dim, out_dim).uniform_(-bound, bound)
-            bias = torch.zeros(members, 1, out_dim)
-        else:  # nn.Linear's default, per member
-            bound = 1.0 / math.sqrt(in_dim)
-            weight = torch.empty(members, in_dim, out_dim).uniform_(-bound, bound)
-            bias = torch.empty(members, 1, out_dim).uniform_(-bound, bound)
-        self.weight, self.bias = nn.Parameter(weight), nn.Parameter(bias)
+        # Per member: tf.layers.dense's default (Glorot-uniform, zero bias) or nn.Linear's.
+        bound = math.sqrt(6.0 / (in_dim + out_dim)) if glorot else 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim).uniform_(-bound, bound))
+        bias = torch.zeros(members, 1, out_dim)
+        self.bias = nn.Parameter(bias if glorot else bias.uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
