@@ -42,6 +42,8 @@ GRID_CONV = RIDE_CONV
 #: Grid encoders a bonus can build for a symbolic grid (its ``grid_encoder`` field): "ride",
 #: `GRID_CONV`; "rllte", `rllte_grid_encoder`.
 GRID_ENCODERS = ("ride", "rllte")
+#: Width of `rllte_grid_encoder`'s features (MinigridEncoder's Linear 512).
+RLLTE_GRID_WIDTH = 512
 #: Initialisations of a learned bonus's encoder and heads (its ``weight_init`` field), named
 #: by whose they are: PyTorch's, RIDE's release's, ICM's release's, RLeXplore's (`apply_init`).
 WEIGHT_INITS = ("torch", "ride", "noreward-rl", "rllte")
@@ -90,6 +92,17 @@ def check_grid_encoder(value: str, owner: str) -> None:
     """Raise ``ValueError`` naming ``owner``'s ``grid_encoder`` field unless ``value`` is
     one of `GRID_ENCODERS`."""
     check_choice(f"{owner}.grid_encoder", value, GRID_ENCODERS)
+
+
+def check_rllte_width(encoder_field: str, encoder: str, width_field: str, width: int) -> None:
+    """Raise ``ValueError`` unless ``width`` is `RLLTE_GRID_WIDTH` where ``encoder`` is
+    "rllte": a bonus whose network is then the bare `rllte_grid_encoder` (RND, RE3,
+    Disagreement) has its 512 features, as rllte's modules do whatever their latent_dim."""
+    if encoder == "rllte" and width != RLLTE_GRID_WIDTH:
+        raise ValueError(
+            f"{width_field} must be {RLLTE_GRID_WIDTH} with {encoder_field} 'rllte' (rllte's "
+            f"MinigridEncoder gives {RLLTE_GRID_WIDTH} features), got {width!r}"
+        )
 
 
 def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
@@ -168,10 +181,10 @@ def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
         nn.Conv2d(32, 64, 2),
         nn.ReLU(),
         nn.Flatten(),
-        nn.Linear(64 * (height - 3) * (width - 3), 512),
+        nn.Linear(64 * (height - 3) * (width - 3), RLLTE_GRID_WIDTH),
         nn.ReLU(),
     )
-    return net, 512
+    return net, RLLTE_GRID_WIDTH
 
 
 def conv_trunk(

@@ -38,8 +38,10 @@ As in the released code (pathak22/exploration-by-disagreement, defaults of ``run
   the true final observation (the suite's contract), where the release's is the reset one.
 
 Where the paper is silent: vector and discrete (one-hot) observations get a random
-leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv of `conv_trunk`; continuous
-actions enter the models as their (clipped) values instead of a one-hot.
+leaky-ReLU MLP for phi; grids (MiniGrid) the shared grid conv of `conv_trunk`, or with
+``grid_encoder = "rllte"`` RLeXplore's phi, a bare `rllte_grid_encoder` (ReLU, 512 features,
+PyTorch's init whatever ``weight_init`` says; rllte/xplore/reward/disagreement.py:85-89);
+continuous actions enter the models as their (clipped) values instead of a one-hot.
 """
 
 from __future__ import annotations
@@ -59,14 +61,17 @@ from bonuses._encoders import (
     RunningMeanStd,
     StepSchedule,
     check_choice,
+    check_grid_encoder,
+    check_rllte_width,
     conv_trunk,
     init_layers,
     mlp,
     observation_features,
+    rllte_grid_encoder,
     train_minibatches,
     unit_norm_rows,
 )
-from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, is_grid
 
 _RELEASE = "pathak22/exploration-by-disagreement, run.py defaults and cppo_agent.py"
 
@@ -99,6 +104,9 @@ class DisagreementConfig(BonusConfig):
     weight_init: str = "release"
     #: Negative slope of the leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
     leaky_slope: float = 0.2
+    #: phi of a symbolic grid: "ride", the suite's grid conv and feature layer; "rllte",
+    #: RLeXplore's bare MinigridEncoder (needs feature_dim 512).
+    grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issue 29's fields, whose
     #: ``num_minibatches`` then fixed the schedule; PyTorch's init and slope before 2026-12-07).
@@ -106,6 +114,7 @@ class DisagreementConfig(BonusConfig):
         "minibatch_size": 2048,
         "weight_init": "torch",
         "leaky_slope": 0.01,
+        "grid_encoder": "ride",
     }
     #: Hidden widths of the random MLP features for vector/discrete inputs (not in the paper).
     hidden_sizes: tuple[int, ...] = (256, 256)
@@ -114,6 +123,11 @@ class DisagreementConfig(BonusConfig):
 
     def __post_init__(self) -> None:
         check_choice("disagreement.weight_init", self.weight_init, ("release", "torch"))
+        check_grid_encoder(self.grid_encoder, "disagreement")
+        check_rllte_width(
+            "disagreement.grid_encoder", self.grid_encoder, "disagreement.feature_dim",
+            self.feature_dim,
+        )  # fmt: skip
         if not 0.0 <= self.leaky_slope < 1.0:
             raise ValueError(
                 f"disagreement.leaky_slope must be in [0, 1), got {self.leaky_slope!r}"
@@ -218,8 +232,10 @@ class Disagreement(IntrinsicBonus):
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
         leaky = functools.partial(nn.LeakyReLU, cfg.leaky_slope)
-        if self.obs_kind == "image":
-            shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+        shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+        if self.obs_kind == "image" and is_grid(shape) and cfg.grid_encoder == "rllte":
+            self.features, _ = rllte_grid_encoder(shape)
+        elif self.obs_kind == "image":
             trunk, width = conv_trunk(shape, RND_CONV, leaky)  # grids: the grid conv
             fc = nn.Linear(width, cfg.feature_dim)
             self.features = nn.Sequential(trunk, fc)

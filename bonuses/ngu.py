@@ -48,7 +48,9 @@ Choices where the paper is silent or differs from this setting:
   squared error to the taken actions.
 - Grids (MiniGrid's 7x7 symbolic views), which the Atari torso does not fit, get the shared
   grid conv of `bonuses._encoders.conv_trunk` instead (the suite's choice); other images
-  smaller than 36 x 36 are refused with `UnsupportedSpaceError`.
+  smaller than 36 x 36 are refused with `UnsupportedSpaceError`. ``grid_encoder`` and
+  ``rnd_grid_encoder`` = "rllte" give f and the lifelong RND RLeXplore's MinigridEncoder
+  (rllte's NGU builds its RND as its RND module: rllte/xplore/reward/ngu.py).
 - The memory walk is per time step, batched over envs: each step costs N x M x 32 for the
   distances to the M states in memory.
 """
@@ -63,12 +65,14 @@ import gymnasium as gym
 import torch
 
 from bonuses._encoders import (
+    GRID_ENCODERS,
     RND_CONV,
     WEIGHT_INITS,
     RunningMeanStd,
     apply_init,
     check_choice,
     check_grid_encoder,
+    check_rllte_width,
     fit_inverse_dynamics,
     mlp,
     modulation,
@@ -103,6 +107,7 @@ class NGUConfig(BonusConfig):
         "grid_encoder": "ride",
         "weight_init": "torch",
         "rnd_leaky_slope": 0.01,
+        "rnd_grid_encoder": "ride",
     }
     #: Width of the controllable-state embedding f (paper: 32).
     embedding_dim: int = 32
@@ -131,14 +136,22 @@ class NGUConfig(BonusConfig):
     #: Minibatches per pass.
     num_minibatches: int = 4
     #: Encoder of a symbolic grid (MiniGrid) for f: "ride", the suite's shared grid conv;
-    #: "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`; the lifelong RND keeps its own).
+    #: "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
+    #: The lifelong RND's networks for a grid (`RNDConfig.grid_encoder`; "rllte" needs
+    #: rnd_feature_dim 512).
+    rnd_grid_encoder: str = "ride"
     #: Init of f and the inverse head (`apply_init`): the paper gives none and there is no
     #: release, so PyTorch's ("torch"); "rllte" is RLeXplore's.
     weight_init: str = "torch"
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "ngu")
+        check_choice("ngu.rnd_grid_encoder", self.rnd_grid_encoder, GRID_ENCODERS)
+        check_rllte_width(
+            "ngu.rnd_grid_encoder", self.rnd_grid_encoder, "ngu.rnd_feature_dim",
+            self.rnd_feature_dim,
+        )  # fmt: skip
         check_choice("ngu.weight_init", self.weight_init, WEIGHT_INITS)
         positive = (
             "k", "kernel_epsilon", "pseudo_count", "max_similarity", "memory_size",
@@ -171,6 +184,7 @@ class NGUConfig(BonusConfig):
             epochs=self.epochs,
             num_minibatches=self.num_minibatches,
             leaky_slope=self.rnd_leaky_slope,
+            grid_encoder=self.rnd_grid_encoder,
         )
 
 

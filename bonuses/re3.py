@@ -34,7 +34,9 @@ the random encoder): frame stacks use the RAD encoder of the off-policy release 
 where that release reads the last 3-channel frame at its 100 x 100 pre-crop size. Symbolic
 grids (MiniGrid) get the suite's shared grid conv from `conv_trunk` with the same head, on
 the grid / 255; the A2C release's own MiniGrid encoder (2x2 convs 16/32/64 with a max-pool,
-64 features) differs, but is as random, and reads the raw cell codes. Vector and discrete
+64 features) differs, but is as random, and reads the raw cell codes. ``grid_encoder =
+"rllte"`` makes a grid's encoder RLeXplore's instead: a bare `rllte_grid_encoder` (ReLU, 512
+features, no head; rllte/xplore/reward/re3.py:88-90). Vector and discrete
 (one-hot) observations use a ReLU MLP with the same head (the paper has none for them).
 Scale, as released (issue 29): the A2C release on DoorKey-6x6 multiplies the bonus by beta
 = 0.005 and adds it to the advantage and the return of its own step, not as a reward summed
@@ -55,8 +57,16 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from bonuses._encoders import RunningMeanStd, conv_trunk, mlp, observation_features
-from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+from bonuses._encoders import (
+    RunningMeanStd,
+    check_grid_encoder,
+    check_rllte_width,
+    conv_trunk,
+    mlp,
+    observation_features,
+    rllte_grid_encoder,
+)
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, is_grid
 
 #: RAD's encoder (Laskin et al. 2020), RE3's off-policy release (rad_re3/re3.py).
 RAD_CONV = ((32, 3, 2, 0), (32, 3, 1, 0), (32, 3, 1, 0), (32, 3, 1, 0))
@@ -84,11 +94,22 @@ class RE3Config(BonusConfig):
     normalize: bool = True
     #: The state scored for transition t: "obs" (s_t, the A2C release) or "next_obs" (s_t+1).
     state: str = "obs"
+    #: Encoder of a symbolic grid: "ride", the suite's grid conv with the head above; "rllte",
+    #: RLeXplore's bare MinigridEncoder (needs feature_dim 512).
+    grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issues 29 and 31).
-    legacy_fields: ClassVar[Mapping[str, Any]] = {"state": "next_obs", "memory_scope": "shared"}
+    legacy_fields: ClassVar[Mapping[str, Any]] = {
+        "state": "next_obs",
+        "memory_scope": "shared",
+        "grid_encoder": "ride",
+    }
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "re3")
+        check_rllte_width(
+            "re3.grid_encoder", self.grid_encoder, "re3.feature_dim", self.feature_dim
+        )
         for name in ("k", "memory_size", "feature_dim"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -138,8 +159,10 @@ class RE3(IntrinsicBonus):
         super().__init__(observation_space, action_space, config, device)
         cfg = self.config
         head: list[nn.Module] = []
-        if self.obs_kind == "image":
-            shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+        shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+        if self.obs_kind == "image" and is_grid(shape) and cfg.grid_encoder == "rllte":
+            trunk, width = rllte_grid_encoder(shape)
+        elif self.obs_kind == "image":
             trunk, width = conv_trunk(shape, RAD_CONV, nn.ReLU)  # grids: the shared grid conv
             head = [nn.Linear(width, cfg.feature_dim), nn.LayerNorm(cfg.feature_dim), nn.Tanh()]
             width = cfg.feature_dim

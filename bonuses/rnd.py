@@ -36,6 +36,12 @@ the observation normalised by running per-element mean and std and clipped to [-
   default; ``leaky_slope``: runs before 2026-12-07 had PyTorch's 0.01). At an episode end
   the networks read the true final observation (the suite's contract), where the release's
   vector env hands the reset one.
+- Symbolic grids (MiniGrid, which the paper never ran) get the suite's grid conv
+  (`conv_trunk`) under the same heads and init. ``grid_encoder = "rllte"`` builds
+  RLeXplore's RND instead: target and predictor each a bare `rllte_grid_encoder` (ReLU, 512
+  features, PyTorch's init; rllte/xplore/reward/rnd.py:82-83), no heads. rllte trains its
+  predictor on s_t where this class (and the release) trains it on s_{t+1}: the same
+  states one step apart, not switchable.
 - ``episodic = False``: the intrinsic return runs across episode ends, which needs an agent
   with two value heads (its recipe sets them; with one head the harness warns), and the
   default normaliser divides by the running std of the intrinsic return ("return_rms").
@@ -56,6 +62,8 @@ from bonuses._encoders import (
     RND_CONV,
     RunningMeanStd,
     StepSchedule,
+    check_grid_encoder,
+    check_rllte_width,
     conv_trunk,
     frame,
     frame_shape,
@@ -63,8 +71,9 @@ from bonuses._encoders import (
     mlp,
     observation_features,
     orthogonal_init,
+    rllte_grid_encoder,
 )
-from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions
+from bonuses.base import BonusConfig, IntrinsicBonus, Recipe, Transitions, is_grid
 
 _SOURCE = (
     "Burda et al. 2018, sec. 2.3-2.4; openai/random-network-distillation ppo_agent.py "
@@ -108,6 +117,9 @@ class RNDConfig(BonusConfig):
     num_minibatches: int = 0
     #: Negative slope of the networks' leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
     leaky_slope: float = 0.2
+    #: Networks for a symbolic grid: "ride", the suite's grid conv with RND's heads; "rllte",
+    #: RLeXplore's bare MinigridEncoder as target and predictor (needs feature_dim 512).
+    grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issue 29's fields, whose
     #: ``num_minibatches`` then fixed the schedule, and ``leaky_slope``, PyTorch's before).
@@ -115,9 +127,14 @@ class RNDConfig(BonusConfig):
         "minibatch_size": 1024,
         "obs_normalize": True,
         "leaky_slope": 0.01,
+        "grid_encoder": "ride",
     }
 
     def __post_init__(self) -> None:
+        check_grid_encoder(self.grid_encoder, "rnd")
+        check_rllte_width(
+            "rnd.grid_encoder", self.grid_encoder, "rnd.feature_dim", self.feature_dim
+        )
         for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not value > 0:
@@ -166,17 +183,24 @@ class RND(IntrinsicBonus):
         leaky = functools.partial(nn.LeakyReLU, cfg.leaky_slope)
         if self.obs_kind == "image":
             shape = frame_shape(observation_space.shape)  # type: ignore[arg-type]
+        else:
+            shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
+        rllte = is_grid(shape) and cfg.grid_encoder == "rllte"
+        if rllte:
+            self.predictor, _ = rllte_grid_encoder(shape)  # built in rllte's order
+            self.target, _ = rllte_grid_encoder(shape)
+        elif self.obs_kind == "image":
             target_trunk, width = conv_trunk(shape, RND_CONV, leaky)
             pred_trunk, _ = conv_trunk(shape, RND_CONV, leaky)
             self.target = nn.Sequential(target_trunk, nn.Linear(width, feat))
             self.predictor = nn.Sequential(pred_trunk, mlp(width, (feat, feat), feat))
         else:
-            shape = (self.num_states or int(observation_space.shape[0]),)  # type: ignore[index]
             hidden = cfg.hidden_sizes
             self.target = mlp(shape[0], hidden, feat, leaky)
             self.predictor = mlp(shape[0], (*hidden, feat, feat), feat, leaky)
-        orthogonal_init(self.target)
-        orthogonal_init(self.predictor)
+        if not rllte:  # rllte's encoder keeps PyTorch's init
+            orthogonal_init(self.target)
+            orthogonal_init(self.predictor)
         self.target.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.num_updates = 0

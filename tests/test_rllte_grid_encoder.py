@@ -1,10 +1,13 @@
 """RLeXplore's bonus encoder (`grid_encoder = "rllte"`): the network rllte builds, with
-PyTorch's default init, reached by the bonuses that name it, and ICM's loss under the
+PyTorch's default init, reached by the bonuses that name it (as the encoder of ICM, E3B,
+RIDE and NGU; as the whole network of RND, RE3 and Disagreement), and ICM's loss under the
 reproduction's settings equal to rllte's ``im_loss + fm_loss``."""
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,10 +19,14 @@ from torch.nn import functional as F
 import bonuses.icm as icm_module
 from bonuses._encoders import GRID_CONV, conv_trunk, rllte_grid_encoder
 from bonuses.base import Transitions
+from bonuses.disagreement import Disagreement, DisagreementConfig
 from bonuses.e3b import E3B, E3BConfig
 from bonuses.icm import ICM, ICMConfig
 from bonuses.ngu import NGU, NGUConfig
+from bonuses.re3 import RE3, RE3Config
 from bonuses.ride import RIDE, RIDEConfig
+from bonuses.rnd import RND, RNDConfig
+from explore_bench.settings.config import config_differences, resolve
 
 GRID = gym.spaces.Box(0, 10, (3, 7, 7), np.uint8)
 ACT = gym.spaces.Discrete(7)
@@ -87,11 +94,130 @@ def test_default_grid_encoder_and_frames_are_unchanged() -> None:
     assert [type(m) for m in chosen] == [type(m) for m in plain]
 
 
-@pytest.mark.parametrize("config_cls", [ICMConfig, E3BConfig, RIDEConfig, NGUConfig])
+def _equal_weights(net: nn.Module, reference: nn.Module) -> bool:
+    ours, theirs = net.state_dict(), reference.state_dict()
+    return [t.shape for t in ours.values()] == [t.shape for t in theirs.values()] and all(
+        torch.equal(a, b) for a, b in zip(ours.values(), theirs.values(), strict=True)
+    )
+
+
+def test_rllte_rnd_is_two_bare_encoders_drawn_in_rllte_order() -> None:
+    """Oracle: rllte rnd.py:82-83 builds predictor then target, each a MinigridEncoder with
+    PyTorch's init; under the same seed the suite's networks are those draws exactly (no
+    heads, no orthogonal init)."""
+    torch.manual_seed(4)
+    bonus = RND(GRID, ACT, RNDConfig(grid_encoder="rllte", obs_normalize=False))
+    torch.manual_seed(4)
+    predictor, _ = rllte_grid_encoder((3, 7, 7))
+    target, _ = rllte_grid_encoder((3, 7, 7))
+    assert _equal_weights(bonus.predictor, predictor) and _equal_weights(bonus.target, target)
+    obs = torch.randint(0, 11, (2, 3, 3, 7, 7), dtype=torch.uint8)
+    zeros = torch.zeros(2, 3)
+    batch = Transitions(
+        obs=obs, actions=zeros.long(), next_obs=obs.roll(1, 0), ext_rewards=zeros,
+        terminated=zeros.bool(), truncated=zeros.bool(),
+    )  # fmt: skip
+    x = obs.roll(1, 0).reshape(-1, 3, 7, 7).float() / 255.0  # rllte: next obs / 255
+    expected = (predictor(x) - target(x)).pow(2).mean(1).reshape(2, 3)
+    torch.testing.assert_close(bonus.compute(batch), expected)
+
+
+@pytest.mark.parametrize(
+    ("cls", "config", "network"),
+    [
+        (RE3, RE3Config(grid_encoder="rllte", feature_dim=512), "encoder"),
+        (Disagreement, DisagreementConfig(grid_encoder="rllte"), "features"),
+    ],
+)
+def test_rllte_random_features_are_the_bare_encoder(
+    cls: type, config: object, network: str
+) -> None:
+    """rllte re3.py:88-90 and disagreement.py:85-89: a frozen MinigridEncoder with
+    PyTorch's init is the whole feature network (no head, whatever ``weight_init`` says)."""
+    torch.manual_seed(5)
+    bonus = cls(GRID, ACT, config)
+    torch.manual_seed(5)
+    reference, _ = rllte_grid_encoder((3, 7, 7))
+    assert _equal_weights(getattr(bonus, network), reference)
+    assert not any(p.requires_grad for p in getattr(bonus, network).parameters())
+
+
+def test_ngu_rnd_grid_encoder_reaches_its_lifelong_rnd() -> None:
+    bonus = NGU(GRID, ACT, NGUConfig(rnd_grid_encoder="rllte", rnd_feature_dim=512))
+    reference, _ = rllte_grid_encoder((3, 7, 7))
+    for net in (bonus.rnd.predictor, bonus.rnd.target):
+        assert [type(m) for m in net] == [type(m) for m in reference]
+    assert [type(m) for m in NGU(GRID, ACT, NGUConfig()).rnd.target] != [type(m) for m in reference]
+
+
+@pytest.mark.parametrize(
+    ("cls", "config", "network"),
+    [
+        (RND, RNDConfig(grid_encoder="rllte"), "target"),
+        (RE3, RE3Config(grid_encoder="rllte", feature_dim=512), "encoder"),
+        (Disagreement, DisagreementConfig(grid_encoder="rllte"), "features"),
+    ],
+)
+def test_frames_ignore_the_grid_encoder(cls: type, config: Any, network: str) -> None:
+    frames = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    torch.manual_seed(6)
+    chosen = cls(frames, ACT, config)
+    torch.manual_seed(6)
+    default = cls(frames, ACT, type(config)(feature_dim=512))
+    assert _equal_weights(getattr(chosen, network), getattr(default, network))
+
+
+@pytest.mark.parametrize(
+    "config_cls",
+    [ICMConfig, E3BConfig, RIDEConfig, NGUConfig, RNDConfig, RE3Config, DisagreementConfig],
+)
 def test_unknown_grid_encoder_is_refused_with_the_valid_names(config_cls: type) -> None:
     valid = r"grid_encoder must be one of 'ride', 'rllte', got 'nature'"
     with pytest.raises(ValueError, match=valid):
         config_cls(grid_encoder="nature")
+    with pytest.raises(ValueError, match=r"ngu.rnd_grid_encoder must be one of 'ride', 'rllte'"):
+        NGUConfig(rnd_grid_encoder="nature")
+
+
+@pytest.mark.parametrize(
+    ("config_cls", "fields", "message"),
+    [
+        (RNDConfig, {"feature_dim": 128}, "rnd.feature_dim must be 512 with rnd.grid_encoder"),
+        (RE3Config, {}, "re3.feature_dim must be 512 with re3.grid_encoder 'rllte'"),
+        (DisagreementConfig, {"feature_dim": 256}, "disagreement.feature_dim must be 512"),
+    ],
+)
+def test_a_width_the_bare_encoder_cannot_give_is_refused(
+    config_cls: type, fields: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        config_cls(grid_encoder="rllte", **fields)
+    with pytest.raises(ValueError, match=r"ngu.rnd_feature_dim must be 512 with ngu.rnd_grid"):
+        NGUConfig(rnd_grid_encoder="rllte")
+
+
+@pytest.mark.parametrize(
+    ("bonus", "field", "width"),
+    [
+        ("rnd", "grid_encoder", "feature_dim"),
+        ("re3", "grid_encoder", "feature_dim"),
+        ("disagreement", "grid_encoder", "feature_dim"),
+        ("ngu", "rnd_grid_encoder", "rnd_feature_dim"),
+    ],
+)
+def test_a_config_from_before_the_field_reads_as_the_suite_encoder(
+    bonus: str, field: str, width: str
+) -> None:
+    """Runs before the field were built with the suite's grid conv: a config.json without it
+    reads as "ride", so the matrix driver lists such a cell as run with other settings where
+    a spec asks for "rllte", and only there."""
+    run = {"agent": "ppo", "bonus": bonus, "task": "CartPole-v1"}
+    resolved = resolve(run, {"bonus": {width: 512}})
+    stored = json.loads(json.dumps(resolved.to_dict(), default=list))
+    del stored["bonus"][field]
+    assert config_differences(stored, resolved) == []
+    wanted = resolve(run, {"bonus": {width: 512, field: "rllte"}})
+    assert config_differences(stored, wanted) == [f"bonus.{field}: 'ride' -> 'rllte'"]
 
 
 def test_icm_loss_under_the_reproduction_settings_is_rllte_im_plus_fm(
