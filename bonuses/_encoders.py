@@ -42,8 +42,6 @@ GRID_CONV = RIDE_CONV
 #: Grid encoders a bonus can build for a symbolic grid (its ``grid_encoder`` field): "ride",
 #: `GRID_CONV`; "rllte", `rllte_grid_encoder`.
 GRID_ENCODERS = ("ride", "rllte")
-#: Width of `rllte_grid_encoder`'s features (MinigridEncoder's Linear 512).
-RLLTE_GRID_WIDTH = 512
 #: Initialisations of a learned bonus's encoder and heads (its ``weight_init`` field), named
 #: by whose they are: PyTorch's, RIDE's release's, ICM's release's, RLeXplore's (`apply_init`).
 WEIGHT_INITS = ("torch", "ride", "noreward-rl", "rllte")
@@ -88,21 +86,10 @@ def check_choice(field: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"{field} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
-def check_grid_encoder(value: str, owner: str) -> None:
-    """Raise ``ValueError`` naming ``owner``'s ``grid_encoder`` field unless ``value`` is
-    one of `GRID_ENCODERS`."""
-    check_choice(f"{owner}.grid_encoder", value, GRID_ENCODERS)
-
-
-def check_rllte_width(encoder_field: str, encoder: str, width_field: str, width: int) -> None:
-    """Raise ``ValueError`` unless ``width`` is `RLLTE_GRID_WIDTH` where ``encoder`` is
-    "rllte": a bonus whose network is then the bare `rllte_grid_encoder` (RND, RE3,
-    Disagreement) has its 512 features, as rllte's modules do whatever their latent_dim."""
-    if encoder == "rllte" and width != RLLTE_GRID_WIDTH:
-        raise ValueError(
-            f"{width_field} must be {RLLTE_GRID_WIDTH} with {encoder_field} 'rllte' (rllte's "
-            f"MinigridEncoder gives {RLLTE_GRID_WIDTH} features), got {width!r}"
-        )
+def check_grid_encoder(value: str, owner: str, field: str = "grid_encoder") -> None:
+    """Raise ``ValueError`` naming ``owner``'s ``field`` unless ``value`` is one of
+    `GRID_ENCODERS`."""
+    check_choice(f"{owner}.{field}", value, GRID_ENCODERS)
 
 
 def apply_init(scheme: str, encoder: nn.Module, *heads: nn.Sequential) -> None:
@@ -171,7 +158,9 @@ def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
     channels with ReLU, no pool, flattened, then Linear 512 and ReLU; 512 features.
     PyTorch's default init: the class takes no init argument, so the modules' weight_init
     never reaches it. Its input is the grid / 255 (`observation_features`), as rllte's with
-    ``obs_rms`` False."""
+    ``obs_rms`` False (NGU's lifelong RND: standardised, as rllte's NGU sets ``obs_rms``).
+    Its width is fixed: a bonus that builds it as its whole network (RND, RE3,
+    Disagreement) has 512 features whatever its ``feature_dim``, as rllte's do."""
     channels, height, width = (int(v) for v in input_shape)
     net = nn.Sequential(
         nn.Conv2d(channels, 16, 2),
@@ -181,10 +170,10 @@ def rllte_grid_encoder(input_shape: Sequence[int]) -> tuple[nn.Sequential, int]:
         nn.Conv2d(32, 64, 2),
         nn.ReLU(),
         nn.Flatten(),
-        nn.Linear(64 * (height - 3) * (width - 3), RLLTE_GRID_WIDTH),
+        nn.Linear(64 * (height - 3) * (width - 3), 512),
         nn.ReLU(),
     )
-    return net, RLLTE_GRID_WIDTH
+    return net, 512
 
 
 def conv_trunk(

@@ -62,7 +62,6 @@ from bonuses._encoders import (
     StepSchedule,
     check_choice,
     check_grid_encoder,
-    check_rllte_width,
     conv_trunk,
     init_layers,
     mlp,
@@ -105,7 +104,7 @@ class DisagreementConfig(BonusConfig):
     #: Negative slope of the leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
     leaky_slope: float = 0.2
     #: phi of a symbolic grid: "ride", the suite's grid conv and feature layer; "rllte",
-    #: RLeXplore's bare MinigridEncoder (needs feature_dim 512).
+    #: RLeXplore's bare MinigridEncoder (512 features).
     grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issue 29's fields, whose
@@ -124,10 +123,6 @@ class DisagreementConfig(BonusConfig):
     def __post_init__(self) -> None:
         check_choice("disagreement.weight_init", self.weight_init, ("release", "torch"))
         check_grid_encoder(self.grid_encoder, "disagreement")
-        check_rllte_width(
-            "disagreement.grid_encoder", self.grid_encoder, "disagreement.feature_dim",
-            self.feature_dim,
-        )  # fmt: skip
         if not 0.0 <= self.leaky_slope < 1.0:
             raise ValueError(
                 f"disagreement.leaky_slope must be in [0, 1), got {self.leaky_slope!r}"
@@ -233,8 +228,9 @@ class Disagreement(IntrinsicBonus):
         cfg = self.config
         leaky = functools.partial(nn.LeakyReLU, cfg.leaky_slope)
         shape = tuple(observation_space.shape)  # type: ignore[arg-type]
+        feature_dim = cfg.feature_dim
         if self.obs_kind == "image" and is_grid(shape) and cfg.grid_encoder == "rllte":
-            self.features, _ = rllte_grid_encoder(shape)
+            self.features, feature_dim = rllte_grid_encoder(shape)
         elif self.obs_kind == "image":
             trunk, width = conv_trunk(shape, RND_CONV, leaky)  # grids: the grid conv
             fc = nn.Linear(width, cfg.feature_dim)
@@ -250,7 +246,7 @@ class Disagreement(IntrinsicBonus):
         self.features.requires_grad_(False)
         self.obs_rms = RunningMeanStd(shape)
         self.ensemble = ForwardEnsemble(
-            cfg.ensemble_size, cfg.feature_dim, self.action_dim, cfg.hidden_dim,
+            cfg.ensemble_size, feature_dim, self.action_dim, cfg.hidden_dim,
             cfg.residual_blocks, glorot=cfg.weight_init == "release", slope=cfg.leaky_slope,
         )  # fmt: skip
         self.num_updates = 0

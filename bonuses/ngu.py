@@ -65,14 +65,12 @@ import gymnasium as gym
 import torch
 
 from bonuses._encoders import (
-    GRID_ENCODERS,
     RND_CONV,
     WEIGHT_INITS,
     RunningMeanStd,
     apply_init,
     check_choice,
     check_grid_encoder,
-    check_rllte_width,
     fit_inverse_dynamics,
     mlp,
     modulation,
@@ -138,8 +136,7 @@ class NGUConfig(BonusConfig):
     #: Encoder of a symbolic grid (MiniGrid) for f: "ride", the suite's shared grid conv;
     #: "rllte", RLeXplore's MinigridEncoder (`rllte_grid_encoder`).
     grid_encoder: str = "ride"
-    #: The lifelong RND's networks for a grid (`RNDConfig.grid_encoder`; "rllte" needs
-    #: rnd_feature_dim 512).
+    #: The lifelong RND's networks for a grid (`RNDConfig.grid_encoder`).
     rnd_grid_encoder: str = "ride"
     #: Init of f and the inverse head (`apply_init`): the paper gives none and there is no
     #: release, so PyTorch's ("torch"); "rllte" is RLeXplore's.
@@ -147,11 +144,7 @@ class NGUConfig(BonusConfig):
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "ngu")
-        check_choice("ngu.rnd_grid_encoder", self.rnd_grid_encoder, GRID_ENCODERS)
-        check_rllte_width(
-            "ngu.rnd_grid_encoder", self.rnd_grid_encoder, "ngu.rnd_feature_dim",
-            self.rnd_feature_dim,
-        )  # fmt: skip
+        check_grid_encoder(self.rnd_grid_encoder, "ngu", "rnd_grid_encoder")
         check_choice("ngu.weight_init", self.weight_init, WEIGHT_INITS)
         positive = (
             "k", "kernel_epsilon", "pseudo_count", "max_similarity", "memory_size",

@@ -60,7 +60,6 @@ from torch import nn
 from bonuses._encoders import (
     RunningMeanStd,
     check_grid_encoder,
-    check_rllte_width,
     conv_trunk,
     mlp,
     observation_features,
@@ -95,7 +94,7 @@ class RE3Config(BonusConfig):
     #: The state scored for transition t: "obs" (s_t, the A2C release) or "next_obs" (s_t+1).
     state: str = "obs"
     #: Encoder of a symbolic grid: "ride", the suite's grid conv with the head above; "rllte",
-    #: RLeXplore's bare MinigridEncoder (needs feature_dim 512).
+    #: RLeXplore's bare MinigridEncoder (512 features).
     grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issues 29 and 31).
@@ -107,9 +106,6 @@ class RE3Config(BonusConfig):
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "re3")
-        check_rllte_width(
-            "re3.grid_encoder", self.grid_encoder, "re3.feature_dim", self.feature_dim
-        )
         for name in ("k", "memory_size", "feature_dim"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):

@@ -63,7 +63,6 @@ from bonuses._encoders import (
     RunningMeanStd,
     StepSchedule,
     check_grid_encoder,
-    check_rllte_width,
     conv_trunk,
     frame,
     frame_shape,
@@ -118,7 +117,7 @@ class RNDConfig(BonusConfig):
     #: Negative slope of the networks' leaky ReLUs (``tf.nn.leaky_relu`` default: 0.2).
     leaky_slope: float = 0.2
     #: Networks for a symbolic grid: "ride", the suite's grid conv with RND's heads; "rllte",
-    #: RLeXplore's bare MinigridEncoder as target and predictor (needs feature_dim 512).
+    #: RLeXplore's bare MinigridEncoder as target and predictor (512 features).
     grid_encoder: str = "ride"
 
     #: What a config.json written before a field existed ran with (issue 29's fields, whose
@@ -132,9 +131,6 @@ class RNDConfig(BonusConfig):
 
     def __post_init__(self) -> None:
         check_grid_encoder(self.grid_encoder, "rnd")
-        check_rllte_width(
-            "rnd.grid_encoder", self.grid_encoder, "rnd.feature_dim", self.feature_dim
-        )
         for name in ("learning_rate", "feature_dim", "obs_clip", "epochs", "minibatch_size"):
             value = getattr(self, name)
             if not value > 0:

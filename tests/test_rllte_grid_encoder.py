@@ -5,6 +5,7 @@ reproduction's settings equal to rllte's ``im_loss + fm_loss``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -26,6 +27,7 @@ from bonuses.ngu import NGU, NGUConfig
 from bonuses.re3 import RE3, RE3Config
 from bonuses.ride import RIDE, RIDEConfig
 from bonuses.rnd import RND, RNDConfig
+from explore_bench.matrices.spec import load_matrix
 from explore_bench.settings.config import config_differences, resolve
 
 GRID = gym.spaces.Box(0, 10, (3, 7, 7), np.uint8)
@@ -125,46 +127,62 @@ def test_rllte_rnd_is_two_bare_encoders_drawn_in_rllte_order() -> None:
 @pytest.mark.parametrize(
     ("cls", "config", "network"),
     [
-        (RE3, RE3Config(grid_encoder="rllte", feature_dim=512), "encoder"),
-        (Disagreement, DisagreementConfig(grid_encoder="rllte"), "features"),
+        (RE3, RE3Config(grid_encoder="rllte"), "encoder"),
+        (Disagreement, DisagreementConfig(grid_encoder="rllte", feature_dim=64), "features"),
     ],
 )
-def test_rllte_random_features_are_the_bare_encoder(
-    cls: type, config: object, network: str
-) -> None:
+def test_rllte_random_features_are_the_bare_encoder(cls: type, config: Any, network: str) -> None:
     """rllte re3.py:88-90 and disagreement.py:85-89: a frozen MinigridEncoder with
-    PyTorch's init is the whole feature network (no head, whatever ``weight_init`` says)."""
+    PyTorch's init is the whole feature network (no head, whatever ``weight_init`` says),
+    512 features whatever ``feature_dim`` says; it reads s_t / 255 (both read s_t; rllte's
+    ``obs_rms`` False)."""
     torch.manual_seed(5)
     bonus = cls(GRID, ACT, config)
     torch.manual_seed(5)
     reference, _ = rllte_grid_encoder((3, 7, 7))
-    assert _equal_weights(getattr(bonus, network), reference)
-    assert not any(p.requires_grad for p in getattr(bonus, network).parameters())
+    net = getattr(bonus, network)
+    assert _equal_weights(net, reference)
+    assert not any(p.requires_grad for p in net.parameters())
+    obs = torch.randint(0, 11, (6, 3, 7, 7), dtype=torch.uint8)
+    features = bonus.embed(obs) if cls is RE3 else bonus._phi(obs)
+    torch.testing.assert_close(features, reference(obs.float() / 255.0))
 
 
-def test_ngu_rnd_grid_encoder_reaches_its_lifelong_rnd() -> None:
-    bonus = NGU(GRID, ACT, NGUConfig(rnd_grid_encoder="rllte", rnd_feature_dim=512))
+def test_disagreement_models_predict_the_bare_encoders_512_features() -> None:
+    bonus = Disagreement(GRID, ACT, DisagreementConfig(grid_encoder="rllte", feature_dim=64))
+    phi = bonus._phi(torch.randint(0, 11, (5, 3, 7, 7), dtype=torch.uint8))
+    actions = bonus.action_features(torch.zeros(5, dtype=torch.int64))
+    assert bonus.ensemble(phi, actions).shape == (5, 5, 512)  # (members, batch, features)
+
+
+def test_ngu_rnd_grid_encoder_reaches_its_lifelong_rnd_only() -> None:
     reference, _ = rllte_grid_encoder((3, 7, 7))
-    for net in (bonus.rnd.predictor, bonus.rnd.target):
+    chosen = NGU(GRID, ACT, NGUConfig(rnd_grid_encoder="rllte"))
+    for net in (chosen.rnd.predictor, chosen.rnd.target):
         assert [type(m) for m in net] == [type(m) for m in reference]
-    assert [type(m) for m in NGU(GRID, ACT, NGUConfig()).rnd.target] != [type(m) for m in reference]
+    assert [type(m) for m in chosen.encoder] != [type(m) for m in reference]  # f keeps its own
+    default = NGU(GRID, ACT, NGUConfig())
+    assert [type(m) for m in default.rnd.target] != [type(m) for m in reference]
 
 
 @pytest.mark.parametrize(
     ("cls", "config", "network"),
     [
-        (RND, RNDConfig(grid_encoder="rllte"), "target"),
-        (RE3, RE3Config(grid_encoder="rllte", feature_dim=512), "encoder"),
-        (Disagreement, DisagreementConfig(grid_encoder="rllte"), "features"),
+        (RND, RNDConfig(grid_encoder="rllte", feature_dim=64), "target"),
+        (RE3, RE3Config(grid_encoder="rllte"), "encoder"),
+        (Disagreement, DisagreementConfig(grid_encoder="rllte", feature_dim=64), "features"),
     ],
 )
 def test_frames_ignore_the_grid_encoder(cls: type, config: Any, network: str) -> None:
+    """A spec over grids and frames may set "rllte" for all: the frames' networks are the
+    default ones, ``feature_dim`` wide."""
     frames = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
     torch.manual_seed(6)
     chosen = cls(frames, ACT, config)
     torch.manual_seed(6)
-    default = cls(frames, ACT, type(config)(feature_dim=512))
+    default = cls(frames, ACT, dataclasses.replace(config, grid_encoder="ride"))
     assert _equal_weights(getattr(chosen, network), getattr(default, network))
+    assert list(getattr(chosen, network).parameters())[-1].shape[0] == config.feature_dim
 
 
 @pytest.mark.parametrize(
@@ -175,49 +193,51 @@ def test_unknown_grid_encoder_is_refused_with_the_valid_names(config_cls: type) 
     valid = r"grid_encoder must be one of 'ride', 'rllte', got 'nature'"
     with pytest.raises(ValueError, match=valid):
         config_cls(grid_encoder="nature")
-    with pytest.raises(ValueError, match=r"ngu.rnd_grid_encoder must be one of 'ride', 'rllte'"):
+
+
+def test_unknown_rnd_grid_encoder_is_refused_with_the_valid_names() -> None:
+    valid = r"ngu.rnd_grid_encoder must be one of 'ride', 'rllte', got 'nature'"
+    with pytest.raises(ValueError, match=valid):
         NGUConfig(rnd_grid_encoder="nature")
 
 
 @pytest.mark.parametrize(
-    ("config_cls", "fields", "message"),
+    ("bonus", "field"),
     [
-        (RNDConfig, {"feature_dim": 128}, "rnd.feature_dim must be 512 with rnd.grid_encoder"),
-        (RE3Config, {}, "re3.feature_dim must be 512 with re3.grid_encoder 'rllte'"),
-        (DisagreementConfig, {"feature_dim": 256}, "disagreement.feature_dim must be 512"),
+        ("rnd", "grid_encoder"),
+        ("re3", "grid_encoder"),
+        ("disagreement", "grid_encoder"),
+        ("ngu", "rnd_grid_encoder"),
     ],
 )
-def test_a_width_the_bare_encoder_cannot_give_is_refused(
-    config_cls: type, fields: dict[str, int], message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        config_cls(grid_encoder="rllte", **fields)
-    with pytest.raises(ValueError, match=r"ngu.rnd_feature_dim must be 512 with ngu.rnd_grid"):
-        NGUConfig(rnd_grid_encoder="rllte")
-
-
-@pytest.mark.parametrize(
-    ("bonus", "field", "width"),
-    [
-        ("rnd", "grid_encoder", "feature_dim"),
-        ("re3", "grid_encoder", "feature_dim"),
-        ("disagreement", "grid_encoder", "feature_dim"),
-        ("ngu", "rnd_grid_encoder", "rnd_feature_dim"),
-    ],
-)
-def test_a_config_from_before_the_field_reads_as_the_suite_encoder(
-    bonus: str, field: str, width: str
-) -> None:
+def test_a_config_from_before_the_field_reads_as_the_suite_encoder(bonus: str, field: str) -> None:
     """Runs before the field were built with the suite's grid conv: a config.json without it
     reads as "ride", so the matrix driver lists such a cell as run with other settings where
     a spec asks for "rllte", and only there."""
     run = {"agent": "ppo", "bonus": bonus, "task": "CartPole-v1"}
-    resolved = resolve(run, {"bonus": {width: 512}})
+    resolved = resolve(run)
     stored = json.loads(json.dumps(resolved.to_dict(), default=list))
     del stored["bonus"][field]
     assert config_differences(stored, resolved) == []
-    wanted = resolve(run, {"bonus": {width: 512, field: "rllte"}})
+    wanted = resolve(run, {"bonus": {field: "rllte"}})
     assert config_differences(stored, wanted) == [f"bonus.{field}: 'ride' -> 'rllte'"]
+
+
+def test_the_reproduction_builds_rlltes_networks_for_its_variants() -> None:
+    """The spec's RND, RE3, Disagreement and NGU variants ask for rllte's networks."""
+    fields = {
+        "rnd-rlexplore": "grid_encoder",
+        "re3-rlexplore": "grid_encoder",
+        "disagreement-rlexplore": "grid_encoder",
+        "ngu-rlexplore": "rnd_grid_encoder",
+    }
+    matrix, configs, _ = load_matrix("reproduce-rlexplore", None)
+    asked = {
+        cell.entry: getattr(cfg.bonus, fields[cell.entry])
+        for cell, cfg in zip(matrix.cells, configs, strict=True)
+        if cell.entry in fields
+    }
+    assert asked == dict.fromkeys(fields, "rllte")
 
 
 def test_icm_loss_under_the_reproduction_settings_is_rllte_im_plus_fm(
